@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Targets follow the layers of ../shared/DESIGN.md and import only downward.
+let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "LoRAKit",
+    products: [
+        .executable(name: "lorakit", targets: ["lorakit"]),
+        .library(name: "Tensor", targets: ["Tensor"]),
+        .library(name: "SafeTensors", targets: ["SafeTensors"]),
+        .library(name: "TestSupport", targets: ["TestSupport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System-library shims (Debian packages installed by scripts/setup).
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CSndfile", path: "Sources/CSndfile", pkgConfig: "sndfile",
+                       providers: [.apt(["libsndfile1-dev"])]),
+
+        .target(name: "CParallel", cSettings: [.unsafeFlags(["-fopenmp=libgomp", "-O2"])],
+                linkerSettings: [.linkedLibrary("gomp")]),
+
+        .target(name: "Tensor", dependencies: ["CDNNL", "CParallel"], swiftSettings: optimize),
+        .target(name: "SafeTensors", dependencies: ["Tensor"], swiftSettings: optimize),
+        .target(name: "TestSupport", dependencies: ["Tensor"], swiftSettings: optimize),
+
+        .executableTarget(name: "lorakit", dependencies: [
+            "Tensor", "SafeTensors",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: optimize),
+
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport", "SafeTensors"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensor"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

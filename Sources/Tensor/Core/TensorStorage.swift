@@ -1,0 +1,99 @@
+import Foundation
+
+/// Reference-counted, 64-byte-aligned memory behind one or more tensors.
+///
+/// Storage is allocated through `BufferPool`, which keeps freed buffers by size so that a training
+/// step, which allocates the same sizes every time, does not page-fault. Storage can also wrap
+/// memory owned by someone else (a memory-mapped file), kept alive by `owner`.
+public final class TensorStorage: @unchecked Sendable {
+    public let dtype: DType
+    /// Size in bytes of the buffer (for a blocked layout this includes padding).
+    public let byteCount: Int
+    @usableFromInline let base: UnsafeMutableRawPointer
+    private let pooled: Bool
+    private let owner: AnyObject?
+
+    /// Allocates uninitialised storage from the pool.
+    init(byteCount: Int, dtype: DType) {
+        self.dtype = dtype
+        self.byteCount = byteCount
+        self.base = BufferPool.shared.allocate(byteCount: byteCount)
+        self.pooled = true
+        self.owner = nil
+    }
+
+    /// Wraps memory owned by `owner` (for example a memory-mapped safetensors file). The memory must
+    /// stay valid and writable (copy-on-write mappings are fine) while `owner` lives.
+    public init(wrapping pointer: UnsafeMutableRawPointer, byteCount: Int, dtype: DType, owner: AnyObject) {
+        self.dtype = dtype
+        self.byteCount = byteCount
+        self.base = pointer
+        self.pooled = false
+        self.owner = owner
+    }
+
+    deinit {
+        if pooled { BufferPool.shared.release(base, byteCount: byteCount) }
+    }
+
+    @inlinable var floats: UnsafeMutablePointer<Float> { base.assumingMemoryBound(to: Float.self) }
+}
+
+/// A caching allocator: buffers are reused by exact size, so steady-state training allocates
+/// nothing from the system. It is process-wide like `malloc` itself; it holds no observable
+/// state (a freed buffer's contents are never relied upon) and bounds what it caches.
+final class BufferPool: @unchecked Sendable {
+    static let shared = BufferPool()
+
+    private var free: [Int: [UnsafeMutableRawPointer]] = [:]
+    private var cachedBytes = 0
+    private let lock = NSLock()
+    /// Beyond this many cached bytes, released buffers go back to the system.
+    var limitBytes = 4 << 30
+
+    func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
+        let size = max(byteCount, 1)
+        lock.lock()
+        if var list = free[size], let p = list.popLast() {
+            free[size] = list
+            cachedBytes -= size
+            lock.unlock()
+            return p
+        }
+        lock.unlock()
+        return UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 64)
+    }
+
+    func release(_ pointer: UnsafeMutableRawPointer, byteCount: Int) {
+        let size = max(byteCount, 1)
+        lock.lock()
+        if cachedBytes + size <= limitBytes {
+            free[size, default: []].append(pointer)
+            cachedBytes += size
+            lock.unlock()
+        } else {
+            lock.unlock()
+            pointer.deallocate()
+        }
+    }
+
+    /// Returns every cached buffer to the system.
+    func trim() {
+        lock.lock()
+        let lists = free
+        free = [:]
+        cachedBytes = 0
+        lock.unlock()
+        for (_, list) in lists { for p in list { p.deallocate() } }
+    }
+
+    var cachedByteCount: Int { lock.lock(); defer { lock.unlock() }; return cachedBytes }
+}
+
+/// Memory statistics and control of the caching allocator.
+public enum MemoryPool {
+    /// Bytes held in the cache, ready for reuse.
+    public static var cachedBytes: Int { BufferPool.shared.cachedByteCount }
+    /// Frees every cached buffer.
+    public static func trim() { BufferPool.shared.trim() }
+}

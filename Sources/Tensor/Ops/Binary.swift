@@ -1,0 +1,172 @@
+/// Elementwise binary operations with broadcasting. Each primitive's backward rule sits next to
+/// its forward (house rule 3).
+extension Tensor {
+    public static func + (a: Tensor, b: Tensor) -> Tensor { a.adding(b) }
+    public static func - (a: Tensor, b: Tensor) -> Tensor { a.subtracting(b) }
+    public static func * (a: Tensor, b: Tensor) -> Tensor { a.multiplying(b) }
+    public static func / (a: Tensor, b: Tensor) -> Tensor { a.dividing(b) }
+    public static prefix func - (a: Tensor) -> Tensor { a.negated() }
+
+    public static func + (a: Tensor, s: Float) -> Tensor { a.addingScalar(s) }
+    public static func + (s: Float, a: Tensor) -> Tensor { a.addingScalar(s) }
+    public static func - (a: Tensor, s: Float) -> Tensor { a.addingScalar(-s) }
+    public static func - (s: Float, a: Tensor) -> Tensor { a.negated().addingScalar(s) }
+    public static func * (a: Tensor, s: Float) -> Tensor { a.scaled(by: s) }
+    public static func * (s: Float, a: Tensor) -> Tensor { a.scaled(by: s) }
+    public static func / (a: Tensor, s: Float) -> Tensor { a.scaled(by: 1 / s) }
+    public static func / (s: Float, a: Tensor) -> Tensor { Tensor(s).dividing(a) }
+
+    /// `self + other`, broadcasting.
+    public func adding(_ other: Tensor) -> Tensor {
+        let (a, b) = (self, other)
+        let out = Tensor.binaryKernel(a, b, op: "add") { $0 + $1 }
+        return Tensor.record(out, op: "add", inputs: [a, b]) { g in
+            [a.requiresGrad ? g.sum(toShape: a.shape) : nil,
+             b.requiresGrad ? g.sum(toShape: b.shape) : nil]
+        }
+    }
+
+    /// `self - other`, broadcasting.
+    public func subtracting(_ other: Tensor) -> Tensor {
+        let (a, b) = (self, other)
+        let out = Tensor.binaryKernel(a, b, op: "sub") { $0 - $1 }
+        return Tensor.record(out, op: "sub", inputs: [a, b]) { g in
+            [a.requiresGrad ? g.sum(toShape: a.shape) : nil,
+             b.requiresGrad ? g.negated().sum(toShape: b.shape) : nil]
+        }
+    }
+
+    /// `self * other` elementwise, broadcasting.
+    public func multiplying(_ other: Tensor) -> Tensor {
+        let out = Tensor.binaryKernel(self, other, op: "mul") { $0 * $1 }
+        // Each gradient needs only the other operand: capture it only if that gradient is wanted.
+        let aShape = shape, bShape = other.shape
+        let bForA = requiresGrad ? other.detached() : nil
+        let aForB = other.requiresGrad ? detached() : nil
+        return Tensor.record(out, op: "mul", inputs: [self, other]) { g in
+            [bForA.map { (g * $0).sum(toShape: aShape) },
+             aForB.map { (g * $0).sum(toShape: bShape) }]
+        }
+    }
+
+    /// `self / other` elementwise, broadcasting.
+    public func dividing(_ other: Tensor) -> Tensor {
+        let out = Tensor.binaryKernel(self, other, op: "div") { $0 / $1 }
+        let aShape = shape, bShape = other.shape
+        let denominator = other.detached()
+        let quotient = other.requiresGrad ? out.detached() : nil
+        return Tensor.record(out, op: "div", inputs: [self, other]) { [aNeeds = requiresGrad] g in
+            let ga = g / denominator
+            return [aNeeds ? ga.sum(toShape: aShape) : nil,
+                    quotient.map { (ga * $0).negated().sum(toShape: bShape) }]
+        }
+    }
+
+    /// `-self`.
+    public func negated() -> Tensor {
+        let out = Tensor.unaryKernel(self, zeroPreserving: true) { -$0 }
+        return Tensor.record(out, op: "neg", inputs: [self]) { g in [g.negated()] }
+    }
+
+    /// `self + s`.
+    public func addingScalar(_ s: Float) -> Tensor {
+        let out = Tensor.unaryKernel(self, zeroPreserving: s == 0) { $0 + s }
+        return Tensor.record(out, op: "add-scalar", inputs: [self]) { g in [g] }
+    }
+
+    /// `self * s`.
+    public func scaled(by s: Float) -> Tensor {
+        let out = Tensor.unaryKernel(self, zeroPreserving: true) { $0 * s }
+        return Tensor.record(out, op: "scale", inputs: [self]) { g in [g.scaled(by: s)] }
+    }
+
+    /// Adds a gradient to an accumulated one, keeping a shared blocked layout (no tape).
+    func addingGradient(_ g: Tensor) -> Tensor {
+        Tensor.binaryKernel(self.detached(), g.detached(), op: "accumulate") { $0 + $1 }
+    }
+}
+
+// MARK: - Kernels
+
+extension Tensor {
+    /// Applies `f` elementwise. A blocked tensor without padding keeps its layout when `f` maps 0
+    /// to 0 or there is no padding, since the operation does not care where elements sit.
+    @inline(__always)
+    static func unaryKernel(_ x: Tensor, zeroPreserving: Bool, _ f: (Float) -> Float) -> Tensor {
+        let src: Tensor
+        let out: Tensor
+        if let format = x.format, zeroPreserving || !format.hasPadding {
+            src = x
+            out = Tensor(shape: x.shape, storage: TensorStorage(byteCount: format.byteCount, dtype: .float32),
+                         format: format)
+        } else {
+            src = x.plain()
+            out = Tensor(uninitialized: x.shape)
+        }
+        let n = src.format?.elementCount ?? src.count
+        let s = src.storage.floats + src.offset, d = out.storage.floats
+        parallelFor(n) { b, e in for i in b..<e { d[i] = f(s[i]) } }
+        return out
+    }
+
+    /// Applies `f` elementwise with broadcasting. Two blocked tensors of the same shape and
+    /// layout are combined in place of their layout; anything else goes through plain layout.
+    @inline(__always)
+    static func binaryKernel(_ a: Tensor, _ b: Tensor, op: String, _ f: (Float, Float) -> Float) -> Tensor {
+        if let fa = a.format, let fb = b.format, a.shape == b.shape, fa == fb, !fa.hasPadding {
+            let out = Tensor(shape: a.shape, storage: TensorStorage(byteCount: fa.byteCount, dtype: .float32),
+                             format: fa)
+            let pa = a.storage.floats + a.offset, pb = b.storage.floats + b.offset, d = out.storage.floats
+            parallelFor(fa.elementCount) { s, e in for i in s..<e { d[i] = f(pa[i], pb[i]) } }
+            return out
+        }
+        let a = a.plain(), b = b.plain()
+        guard let shape = Broadcast.shape(a.shape, b.shape) else {
+            preconditionFailure("\(op): shapes \(a.shape) and \(b.shape) cannot be broadcast together")
+        }
+        let out = Tensor(uninitialized: shape)
+        let pa = a.floats, pb = b.floats, d = out.storage.floats
+        let n = out.count
+        if a.shape == b.shape {
+            parallelFor(n) { s, e in for i in s..<e { d[i] = f(pa[i], pb[i]) } }
+        } else if b.count == 1 {
+            let v = pb[0]
+            parallelFor(n) { s, e in for i in s..<e { d[i] = f(pa[i], v) } }
+        } else if a.count == 1 {
+            let v = pa[0]
+            parallelFor(n) { s, e in for i in s..<e { d[i] = f(v, pb[i]) } }
+        } else if n > 0 {
+            // General case: walk rows of the last output dimension.
+            let sa = Broadcast.strides(of: a.shape, in: shape)
+            let sb = Broadcast.strides(of: b.shape, in: shape)
+            let inner = shape.last!
+            let rows = n / inner
+            let ia = sa.last!, ib = sb.last!
+            let outer = Array(shape.dropLast())
+            parallelFor(rows, grain: max(1, 32_768 / inner)) { r0, r1 in
+                for r in r0..<r1 {
+                    var rem = r, oa = 0, ob = 0
+                    for dim in stride(from: outer.count - 1, through: 0, by: -1) {
+                        let idx = rem % outer[dim]
+                        rem /= outer[dim]
+                        oa += idx * sa[dim]
+                        ob += idx * sb[dim]
+                    }
+                    let row = d + r * inner
+                    if ia == 1 && ib == 1 {
+                        for j in 0..<inner { row[j] = f(pa[oa + j], pb[ob + j]) }
+                    } else if ib == 0 {
+                        let v = pb[ob]
+                        for j in 0..<inner { row[j] = f(pa[oa + j * ia], v) }
+                    } else if ia == 0 {
+                        let v = pa[oa]
+                        for j in 0..<inner { row[j] = f(v, pb[ob + j * ib]) }
+                    } else {
+                        for j in 0..<inner { row[j] = f(pa[oa + j * ia], pb[ob + j * ib]) }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

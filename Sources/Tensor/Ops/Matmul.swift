@@ -1,0 +1,53 @@
+/// Matrix products on oneDNN's sgemm.
+extension Tensor {
+    /// Matrix product of the last two dimensions, batched over the leading ones (broadcasting).
+    ///
+    /// `transposeA`/`transposeB` multiply by the transpose of an operand without copying it:
+    /// `matmul(x, w, transposeB: true)` is `x · wᵀ`, the product of a `Linear` layer.
+    /// Shapes: `[..., M, K] · [..., K, N] -> [..., M, N]`; 1-D operands are not promoted.
+    public func matmul(_ other: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+        let a = self.plain(), b = other.plain()
+        precondition(a.rank >= 2 && b.rank >= 2, "matmul needs rank ≥ 2, got \(a.shape) and \(b.shape)")
+        let (m, ka) = transposeA ? (a.shape[a.rank - 1], a.shape[a.rank - 2]) : (a.shape[a.rank - 2], a.shape[a.rank - 1])
+        let (kb, n) = transposeB ? (b.shape[b.rank - 1], b.shape[b.rank - 2]) : (b.shape[b.rank - 2], b.shape[b.rank - 1])
+        precondition(ka == kb, "matmul: inner dimensions differ: \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "")")
+        let batchA = Array(a.shape.dropLast(2)), batchB = Array(b.shape.dropLast(2))
+        guard let batch = Broadcast.shape(batchA, batchB) else {
+            preconditionFailure("matmul: batch dimensions \(batchA) and \(batchB) cannot be broadcast")
+        }
+        let out = Tensor(uninitialized: batch + [m, n])
+        let count = batch.reduce(1, *)
+        let sa = Broadcast.strides(of: batchA, in: batch), sb = Broadcast.strides(of: batchB, in: batch)
+        let pa = a.floats, pb = b.floats, pc = out.storage.floats
+        let lda = a.shape[a.rank - 1], ldb = b.shape[b.rank - 1]
+        for i in 0..<count {
+            var rem = i, oa = 0, ob = 0
+            for d in stride(from: batch.count - 1, through: 0, by: -1) {
+                let idx = rem % batch[d]
+                rem /= batch[d]
+                oa += idx * sa[d]
+                ob += idx * sb[d]
+            }
+            DNNL.sgemm(transA: transposeA, transB: transposeB, m: m, n: n, k: ka,
+                       a: pa + oa * m * ka, lda: lda, b: pb + ob * ka * n, ldb: ldb,
+                       c: pc + i * m * n, ldc: n)
+        }
+        // dA = g · op(B)ᵀ needs only B; dB = op(A)ᵀ · g needs only A.
+        let bForA = self.requiresGrad ? b.detached() : nil
+        let aForB = other.requiresGrad ? a.detached() : nil
+        let aShape = a.shape, bShape = b.shape
+        return Tensor.record(out, op: "matmul", inputs: [self, other]) { g in
+            let ga = bForA.map { b -> Tensor in
+                let r = transposeA ? b.matmul(g, transposeA: transposeB, transposeB: true)
+                                   : g.matmul(b, transposeB: !transposeB)
+                return r.sum(toShape: aShape)
+            }
+            let gb = aForB.map { a -> Tensor in
+                let r = transposeB ? g.matmul(a, transposeA: true, transposeB: transposeA)
+                                   : a.matmul(g, transposeA: !transposeA)
+                return r.sum(toShape: bShape)
+            }
+            return [ga, gb]
+        }
+    }
+}

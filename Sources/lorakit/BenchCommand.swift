@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// `lorakit bench …`: the benchmarks, in one place.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Run LoRAKit's benchmarks (build with -c release).",
+        subcommands: []
+    )
+}
