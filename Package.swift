@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "lorakit", targets: ["lorakit"]),
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "SafeTensors", targets: ["SafeTensors"]),
+        .library(name: "NN", targets: ["NN"]),
         .library(name: "TestSupport", targets: ["TestSupport"]),
     ],
     dependencies: [
@@ -28,6 +29,7 @@ let package = Package(
 
         .target(name: "Tensor", dependencies: ["CDNNL", "CParallel"], swiftSettings: optimize),
         .target(name: "SafeTensors", dependencies: ["Tensor"], swiftSettings: optimize),
+        .target(name: "NN", dependencies: ["Tensor", "SafeTensors"], swiftSettings: optimize),
         .target(name: "TestSupport", dependencies: ["Tensor"], swiftSettings: optimize),
 
         .executableTarget(name: "lorakit", dependencies: [
@@ -38,6 +40,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport", "SafeTensors"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensor"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

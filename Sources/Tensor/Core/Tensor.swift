@@ -76,6 +76,12 @@ public struct Tensor {
         for i in 0..<n { p[i] = Int64(indices[i]) }
     }
 
+    /// Creates an int64 tensor; the count must match the shape (a programmer error otherwise —
+    /// use `init(shape:indices:)` for user data).
+    public init(indices: [Int], shape: [Int]) {
+        do { try self.init(shape: shape, indices: indices) } catch { preconditionFailure("\(error)") }
+    }
+
     /// Creates a tensor of any element type from raw little-endian bytes (safetensors layout).
     /// - Throws: `TensorError.countMismatch` when the byte count does not match.
     public init(shape: [Int], dtype: DType, bytes: UnsafeRawBufferPointer) throws {
