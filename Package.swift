@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "SafeTensors", targets: ["SafeTensors"]),
         .library(name: "NN", targets: ["NN"]),
+        .library(name: "LoRA", targets: ["LoRA"]),
         .library(name: "TestSupport", targets: ["TestSupport"]),
     ],
     dependencies: [
@@ -19,6 +20,7 @@ let package = Package(
     targets: [
         // System-library shims (Debian packages installed by scripts/setup).
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        .systemLibrary(name: "CLAPACK", path: "Sources/CLAPACK"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CSndfile", path: "Sources/CSndfile", pkgConfig: "sndfile",
@@ -27,9 +29,10 @@ let package = Package(
         .target(name: "CParallel", cSettings: [.unsafeFlags(["-fopenmp=libgomp", "-O2"])],
                 linkerSettings: [.linkedLibrary("gomp")]),
 
-        .target(name: "Tensor", dependencies: ["CDNNL", "CParallel"], swiftSettings: optimize),
+        .target(name: "Tensor", dependencies: ["CDNNL", "CParallel", "CLAPACK"], swiftSettings: optimize),
         .target(name: "SafeTensors", dependencies: ["Tensor"], swiftSettings: optimize),
         .target(name: "NN", dependencies: ["Tensor", "SafeTensors"], swiftSettings: optimize),
+        .target(name: "LoRA", dependencies: ["NN", "SafeTensors"], swiftSettings: optimize),
         .target(name: "TestSupport", dependencies: ["Tensor"], swiftSettings: optimize),
 
         .executableTarget(name: "lorakit", dependencies: [
@@ -41,6 +44,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensor"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
+        .testTarget(name: "LoRATests", dependencies: ["LoRA", "NN", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -26,7 +26,7 @@ open class Module {
     }
 
     /// This module's own items with their keys, in declaration order (superclass first).
-    public func items() -> [(key: String, item: Item)] {
+    open func items() -> [(key: String, item: Item)] {
         var mirrors: [Mirror] = []
         var m: Mirror? = Mirror(reflecting: self)
         while let mirror = m { mirrors.append(mirror); m = mirror.superclassMirror }
@@ -187,6 +187,12 @@ open class Module {
             }
         }
         throw ModuleError.cannotReplace(key: path, reason: "no module at this path")
+    }
+
+    /// This module's own parameter slot with key `key` (not a descendant's).
+    public func parameterSlot(_ key: String) -> ParameterSlot? {
+        for (k, item) in items() { if k == key, case let .parameter(p) = item { return p } }
+        return nil
     }
 
     /// The module at a dotted path, if any.

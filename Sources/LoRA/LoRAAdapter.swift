@@ -1,0 +1,51 @@
+import NN
+import Tensor
+
+/// One adapter on one layer: the factors A (down-projection, r × in) and B (up-projection,
+/// out × r), the DoRA magnitude when used, and the adapter's settings.
+///
+/// Keys inside a host are `adapters.<name>.lora_A.weight`, `…lora_B.weight` and
+/// `…lora_magnitude_vector`, so PEFT's file keys follow by dropping `adapters.<name>.`.
+public final class LoRAAdapter: Module {
+    @Parameter public var a: Tensor
+    @Parameter public var b: Tensor
+    @OptionalParameter public var magnitude: Tensor?
+    public let settings: AdapterSettings
+    /// Dropout on the adapter's input, with its own seeded generator (saved with checkpoints).
+    public var dropoutGenerator: RandomGenerator
+    /// DoRA: ‖W + ΔW‖ at merge time, needed to undo the merge exactly as PEFT does.
+    var mergedNorm: Tensor?
+
+    /// - Parameters:
+    ///   - aName, bName: the file keys of the factors (`lora_A.weight` or PEFT's embedding names).
+    public init(a: Tensor, b: Tensor, magnitude: Tensor? = nil, settings: AdapterSettings,
+                aName: String = "lora_A.weight", bName: String = "lora_B.weight", seed: UInt64) {
+        _a = Parameter(wrappedValue: a, key: aName)
+        _b = Parameter(wrappedValue: b, key: bName)
+        _magnitude = OptionalParameter(wrappedValue: magnitude, key: "lora_magnitude_vector")
+        self.settings = settings
+        self.dropoutGenerator = RandomGenerator(seed: seed)
+        super.init()
+    }
+
+    public var scaling: Float { settings.scaling }
+    public var rank: Int { settings.rank }
+
+    /// The adapter's input after dropout (identity in evaluation mode or with p = 0).
+    public func dropped(_ x: Tensor) -> Tensor {
+        guard isTraining, settings.dropout > 0 else { return x }
+        return x.dropout(settings.dropout, training: true, generator: &dropoutGenerator)
+    }
+}
+
+/// Which adapters of a host are active, disabled or merged into its weight.
+public final class AdapterState {
+    /// Adapters applied in the forward pass, in order.
+    public var active: [String] = []
+    /// When true, the host behaves as its base layer (unmerged adapters are skipped).
+    public var disabled = false
+    /// Adapters whose delta is currently merged into the base weight, in merge order.
+    public var merged: [String] = []
+
+    public init() {}
+}

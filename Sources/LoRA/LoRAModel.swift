@@ -1,0 +1,249 @@
+import Foundation
+import NN
+import Tensor
+
+/// A model with named LoRA adapters: injection, activation, merging and adapter files.
+///
+/// Injection replaces each targeted layer by its LoRA form through the module tree (the model's
+/// code is untouched), freezes the base and leaves trainable exactly the adapters, the biases the
+/// configuration asks for and the modules to save.
+public final class LoRAModel {
+    /// The wrapped model (its adapted layers are `LoRAHost`s).
+    public let model: Module
+    /// Configurations by adapter name, in the order added.
+    public private(set) var configs: [(name: String, config: LoRAConfig)] = []
+    /// The adapters that run in the forward pass.
+    public private(set) var activeAdapters: [String] = []
+    /// Saved-module values of adapters that are not active, restored on activation.
+    private var savedModuleValues: [String: [String: Tensor]] = [:]
+
+    public init(wrapping model: Module) { self.model = model }
+
+    public var adapterNames: [String] { configs.map(\.name) }
+
+    public func config(_ name: String) -> LoRAConfig? { configs.first { $0.name == name }?.config }
+
+    /// Every LoRA host in the model with its key.
+    public var hosts: [(key: String, host: LoRAHost)] {
+        model.namedModules().compactMap { k, m in (m as? LoRAHost).map { (k, $0) } }
+    }
+
+    // MARK: - Injection
+
+    /// The layers `config` would adapt, with their parameter counts; changes nothing.
+    public func dryRun(_ config: LoRAConfig, adapterName: String = "default") throws -> InjectionReport {
+        try plan(config, adapterName: adapterName, apply: false, generator: nil)
+    }
+
+    /// Adds an adapter named `name` to every layer `config` targets and makes it the active one.
+    /// - Throws: `LoRAError` for an invalid config, a pattern that matches nothing, a matched
+    ///   layer with no LoRA form, or a duplicate name; the model is unchanged then.
+    @discardableResult
+    public func addAdapter(_ name: String = "default", config: LoRAConfig,
+                           generator: inout RandomGenerator) throws -> InjectionReport {
+        guard !adapterNames.contains(name) else { throw LoRAError.duplicateAdapter(name) }
+        let report = try plan(config, adapterName: name, apply: true, generator: &generator)
+        configs.append((name, config))
+        try setActiveAdapters([name])
+        return report
+    }
+
+    private func plan(_ config: LoRAConfig, adapterName: String, apply: Bool,
+                      generator: UnsafeMutablePointer<RandomGenerator>?) throws -> InjectionReport {
+        try config.validate()
+        let matcher = TargetMatcher(targets: config.targetModules, excludes: config.excludeModules)
+        try matcher.validate()
+        let modules = model.namedModules().filter { !$0.key.isEmpty && !isInsideHost($0.key) }
+        let adaptable = modules.filter { $0.module is LoRAHost || $0.module is LoRAAdaptable }
+        // Every pattern must match some layer.
+        for pattern in config.targetModules {
+            let hits = modules.filter { TargetMatcher.matches(pattern: pattern, key: $0.key) }
+            if hits.isEmpty {
+                throw LoRAError.targetMatchedNothing(pattern: pattern, candidates: adaptable.map(\.key))
+            }
+            if !hits.contains(where: { $0.module is LoRAHost || $0.module is LoRAAdaptable }) {
+                throw LoRAError.notAdaptable(key: hits[0].key, type: "\(type(of: hits[0].module))")
+            }
+        }
+        let matched = adaptable.filter { matcher.matches($0.key) }
+        var rng = generator?.pointee ?? RandomGenerator(seed: 0)
+        var layers: [InjectionReport.Layer] = []
+        var warnings: [String] = []
+        var built: [(String, LoRAHost, Bool)] = []
+        for (key, module) in matched {
+            var settings = config.settings(for: key)
+            if !apply { settings.initialization = .kaiming }
+            let host: LoRAHost
+            let isNew: Bool
+            if let existing = module as? LoRAHost { host = existing; isNew = false }
+            else { host = try (module as! LoRAAdaptable).makeLoRAHost(); isNew = true }
+            let adapter = try host.makeAdapter(settings, seed: rng.next(), generator: &rng)
+            let count = adapter.parameterCount
+            layers.append(.init(key: key, type: "\(type(of: module))", rank: settings.rank, alpha: settings.alpha,
+                                baseParameters: host.baseParameterCount, adapterParameters: count))
+            if count >= host.baseParameterCount {
+                warnings.append("\(key): adapter (\(count) parameters) is not smaller than the layer (\(host.baseParameterCount))")
+            }
+            if apply {
+                if isNew { try model.replaceModule(at: key, with: host) }
+                guard host.adapters[adapterName] == nil else { throw LoRAError.duplicateAdapter(adapterName) }
+                adapter.train(host.isTraining)
+                host.adapters[adapterName] = adapter
+            }
+            built.append((key, host, isNew))
+        }
+        if let generator { generator.pointee = rng }
+        if apply { applyTrainability(config) }
+        let baseCount = model.parameterCount - hosts.reduce(0) { t, h in
+            t + h.host.adapters.entries.reduce(0) { $0 + $1.module.parameterCount } }
+        let trainable = apply ? model.trainableParameterCount : layers.reduce(0) { $0 + $1.adapterParameters }
+        return InjectionReport(adapterName: adapterName, layers: layers, modelParameters: baseCount,
+                               trainableParameters: trainable, warnings: warnings)
+    }
+
+    private func isInsideHost(_ key: String) -> Bool {
+        hosts.contains { key.hasPrefix($0.key + ".") }
+    }
+
+    /// Freezes the base; unfreezes active adapters, biases per the bias mode and saved modules.
+    private func applyTrainability(_ config: LoRAConfig) {
+        model.freeze()
+        let hostList = hosts
+        for (hostKey, host) in hostList {
+            for name in activeAdapters.isEmpty ? host.adapters.names : activeAdapters {
+                host.adapters[name]?.unfreeze()
+            }
+            if config.bias == .loraOnly { host.unfreeze(keys: ["bias"]) }
+            _ = hostKey
+        }
+        if config.bias == .all { model.unfreeze(keys: ["bias", "*.bias"]) }
+        for key in config.modulesToSave {
+            for (k, _) in model.namedModules() where TargetMatcher.matches(pattern: key, key: k) {
+                model.unfreeze(keys: [k + "."])
+            }
+        }
+    }
+
+    // MARK: - Activation
+
+    /// Makes `names` the adapters that run (and train); others stay loaded but inactive.
+    public func setActiveAdapters(_ names: [String]) throws {
+        for n in names where !adapterNames.contains(n) {
+            throw LoRAError.unknownAdapter(n, available: adapterNames)
+        }
+        // Keep the current saved-module values with the adapters being deactivated, then bring in
+        // the values of the adapters being activated.
+        let saved = savedModuleKeys
+        if !saved.isEmpty {
+            let state = model.stateDict().filter { saved.contains($0.key) }
+            for n in activeAdapters where !names.contains(n) { savedModuleValues[n] = state.mapValues { $0.copy() } }
+            for n in names { if let values = savedModuleValues[n] { try model.load(values, strict: false) } }
+        }
+        activeAdapters = names
+        for (_, host) in hosts {
+            host.adapterState.active = names.filter { host.adapters[$0] != nil }
+        }
+        if let config = names.first.flatMap({ self.config($0) }) { applyTrainability(config) }
+    }
+
+    /// Runs the model as its base: adapters are skipped until `enableAdapters()`.
+    public func disableAdapters() { for (_, h) in hosts { h.adapterState.disabled = true } }
+    public func enableAdapters() { for (_, h) in hosts { h.adapterState.disabled = false } }
+
+    /// Removes an adapter from every layer; layers left without adapters keep their LoRA form.
+    public func deleteAdapter(_ name: String) throws {
+        guard adapterNames.contains(name) else { throw LoRAError.unknownAdapter(name, available: adapterNames) }
+        for (_, host) in hosts where host.adapters[name] != nil { try host.deleteAdapter(name) }
+        configs.removeAll { $0.name == name }
+        activeAdapters.removeAll { $0 == name }
+        savedModuleValues[name] = nil
+    }
+
+    /// Keys of parameters in saved modules (of any adapter's config).
+    var savedModuleKeys: Set<String> {
+        let patterns = Set(configs.flatMap(\.config.modulesToSave))
+        var keys = Set<String>()
+        for (k, m) in model.namedModules() where patterns.contains(where: { TargetMatcher.matches(pattern: $0, key: k) }) {
+            for (pk, _) in m.stateDict() { keys.insert(k.isEmpty ? pk : k + "." + pk) }
+        }
+        return keys
+    }
+
+    // MARK: - Merging
+
+    /// Merges the active adapters into the base weights (inference then costs what the base costs).
+    /// - Throws: `LoRAError.nonFiniteMerge` naming the layer; layers merged before it are unmerged.
+    public func merge() throws {
+        var done: [LoRAHost] = []
+        for (key, host) in hosts {
+            do { try host.merge(host.adapterState.active, key: key) } catch {
+                for h in done { try? h.unmerge() }
+                throw error
+            }
+            done.append(host)
+        }
+    }
+
+    /// Undoes `merge()`.
+    public func unmerge() throws { for (_, host) in hosts { try host.unmerge() } }
+
+    /// The model's state dict under the base model's keys with the active adapters merged in and no
+    /// adapter tensors: a plain checkpoint of the adapted model. The model itself is unchanged.
+    public func mergedStateDict() throws -> [String: Tensor] {
+        var state = model.stateDict().filter { !LoRAModel.isAdapterKey($0.key) }
+        for (key, host) in hosts where !host.adapterState.disabled {
+            var w = host.baseWeight.tensor!.detached()
+            for name in host.adapterState.active where !host.adapterState.merged.contains(name) {
+                guard let adapter = host.adapters[name] else { continue }
+                w = withNoGrad { host.mergedWeight(w, adapter) }
+            }
+            guard w.scalars.allSatisfy(\.isFinite) else {
+                throw LoRAError.nonFiniteMerge(key: key, adapter: host.adapterState.active.joined(separator: ","))
+            }
+            state[key + ".weight"] = w
+        }
+        return state
+    }
+
+    static func isAdapterKey(_ key: String) -> Bool {
+        key.hasPrefix("adapters.") || key.contains(".adapters.")
+    }
+
+    // MARK: - Combination
+
+    /// How `addWeightedAdapter` combines adapters.
+    public enum Combination: String, Sendable {
+        /// Concatenates the factors (rank = sum of ranks): the delta is exactly Σ wᵢ·ΔWᵢ.
+        case cat
+        /// Averages the factors (ranks must agree): Σ √wᵢ·Aᵢ and Σ √wᵢ·Bᵢ, as PEFT's `linear`.
+        case linear
+    }
+
+    /// Creates adapter `name` from a weighted combination of existing adapters, on every layer
+    /// that holds all of them, and activates it.
+    public func addWeightedAdapter(_ name: String, sources: [(name: String, weight: Float)],
+                                   combination: Combination = .cat) throws {
+        guard !adapterNames.contains(name) else { throw LoRAError.duplicateAdapter(name) }
+        guard let first = sources.first, let baseConfig = config(first.name) else {
+            throw LoRAError.unknownAdapter(sources.first?.name ?? "", available: adapterNames)
+        }
+        for s in sources where config(s.name) == nil { throw LoRAError.unknownAdapter(s.name, available: adapterNames) }
+        for (key, host) in hosts {
+            let parts = sources.compactMap { s in host.adapters[s.name].map { ($0, s.weight) } }
+            guard parts.count == sources.count else { continue }
+            if parts.contains(where: { $0.0.settings.useDoRA }) {
+                throw LoRAError.unsupported(key: key, reason: "weighted combination of DoRA adapters")
+            }
+            let combined = try AdapterCombination.combine(parts, combination: combination, key: key, host: host)
+            host.adapters[name] = combined
+        }
+        var config = baseConfig
+        config.rank = hosts.compactMap { $0.host.adapters[name]?.rank }.max() ?? baseConfig.rank
+        config.alpha = Float(config.rank)
+        config.rankPattern = [:]
+        config.alphaPattern = [:]
+        config.useRSLoRA = false
+        configs.append((name, config))
+        try setActiveAdapters([name])
+    }
+}
