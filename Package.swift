@@ -37,7 +37,8 @@ let package = Package(
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport", "SafeTensors"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensor"]),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensor"],
+                    resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )
