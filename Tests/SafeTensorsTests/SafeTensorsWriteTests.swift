@@ -99,6 +99,15 @@ final class SafeTensorsWriteTests: XCTestCase {
         XCTAssertEqual(try SafeTensorsFile(path: path).metadata, [:])
     }
 
+    func testEveryDTypeHasAFileNameAndBack() {
+        for dtype in DType.allCases {
+            XCTAssertEqual(SafeTensorsDType(dtype).rawValue, dtype.rawValue)
+            XCTAssertEqual(SafeTensorsDType(dtype).tensorDType, dtype)
+            XCTAssertEqual(SafeTensorsDType(dtype).byteSize, dtype.byteSize)
+        }
+        XCTAssertNil(SafeTensorsDType.float64.tensorDType)
+    }
+
     func testMetadataKeyCannotNameATensor() {
         assertThrows(.reservedName(path: path, name: "__metadata__")) {
             try SafeTensors.write(["__metadata__": Tensor([1])], to: path)
