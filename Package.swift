@@ -42,7 +42,8 @@ let package = Package(
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport", "SafeTensors"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensor"]),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensor"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "NN", "TestSupport"]),
     ],
