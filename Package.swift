@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "SafeTensors", dependencies: ["Tensor"], swiftSettings: optimize),
         .target(name: "NN", dependencies: ["Tensor", "SafeTensors"], swiftSettings: optimize),
         .target(name: "LoRA", dependencies: ["NN", "SafeTensors"], swiftSettings: optimize),
-        .target(name: "TestSupport", dependencies: ["Tensor"], swiftSettings: optimize),
+        .target(name: "TestSupport", dependencies: ["Tensor", "NN", "LoRA"], swiftSettings: optimize),
 
         .executableTarget(name: "lorakit", dependencies: [
             "Tensor", "SafeTensors",
