@@ -143,7 +143,7 @@ extension Tensor {
             let rows = n / inner
             let ia = sa.last!, ib = sb.last!
             let outer = Array(shape.dropLast())
-            parallelFor(rows, grain: max(1, 32_768 / inner)) { r0, r1 in
+            parallelFor(rows, grain: Swift.max(1, 32_768 / inner)) { r0, r1 in
                 for r in r0..<r1 {
                     var rem = r, oa = 0, ob = 0
                     for dim in stride(from: outer.count - 1, through: 0, by: -1) {

@@ -63,7 +63,7 @@ extension Tensor {
             let out = Tensor(uninitialized: outShape)
             let s = current.floats, d = out.storage.floats
             if inner == 1 {
-                parallelFor(outer, grain: max(1, 32_768 / max(reduced, 1))) { o0, o1 in
+                parallelFor(outer, grain: Swift.max(1, 32_768 / Swift.max(reduced, 1))) { o0, o1 in
                     for o in o0..<o1 {
                         var acc = initial
                         let row = s + o * reduced
@@ -72,7 +72,7 @@ extension Tensor {
                     }
                 }
             } else {
-                parallelFor(outer * inner, grain: max(1, 32_768 / max(reduced, 1))) { i0, i1 in
+                parallelFor(outer * inner, grain: Swift.max(1, 32_768 / Swift.max(reduced, 1))) { i0, i1 in
                     var i = i0
                     while i < i1 {
                         let o = i / inner, j0 = i % inner

@@ -62,7 +62,7 @@ extension Tensor {
             let outer = Array(outShape.dropLast())
             let base = x.storage.base + x.offset * width
             let dst = out.storage.base
-            parallelFor(rows, grain: max(1, 16_384 / inner)) { r0, r1 in
+            parallelFor(rows, grain: Swift.max(1, 16_384 / inner)) { r0, r1 in
                 for r in r0..<r1 {
                     var rem = r, o = 0
                     for dim in stride(from: outer.count - 1, through: 0, by: -1) {

@@ -1,0 +1,238 @@
+import Foundation
+
+/// How `gelu` evaluates the Gaussian CDF.
+public enum GELUApproximation: Sendable, Equatable {
+    /// `0.5·x·(1 + erf(x/√2))`, PyTorch's `approximate='none'` (BERT, ViT).
+    case exact
+    /// `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, PyTorch's `approximate='tanh'` (GPT-2's `gelu_new`).
+    case tanh
+}
+
+/// Elementwise unary operations. Each primitive's backward rule sits next to its forward
+/// (house rule 3), and captures only what it needs: the output where the derivative is a
+/// function of the output (exp, sqrt, rsqrt, relu, sigmoid, tanh), the input otherwise.
+///
+/// Forward passes run through `unaryKernel`; an operation marked zero-preserving (f(0) = 0)
+/// keeps a oneDNN blocked layout, padding included. Backward rules run through `gradientKernel`,
+/// one fused pass per rule, which keeps the layout of the tensor saved in forward.
+extension Tensor {
+    /// `eˣ` elementwise. Backward: `g·y` (captures the output).
+    public func exp() -> Tensor {
+        let out = Tensor.unaryKernel(self, zeroPreserving: false) { expf($0) }
+        let y = out.detached()
+        return Tensor.record(out, op: "exp", inputs: [self]) { g in
+            [Tensor.gradientKernel(g, y, zeroPreserving: true) { $0 * $1 }]
+        }
+    }
+
+    /// Natural logarithm elementwise (NaN below 0, −∞ at 0). Backward: `g/x` (captures the input).
+    public func log() -> Tensor {
+        let out = Tensor.unaryKernel(self, zeroPreserving: false) { logf($0) }
+        let x = detached()
+        return Tensor.record(out, op: "log", inputs: [self]) { g in
+            [Tensor.gradientKernel(g, x, zeroPreserving: false) { $0 / $1 }]
+        }
+    }
+
+    /// `√x` elementwise. Backward: `g/(2y)` (captures the output; +∞ at x = 0, as in PyTorch).
+    public func sqrt() -> Tensor {
+        let out = Tensor.unaryKernel(self, zeroPreserving: true) { $0.squareRoot() }
+        let y = out.detached()
+        return Tensor.record(out, op: "sqrt", inputs: [self]) { g in
+            [Tensor.gradientKernel(g, y, zeroPreserving: false) { $0 * 0.5 / $1 }]
+        }
+    }
+
+    /// `1/√x` elementwise. Backward: `−g·y³/2` (captures the output).
+    public func rsqrt() -> Tensor {
+        let out = Tensor.unaryKernel(self, zeroPreserving: false) { 1 / $0.squareRoot() }
+        let y = out.detached()
+        return Tensor.record(out, op: "rsqrt", inputs: [self]) { g in
+            [Tensor.gradientKernel(g, y, zeroPreserving: true) { -0.5 * $0 * $1 * $1 * $1 }]
+        }
+    }
+
+    /// `xᵖ` elementwise for a constant exponent (NaN for a negative base and a non-integer `p`).
+    ///
+    /// Backward: `g·p·xᵖ⁻¹`, and exactly 0 when `p == 0` (PyTorch's rule).
+    public func pow(_ p: Float) -> Tensor {
+        let out: Tensor
+        if p == 2 {
+            out = Tensor.unaryKernel(self, zeroPreserving: true) { $0 * $0 }
+        } else {
+            out = Tensor.unaryKernel(self, zeroPreserving: p > 0) { powf($0, p) }
+        }
+        let x = detached()
+        return Tensor.record(out, op: "pow", inputs: [self]) { g in
+            if p == 0 { return [Tensor.zeros(g.shape)] }
+            if p == 2 { return [Tensor.gradientKernel(g, x, zeroPreserving: true) { 2 * $0 * $1 }] }
+            return [Tensor.gradientKernel(g, x, zeroPreserving: p >= 1) { $0 * p * powf($1, p - 1) }]
+        }
+    }
+
+    /// `selfᵉˣᵖᵒⁿᵉⁿᵗ` elementwise, broadcasting.
+    ///
+    /// Backward (PyTorch's rules): `∂/∂a = g·b·aᵇ⁻¹` (0 where b = 0) and `∂/∂b = g·aᵇ·ln a`
+    /// (0 where a = 0 and b ≥ 0). Each operand is captured only if a gradient that needs it is wanted.
+    public func pow(_ exponent: Tensor) -> Tensor {
+        let out = Tensor.binaryKernel(self, exponent, op: "pow") { powf($0, $1) }
+        let aShape = shape, bShape = exponent.shape
+        let needsA = requiresGrad, needsB = exponent.requiresGrad
+        // Both gradients need both operands.
+        let a = needsA || needsB ? detached() : nil
+        let b = needsA || needsB ? exponent.detached() : nil
+        return Tensor.record(out, op: "pow", inputs: [self, exponent]) { g in
+            guard let a, let b else { return [nil, nil] }
+            let ga = needsA ? (g * Tensor.binaryKernel(a, b, op: "pow-backward") { x, e in
+                e == 0 ? 0 : e * powf(x, e - 1)
+            }).sum(toShape: aShape) : nil
+            let gb = needsB ? (g * Tensor.binaryKernel(a, b, op: "pow-backward") { x, e in
+                x == 0 && e >= 0 ? 0 : powf(x, e) * logf(x)
+            }).sum(toShape: bShape) : nil
+            return [ga, gb]
+        }
+    }
+
+    /// `|x|` elementwise. Backward: `g·sign(x)` with sign(0) = 0 (PyTorch's rule).
+    public func abs() -> Tensor {
+        let out = Tensor.unaryKernel(self, zeroPreserving: true) { $0.magnitude }
+        let x = detached()
+        return Tensor.record(out, op: "abs", inputs: [self]) { g in
+            [Tensor.gradientKernel(g, x, zeroPreserving: true) { gv, xv in
+                xv > 0 ? gv : (xv < 0 ? -gv : 0)
+            }]
+        }
+    }
+
+    /// Clamps every element into `[min, max]`; either bound may be omitted, not both. NaN stays
+    /// NaN; when `min > max` every element becomes `max` (PyTorch's rule).
+    ///
+    /// Backward: the gradient passes where `min ≤ x ≤ max` (both boundaries included, as in
+    /// PyTorch) and is 0 elsewhere.
+    public func clamped(min: Float? = nil, max: Float? = nil) -> Tensor {
+        precondition(min != nil || max != nil, "clamped(min:max:) needs at least one bound")
+        let lo = min ?? -.infinity, hi = max ?? .infinity
+        let out = Tensor.unaryKernel(self, zeroPreserving: lo <= 0 && 0 <= hi) { x in
+            let v = x < lo ? lo : x
+            return v > hi ? hi : v
+        }
+        let x = detached()
+        return Tensor.record(out, op: "clamp", inputs: [self]) { g in
+            [Tensor.gradientKernel(g, x, zeroPreserving: true) { gv, xv in xv >= lo && xv <= hi ? gv : 0 }]
+        }
+    }
+
+    /// `max(x, 0)` elementwise (NaN stays NaN); keeps a blocked layout.
+    ///
+    /// Backward: `g` where `y > 0`, 0 elsewhere, so 0 at x = 0 (PyTorch's rule). It captures
+    /// the output, which the next layer usually keeps anyway, never the input.
+    public func relu() -> Tensor {
+        let out = Tensor.unaryKernel(self, zeroPreserving: true) { $0 < 0 ? 0 : $0 }
+        let y = out.detached()
+        return Tensor.record(out, op: "relu", inputs: [self]) { g in
+            [Tensor.gradientKernel(g, y, zeroPreserving: true) { gv, yv in yv > 0 ? gv : 0 }]
+        }
+    }
+
+    /// Gaussian error linear unit `x·Φ(x)`, exact or with the tanh approximation.
+    ///
+    /// - exact: `y = ½x(1 + erf(x/√2))`, `y' = Φ(x) + x·φ(x)` with `φ(x) = e^(−x²/2)/√(2π)`.
+    /// - tanh: with `u = √(2/π)(x + 0.044715x³)`, `t = tanh u`: `y = ½x(1 + t)`,
+    ///   `y' = ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²)`.
+    ///
+    /// Backward captures the input and runs one fused pass.
+    public func gelu(_ approximation: GELUApproximation = .exact) -> Tensor {
+        let x = detached()
+        switch approximation {
+        case .exact:
+            let out = Tensor.unaryKernel(self, zeroPreserving: true) { v in
+                0.5 * v * (1 + erff(v * geluInverseSqrt2))
+            }
+            return Tensor.record(out, op: "gelu", inputs: [self]) { g in
+                [Tensor.gradientKernel(g, x, zeroPreserving: true) { gv, v in
+                    let cdf = 0.5 * (1 + erff(v * geluInverseSqrt2))
+                    let pdf = expf(-0.5 * v * v) * geluInverseSqrt2Pi
+                    return gv * (cdf + v * pdf)
+                }]
+            }
+        case .tanh:
+            let out = Tensor.unaryKernel(self, zeroPreserving: true) { v in
+                0.5 * v * (1 + tanhf(geluSqrt2OverPi * (v + 0.044715 * v * v * v)))
+            }
+            return Tensor.record(out, op: "gelu-tanh", inputs: [self]) { g in
+                [Tensor.gradientKernel(g, x, zeroPreserving: true) { gv, v in
+                    let v2 = v * v
+                    let t = tanhf(geluSqrt2OverPi * (v + 0.044715 * v2 * v))
+                    let du = geluSqrt2OverPi * (1 + 3 * 0.044715 * v2)
+                    return gv * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du)
+                }]
+            }
+        }
+    }
+
+    /// Sigmoid-weighted linear unit (swish) `x·σ(x)`.
+    ///
+    /// Backward: `g·σ(x)(1 + x(1 − σ(x)))`, captures the input (as PyTorch does) and recomputes σ.
+    public func silu() -> Tensor {
+        let out = Tensor.unaryKernel(self, zeroPreserving: true) { v in v / (1 + expf(-v)) }
+        let x = detached()
+        return Tensor.record(out, op: "silu", inputs: [self]) { g in
+            [Tensor.gradientKernel(g, x, zeroPreserving: true) { gv, v in
+                let s = 1 / (1 + expf(-v))
+                return gv * s * (1 + v * (1 - s))
+            }]
+        }
+    }
+
+    /// Logistic sigmoid `σ(x) = 1/(1 + e⁻ˣ)`. Backward: `g·y(1 − y)` (captures the output).
+    public func sigmoid() -> Tensor {
+        let out = Tensor.unaryKernel(self, zeroPreserving: false) { v in 1 / (1 + expf(-v)) }
+        let y = out.detached()
+        return Tensor.record(out, op: "sigmoid", inputs: [self]) { g in
+            [Tensor.gradientKernel(g, y, zeroPreserving: true) { gv, yv in gv * yv * (1 - yv) }]
+        }
+    }
+
+    /// Hyperbolic tangent. Backward: `g·(1 − y²)` (captures the output).
+    public func tanh() -> Tensor {
+        let out = Tensor.unaryKernel(self, zeroPreserving: true) { tanhf($0) }
+        let y = out.detached()
+        return Tensor.record(out, op: "tanh", inputs: [self]) { g in
+            [Tensor.gradientKernel(g, y, zeroPreserving: true) { gv, yv in gv * (1 - yv * yv) }]
+        }
+    }
+}
+
+private let geluInverseSqrt2: Float = 0.707_106_781_186_547_5     // 1/√2
+private let geluInverseSqrt2Pi: Float = 0.398_942_280_401_432_7   // 1/√(2π)
+private let geluSqrt2OverPi: Float = 0.797_884_560_802_865_4      // √(2/π)
+
+// MARK: - Backward kernel
+
+extension Tensor {
+    /// `f(g, s)` elementwise, for an output gradient `g` and a tensor `s` of the same shape saved
+    /// in forward; one pass, no tape.
+    ///
+    /// The result takes `s`'s layout: when `s` is blocked, `g` is brought into that layout (free
+    /// when it already has it), so a blocked chain (conv → relu → conv) stays blocked in backward.
+    /// A padded layout is used only when `zeroPreserving` promises `f(0, s) = 0` for the padding
+    /// (which is 0 in both tensors); otherwise both go through plain layout.
+    @inline(__always)
+    static func gradientKernel(_ g: Tensor, _ s: Tensor, zeroPreserving: Bool,
+                               _ f: (Float, Float) -> Float) -> Tensor {
+        precondition(g.shape == s.shape, "gradient shape \(g.shape) does not match saved shape \(s.shape)")
+        if let format = s.format, zeroPreserving || !format.hasPadding {
+            let gb = g.format == format ? g : DNNL.reorder(g.detached(), to: format.desc)
+            let out = Tensor(shape: s.shape, storage: TensorStorage(byteCount: format.byteCount, dtype: .float32),
+                             format: format)
+            let pg = gb.storage.floats + gb.offset, ps = s.storage.floats + s.offset, d = out.storage.floats
+            parallelFor(format.elementCount) { b, e in for i in b..<e { d[i] = f(pg[i], ps[i]) } }
+            return out
+        }
+        let gp = g.plain(), sp = s.plain()
+        let out = Tensor(uninitialized: s.shape)
+        let pg = gp.floats, ps = sp.floats, d = out.storage.floats
+        parallelFor(out.count) { b, e in for i in b..<e { d[i] = f(pg[i], ps[i]) } }
+        return out
+    }
+}
