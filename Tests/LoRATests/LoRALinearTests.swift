@@ -17,7 +17,7 @@ final class TinyMLP: Module {
         super.init()
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor { head(value(query(x).relu())) }
+    func callAsFunction(_ x: Tensor) -> Tensor { head(value(query(x).tanh())) }
 }
 
 final class LoRALinearTests: XCTestCase {

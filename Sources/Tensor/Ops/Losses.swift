@@ -363,7 +363,7 @@ extension Tensor {
                     let xi = px[i], yi = py[i], gi = pg[i]
                     let wi = pww?[i] ?? 1, pwi = ppw?[i] ?? 1
                     let sp = softplusOfNegative(xi)
-                    if let qx { qx[i] = gi * wi * ((1 + (pwi - 1) * yi) * sigmoid(xi) - pwi * yi) }
+                    if let qx { qx[i] = gi * wi * ((1 + (pwi - 1) * yi) * logistic(xi) - pwi * yi) }
                     if let qy { qy[i] = gi * wi * ((pwi - 1) * sp - xi) }
                     if let qw { qw[i] = gi * ((1 - yi) * xi + (1 + (pwi - 1) * yi) * sp) }
                     if let qpw { qpw[i] = gi * wi * yi * sp }
@@ -396,7 +396,7 @@ private func softplusOfNegative(_ x: Float) -> Float {
 }
 
 @inline(__always)
-private func sigmoid(_ x: Float) -> Float {
+private func logistic(_ x: Float) -> Float {
     if x >= 0 { return 1 / (1 + Foundation.exp(-x)) }
     let e = Foundation.exp(x)
     return e / (1 + e)
