@@ -17,11 +17,11 @@ public enum DoRA {
         withNoGrad { rowNorm(base + delta).reshaped([base.shape[0]]) }
     }
 
-    /// The factor `m / ‖W + ΔW‖`, shaped to broadcast over outputs on axis `channelAxis` of the
-    /// layer's output (the last axis for Linear, axis 1 for convolutions).
+    /// The factor `m / ‖W + ΔW‖` per output, shaped [out] (the magnitude may be stored in any shape
+    /// with `out` elements, e.g. PEFT's [1, out, 1, 1] for convolutions).
     static func scale(base: Tensor, delta: Tensor, magnitude: Tensor) -> Tensor {
         let norm = withNoGrad { rowNorm(base.detached() + delta.detached()).reshaped([base.shape[0]]) }
-        return magnitude / norm
+        return magnitude.reshaped([base.shape[0]]) / norm
     }
 
     static func mergedWeight<H: LoRAHost>(base w: Tensor, host: H, adapter: LoRAAdapter) -> Tensor {

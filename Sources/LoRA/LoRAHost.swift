@@ -29,6 +29,8 @@ public protocol LoRAHost: Module {
     func deltaWeight(_ adapter: LoRAAdapter) -> Tensor
     /// File key names of A and B in PEFT adapter files (`lora_A` / `lora_embedding_A`, …).
     var peftFactorKeys: (a: String, b: String) { get }
+    /// Whether adapters can merge into the base weight (not for grouped convolutions).
+    var supportsMerge: Bool { get }
 }
 
 extension LoRAHost {
@@ -60,9 +62,14 @@ extension LoRAHost {
         adapterState.active.removeAll { $0 == name }
     }
 
+    public var supportsMerge: Bool { true }
+
     /// Merges adapters into the base weight: `W ← W + Σ delta`. Refuses, changing nothing, when
-    /// the result would not be finite.
-    public func merge(_ names: [String], key: String = "") throws {
+    /// the result would not be finite or the layer cannot merge.
+    public func merge(_ names: [String], key: String) throws {
+        guard supportsMerge else {
+            throw LoRAError.unsupported(key: key, reason: "this layer cannot merge adapters (\(type(of: self)))")
+        }
         var w = baseWeight.tensor!.detached()
         var toMerge: [String] = []
         for name in names where !adapterState.merged.contains(name) {

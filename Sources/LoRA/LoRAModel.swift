@@ -192,6 +192,9 @@ public final class LoRAModel {
     public func mergedStateDict() throws -> [String: Tensor] {
         var state = model.stateDict().filter { !LoRAModel.isAdapterKey($0.key) }
         for (key, host) in hosts where !host.adapterState.disabled {
+            guard host.supportsMerge || host.forwardAdapters.isEmpty else {
+                throw LoRAError.unsupported(key: key, reason: "this layer cannot merge adapters (\(type(of: host)))")
+            }
             var w = host.baseWeight.tensor!.detached()
             for name in host.adapterState.active where !host.adapterState.merged.contains(name) {
                 guard let adapter = host.adapters[name] else { continue }

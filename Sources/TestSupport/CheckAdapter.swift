@@ -47,7 +47,8 @@ public func checkAdapter(makeModel: () -> Module, config: LoRAConfig, input: Ten
     XCTAssertGreaterThan(maxAbsDifference(adapted, baseline), 1e-4, "non-zero factors did not change the output",
                          file: file, line: line)
 
-    // 2. Merge equals unmerged; unmerge restores the base weights.
+    // 2. Merge equals unmerged; unmerge restores the base weights (where the layers can merge).
+    if lora.hosts.allSatisfy({ $0.host.supportsMerge }) {
     let weightsBefore = lora.hosts.map { $0.host.baseWeight.tensor!.scalars }
     try lora.merge()
     assertClose(withNoGrad { forward(model, input) }, adapted, atol: tolerance, rtol: 1e-4,
@@ -59,6 +60,9 @@ public func checkAdapter(makeModel: () -> Module, config: LoRAConfig, input: Ten
     }
     assertClose(withNoGrad { forward(model, input) }, adapted, atol: tolerance, rtol: 1e-4,
                 "output after unmerge differs", file: file, line: line)
+    } else {
+        XCTAssertThrowsError(try lora.merge(), "a layer that cannot merge must refuse", file: file, line: line)
+    }
 
     // 3. Only adapter parameters (and saved modules) train and get gradients.
     model.train()
