@@ -44,7 +44,8 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensor"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport", "SafeTensors"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "NN", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
