@@ -1,0 +1,133 @@
+/// A pair of spatial sizes `(height, width)` for 2-D kernels, strides, paddings and dilations.
+/// An integer literal means the same value for both: `stride: 2` is `stride: [2, 2]`.
+public struct IntPair: Hashable, Sendable, ExpressibleByIntegerLiteral, ExpressibleByArrayLiteral,
+    CustomStringConvertible {
+    public var height: Int
+    public var width: Int
+
+    public init(_ height: Int, _ width: Int) {
+        self.height = height
+        self.width = width
+    }
+
+    public init(integerLiteral value: Int) { self.init(value, value) }
+
+    /// `[height, width]`; exactly two elements.
+    public init(arrayLiteral elements: Int...) {
+        precondition(elements.count == 2, "IntPair needs [height, width], got \(elements)")
+        self.init(elements[0], elements[1])
+    }
+
+    var array: [Int] { [height, width] }
+
+    public var description: String { "(\(height), \(width))" }
+}
+
+/// Convolutions on oneDNN (forward, backward-data, backward-weights), with PyTorch's semantics:
+/// cross-correlation, zero padding, floor rounding of the output size.
+///
+/// The output stays in the layout oneDNN chose (nChw8c on AVX2) so that the next convolution,
+/// batch norm, pooling or elementwise op reads it without a reorder; `plain()` converts when a
+/// plain op needs it. Backward runs only what is needed: backward-data when the input requires a
+/// gradient, backward-weights when the weight (or bias) does. With a frozen weight, the input is
+/// not kept by the tape, since only `dL/dW` would read it.
+extension Tensor {
+    /// 2-D convolution (cross-correlation) of `self`, shaped `[N, C, H, W]`.
+    ///
+    ///     y[n, o, i, j] = b[o] + Σ_{c ∈ group(o), p, q} W[o, c, p, q] ·
+    ///                     x[n, c, i·s_h − pad_h + p·d_h, j·s_w − pad_w + q·d_w]
+    ///
+    /// (out-of-range input positions read 0). Output `[N, O, H', W']` with
+    /// `H' = ⌊(H + 2·pad_h − d_h·(k_h − 1) − 1) / s_h⌋ + 1`, likewise `W'`.
+    ///
+    /// - Parameters:
+    ///   - weight: `[O, C / groups, k_h, k_w]`.
+    ///   - bias: `[O]`, or nil.
+    ///   - stride, padding, dilation: per spatial dimension (PyTorch's meaning; dilation 1 is none).
+    ///   - groups: `C` and `O` are split into this many groups convolved separately
+    ///     (`groups == C` is a depthwise convolution).
+    public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: IntPair = 1, padding: IntPair = 0,
+                       dilation: IntPair = 1, groups: Int = 1) -> Tensor {
+        precondition(rank == 4, "conv2d: input must be [N, C, H, W], got \(shape)")
+        precondition(weight.rank == 4, "conv2d: weight must be [O, C/groups, kH, kW], got \(weight.shape)")
+        let g = Tensor.convolutionGeometry(input: shape, weight: weight.shape, bias: bias?.shape, stride: stride.array,
+                                           padding: padding.array, dilation: dilation.array, groups: groups,
+                                           op: "conv2d")
+        return Tensor.convolution(self, weight: weight, bias: bias, geometry: g, name: "conv2d")
+    }
+
+    /// 1-D convolution (cross-correlation) of `self`, shaped `[N, C, L]`.
+    ///
+    ///     y[n, o, i] = b[o] + Σ_{c ∈ group(o), p} W[o, c, p] · x[n, c, i·s − pad + p·d]
+    ///
+    /// Output `[N, O, L']`, `L' = ⌊(L + 2·pad − d·(k − 1) − 1) / s⌋ + 1`.
+    /// - Parameters:
+    ///   - weight: `[O, C / groups, k]`.
+    ///   - bias: `[O]`, or nil.
+    public func conv1d(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0,
+                       dilation: Int = 1, groups: Int = 1) -> Tensor {
+        precondition(rank == 3, "conv1d: input must be [N, C, L], got \(shape)")
+        precondition(weight.rank == 3, "conv1d: weight must be [O, C/groups, k], got \(weight.shape)")
+        let g = Tensor.convolutionGeometry(input: shape, weight: weight.shape, bias: bias?.shape, stride: [stride],
+                                           padding: [padding], dilation: [dilation], groups: groups, op: "conv1d")
+        return Tensor.convolution(self, weight: weight, bias: bias, geometry: g, name: "conv1d")
+    }
+
+    /// Validates shapes and options (programmer errors: preconditions naming the shapes).
+    static func convolutionGeometry(input: [Int], weight: [Int], bias: [Int]?, stride: [Int], padding: [Int],
+                                    dilation: [Int], groups: Int, op: String) -> ConvolutionGeometry {
+        let channels = input[1], out = weight[0]
+        precondition(groups >= 1 && channels % groups == 0 && out % groups == 0,
+                     "\(op): groups \(groups) must divide input channels \(channels) and output channels \(out)")
+        precondition(weight[1] * groups == channels,
+                     "\(op): weight \(weight) expects \(weight[1] * groups) input channels, input is \(input)")
+        if let bias { precondition(bias == [out], "\(op): bias must be [\(out)], got \(bias)") }
+        precondition(stride.allSatisfy { $0 >= 1 } && dilation.allSatisfy { $0 >= 1 } && padding.allSatisfy { $0 >= 0 },
+                     "\(op): stride \(stride) and dilation \(dilation) must be ≥ 1, padding \(padding) ≥ 0")
+        let g = ConvolutionGeometry(batch: input[0], inChannels: channels, outChannels: out, groups: groups,
+                                    inputSize: Array(input[2...]), kernelSize: Array(weight[2...]), stride: stride,
+                                    padding: padding, dilation: dilation, hasBias: bias != nil)
+        precondition(g.outputSize.allSatisfy { $0 >= 1 } && input[0] >= 1,
+                     "\(op): input \(input) is too small for kernel \(weight) with padding \(padding), dilation \(dilation)")
+        return g
+    }
+
+    /// The differentiable convolution shared by `conv1d` and `conv2d`.
+    static func convolution(_ input: Tensor, weight: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry,
+                            name: String) -> Tensor {
+        let needsInput = input.requiresGrad
+        let needsWeight = weight.requiresGrad
+        let needsBias = bias?.requiresGrad ?? false
+        let recording = GradMode.isEnabled && (needsInput || needsWeight || needsBias)
+        let (out, source) = DNNL.runConvolutionForward(g, source: input, weight: weight, bias: bias,
+                                                       training: recording, name: name)
+        guard recording else { return out }
+
+        // dL/dx needs only W; dL/dW needs only x (as the primitive read it, already reordered).
+        // Capture each only when its gradient is wanted: a frozen weight keeps x off the tape.
+        let weightForInput = needsInput ? weight.detached() : nil
+        let sourceForWeight = needsWeight ? source : nil
+        let inputIsLeaf = input.isLeaf
+        let inputs = bias.map { [input, weight, $0] } ?? [input, weight]
+        return Tensor.record(out, op: name, inputs: inputs) { gradient in
+            var gx: Tensor?
+            if let w = weightForInput {
+                let d = DNNL.runConvolutionBackwardData(g, outputGradient: gradient, weight: w, name: name)
+                // A leaf (user data) gets a plain gradient; inner nodes take it blocked.
+                gx = inputIsLeaf ? d.plain() : d
+            }
+            var gw: Tensor?, gb: Tensor?
+            if let x = sourceForWeight {
+                // The bias gradient comes with the weight gradient (one pass over dL/dy).
+                var bg = g
+                bg.hasBias = needsBias
+                (gw, gb) = DNNL.runConvolutionBackwardWeights(bg, source: x, outputGradient: gradient, name: name)
+            } else if needsBias {
+                // Frozen weight, trainable bias: dL/db = Σ_{n, spatial} dL/dy.
+                let axes = [0] + Array(2..<(2 + g.spatialRank))
+                gb = gradient.plain().detached().sum(axes: axes)
+            }
+            return [gx, gw, gb]
+        }
+    }
+}

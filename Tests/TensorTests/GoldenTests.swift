@@ -1,0 +1,62 @@
+import Foundation
+import SafeTensors
+import TestSupport
+import XCTest
+
+/// Compares the engine with PyTorch: fixtures made by `scripts/make_goldens.py` hold inputs,
+/// outputs and the gradients of `Σ output ⊙ grad_output`, computed by PyTorch in float64.
+final class GoldenTests: XCTestCase {
+    /// The tensors of one fixture.
+    func fixture(_ name: String) throws -> [String: Tensor] {
+        let url = try XCTUnwrap(Bundle.module.url(forResource: name, withExtension: "safetensors", subdirectory: "Fixtures"),
+                                "fixture \(name) missing: run scripts/make_goldens.py")
+        return try SafeTensorsFile(path: url.path).tensors()
+    }
+
+    /// Runs `f` on the fixture's inputs (leaves requiring gradients), then checks the output and
+    /// each `grad_<input>` the fixture holds, within 1e-4 relative.
+    func check(_ name: String, inputs: [String], file: StaticString = #filePath, line: UInt = #line,
+               _ f: ([String: Tensor], [String: Tensor]) -> Tensor) throws {
+        let t = try fixture(name)
+        var leaves: [String: Tensor] = [:]
+        for k in inputs { leaves[k] = try XCTUnwrap(t[k], "\(name): no input \(k)").requiringGrad() }
+        let out = f(leaves, t)
+        assertClose(out, t["output"]!.reshaped(out.shape), atol: 1e-5, rtol: 1e-4, "\(name) output", file: file, line: line)
+        (out * t["grad_output"]!.reshaped(out.shape)).sum().backward()
+        for k in inputs {
+            guard let expected = t["grad_" + k] else { continue }
+            let got = try XCTUnwrap(leaves[k]!.grad, "\(name): no gradient for \(k)", file: file, line: line)
+            assertClose(got, expected, atol: 1e-5, rtol: 1e-4, "\(name) grad_\(k)", file: file, line: line)
+        }
+    }
+
+    func testLayerNorm() throws {
+        try check("layernorm", inputs: ["input", "weight", "bias"]) { x, _ in
+            x["input"]!.layerNorm(normalizedShape: [8], weight: x["weight"], bias: x["bias"], epsilon: 1e-5)
+        }
+    }
+
+    func testAttentionWithPaddingMask() throws {
+        try check("attention_padding", inputs: ["query", "key", "value"]) { x, t in
+            let mask = t["mask"]!.reshaped([2, 1, 1, 6])
+            return scaledDotProductAttention(query: x["query"]!, key: x["key"]!, value: x["value"]!,
+                                             mask: .boolean(mask))
+        }
+    }
+
+    func testCausalAttention() throws {
+        try check("attention_causal", inputs: ["query", "key", "value"]) { x, _ in
+            scaledDotProductAttention(query: x["query"]!, key: x["key"]!, value: x["value"]!, isCausal: true)
+        }
+    }
+
+    func testCrossEntropyWithSmoothingIgnoreIndexAndClassWeights() throws {
+        try check("cross_entropy", inputs: ["logits"]) { x, t in
+            crossEntropy(logits: x["logits"]!, targets: t["target"]!, weights: t["class_weights"]!,
+                         ignoreIndex: -100, labelSmoothing: 0.1).reshaped([1])
+        }
+        try check("cross_entropy_plain", inputs: ["logits"]) { x, t in
+            crossEntropy(logits: x["logits"]!, targets: t["target"]!).reshaped([1])
+        }
+    }
+}
