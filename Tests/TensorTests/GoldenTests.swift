@@ -59,4 +59,46 @@ final class GoldenTests: XCTestCase {
             crossEntropy(logits: x["logits"]!, targets: t["target"]!).reshaped([1])
         }
     }
+
+    func meta(_ name: String) throws -> [String: Int] {
+        let url = try XCTUnwrap(Bundle.module.url(forResource: name, withExtension: "safetensors", subdirectory: "Fixtures"))
+        return try SafeTensorsFile(path: url.path).metadata.compactMapValues { Int($0) }
+    }
+
+    func testConvolutions() throws {
+        for name in ["conv2d_stride2", "conv2d_dilated_grouped", "conv2d_depthwise", "conv2d_stem"] {
+            let m = try meta(name)
+            let hasBias = try fixture(name)["bias"] != nil
+            try check(name, inputs: hasBias ? ["input", "weight", "bias"] : ["input", "weight"]) { x, _ in
+                x["input"]!.conv2d(weight: x["weight"]!, bias: x["bias"], stride: IntPair(integerLiteral: m["stride"]!),
+                                   padding: IntPair(integerLiteral: m["padding"]!), dilation: IntPair(integerLiteral: m["dilation"]!),
+                                   groups: m["groups"]!)
+            }
+        }
+        try check("conv1d", inputs: ["input", "weight", "bias"]) { x, _ in
+            x["input"]!.conv1d(weight: x["weight"]!, bias: x["bias"], stride: 2, padding: 1, dilation: 2)
+        }
+    }
+
+    func testBatchNormTrainingAndEval() throws {
+        for mode in ["train", "eval"] {
+            let name = "batchnorm2d_" + mode
+            let t = try fixture(name)
+            var result: BatchNormResult?
+            try check(name, inputs: ["input", "weight", "bias"]) { x, t in
+                let r = Tensor.batchNorm(x["input"]!, weight: x["weight"], bias: x["bias"], runningMean: t["running_mean"],
+                                         runningVar: t["running_var"], training: mode == "train", momentum: 0.1,
+                                         epsilon: 1e-5)
+                result = r
+                return r.output
+            }
+            assertClose(try XCTUnwrap(result?.runningMean), t["running_mean_after"]!, atol: 1e-6, rtol: 1e-5, "\(name) running mean")
+            assertClose(try XCTUnwrap(result?.runningVar), t["running_var_after"]!, atol: 1e-6, rtol: 1e-5, "\(name) running var")
+        }
+    }
+
+    func testPooling() throws {
+        try check("maxpool2d", inputs: ["input"]) { x, _ in x["input"]!.maxPool2d(kernelSize: 3, stride: 2, padding: 1) }
+        try check("avgpool2d", inputs: ["input"]) { x, _ in x["input"]!.avgPool2d(kernelSize: 3, stride: 2, padding: 1) }
+    }
 }
