@@ -90,8 +90,9 @@ def make():
                            rank_pattern={"key": 3}, alpha_pattern={"query": 6}),
     }
     for i, (name, cfg) in enumerate(configs.items()):
-        model = get_peft_model(Net(), cfg)
-        model.base_model.model.load_state_dict(base.state_dict(), strict=False)
+        net = Net()
+        net.load_state_dict(base.state_dict())
+        model = get_peft_model(net, cfg)
         randomise_adapters(model, seed=10 + i)
         if name == "plain":
             with torch.no_grad():
