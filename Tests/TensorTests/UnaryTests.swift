@@ -108,6 +108,16 @@ final class UnaryTests: XCTestCase {
         assertClose(Tensor(derivative { $0.silu() }), Tensor(silu.map(Float.init)), atol: 1e-6)
     }
 
+    func testTranscendentalsRunOnOneDNNEltwise() {
+        let trace = KernelTrace()
+        KernelTrace.record(into: trace) {
+            let leaf = x.requiringGrad()
+            leaf.gelu().sum().backward()
+        }
+        XCTAssertEqual(trace.count("eltwise.geluErf"), 1)
+        XCTAssertEqual(trace.count("eltwise.geluErf.backward"), 1)
+    }
+
     func testTensorPowerGradients() {
         let base = randomTensor([2, 3], seed: 6, low: 0.5, high: 2)
         let exponent = randomTensor([3], seed: 7, low: -1.5, high: 2)
@@ -172,7 +182,11 @@ final class UnaryTests: XCTestCase {
             let plainG = randomTensor([2, channels, 2, 3], seed: 11)
             let bx = blocked(plainX), bg = blocked(plainG)
             XCTAssertTrue(bx.isBlocked)
-            for op in [{ (t: Tensor) in t.relu() }, { $0.gelu() }, { $0.silu() }, { $0.tanh() }] {
+            // relu through Swift loops, the others through oneDNN eltwise (exp and sigmoid map 0
+            // to nonzero values, which oneDNN keeps out of the padding).
+            let ops: [(Tensor) -> Tensor] = [{ $0.relu() }, { $0.gelu() }, { $0.gelu(.tanh) }, { $0.silu() },
+                                             { $0.tanh() }, { $0.exp() }, { $0.sigmoid() }]
+            for op in ops {
                 let leaf = bx.requiringGrad()
                 let y = op(leaf)
                 XCTAssertTrue(y.isBlocked, "C=\(channels): forward left the blocked layout")
@@ -185,6 +199,14 @@ final class UnaryTests: XCTestCase {
                 op(reference).backward(plainG)
                 assertClose(y, op(plainX))
                 assertClose(leaf.grad!, reference.grad!)
+            }
+            // The padding stays zero even where f(0) ≠ 0 (nChw8c: [N][C/8][H][W][8], channels 3..<8 pad).
+            if channels == 3 {
+                for padded in [bx.exp(), bx.sigmoid()] {
+                    let raw = UnsafeBufferPointer(start: padded.storage.floats, count: padded.format!.elementCount)
+                    XCTAssertEqual(raw.count, 2 * 2 * 3 * 8)
+                    XCTAssertTrue((0..<raw.count).filter { $0 % 8 >= 3 }.allSatisfy { raw[$0] == 0 }, "padding not zero")
+                }
             }
             // A plain gradient arriving at a blocked activation is brought into its layout.
             let leaf = bx.requiringGrad()

@@ -29,9 +29,9 @@ extension Tensor {
         var offset = 0
         for (t, n) in zip(tensors, sizes) {
             let x = t.plain()
-            copyRows(from: x.storage.base + x.offset * width, rowsPerOuter: n,
-                     to: out.storage.base, rowsPerOuter: total, start: offset,
-                     outer: outer, count: n, inner: inner, width: width) { $0 }
+            copyBlocks(from: x.storage.base + x.offset * width, stride: n * inner,
+                       to: out.storage.base + offset * inner * width, stride: total * inner,
+                       outer: outer, length: n * inner, width: width)
             offset += n
         }
         let needs = tensors.map(\.requiresGrad)

@@ -26,17 +26,28 @@ extension Tensor {
         outShape[a] = length
         let out = Tensor(uninitialized: outShape, dtype: dtype)
         let outer = shape[..<a].reduce(1, *), inner = shape[(a + 1)...].reduce(1, *)
-        Tensor.copyRows(from: x.storage.base + x.offset * dtype.byteSize, rowsPerOuter: size,
-                        to: out.storage.base, rowsPerOuter: length, start: 0,
-                        outer: outer, count: length, inner: inner, width: dtype.byteSize) { lo + $0 * step }
+        let width = dtype.byteSize
+        let source = x.storage.base + x.offset * width
+        if step == 1 {
+            Tensor.copyBlocks(from: source + lo * inner * width, stride: size * inner, to: out.storage.base,
+                              stride: length * inner, outer: outer, length: length * inner, width: width)
+        } else {
+            Tensor.copyRows(from: source, rowsPerOuter: size, to: out.storage.base, rowsPerOuter: length, start: 0,
+                            outer: outer, count: length, inner: inner, width: width) { lo + $0 * step }
+        }
         let inShape = shape
         return Tensor.record(out, op: "slice", inputs: [self]) { g in
             let gp = g.plain()
             let grad = Tensor.zeros(inShape)
-            Tensor.copyRows(from: gp.storage.base + gp.offset * 4, rowsPerOuter: length,
-                            to: grad.storage.base, rowsPerOuter: size, start: 0,
-                            outer: outer, count: length, inner: inner, width: 4,
-                            destination: { lo + $0 * step }) { $0 }
+            let gradient = gp.storage.base + gp.offset * 4
+            if step == 1 {
+                Tensor.copyBlocks(from: gradient, stride: length * inner, to: grad.storage.base + lo * inner * 4,
+                                  stride: size * inner, outer: outer, length: length * inner, width: 4)
+            } else {
+                Tensor.copyRows(from: gradient, rowsPerOuter: length, to: grad.storage.base, rowsPerOuter: size,
+                                start: 0, outer: outer, count: length, inner: inner, width: 4,
+                                destination: { lo + $0 * step }) { $0 }
+            }
             return [grad]
         }
     }
@@ -87,6 +98,20 @@ extension Tensor {
 // MARK: - Row kernels
 
 extension Tensor {
+    /// Copies `outer` blocks of `length` elements of `width` bytes: block `o` goes from
+    /// `src + o·srcStride` to `dst + o·dstStride` (strides in elements). The contiguous case of
+    /// slicing with step 1 and of concatenation: one `memcpy` per block.
+    static func copyBlocks(from src: UnsafeRawPointer, stride srcStride: Int, to dst: UnsafeMutableRawPointer,
+                           stride dstStride: Int, outer: Int, length: Int, width: Int) {
+        if length == 0 { return }
+        parallelFor(outer, grain: Swift.max(1, 262_144 / (length * width))) { o0, o1 in
+            for o in o0..<o1 {
+                (dst + o * dstStride * width).copyMemory(from: src + o * srcStride * width, byteCount: length * width)
+            }
+        }
+    }
+
+
     /// Copies whole rows of `inner` elements of `width` bytes, for `o < outer`, `k < count`:
     /// `dst[o, destination(k), :] = src[o, source(k), :]`, with `src` holding `srcRows` rows per
     /// outer index and `dst` holding `dstRows`. Destinations must not repeat (no accumulation).

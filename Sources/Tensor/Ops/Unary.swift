@@ -12,25 +12,28 @@ public enum GELUApproximation: Sendable, Equatable {
 /// (house rule 3), and captures only what it needs: the output where the derivative is a
 /// function of the output (exp, sqrt, rsqrt, relu, sigmoid, tanh), the input otherwise.
 ///
-/// Forward passes run through `unaryKernel`; an operation marked zero-preserving (f(0) = 0)
-/// keeps a oneDNN blocked layout, padding included. Backward rules run through `gradientKernel`,
-/// one fused pass per rule, which keeps the layout of the tensor saved in forward.
+/// Transcendental functions (exp, log, tanh, sigmoid, gelu, silu) run on oneDNN's eltwise
+/// primitive, forward and backward (`DNNL.eltwiseForward`/`eltwiseBackward`): vectorised, and in
+/// the input's layout, blocked or plain. The others are Swift loops: forward through
+/// `unaryKernel`, where an operation marked zero-preserving (f(0) = 0) keeps a blocked layout,
+/// and backward through `gradientKernel`, one fused pass per rule, in the layout of the tensor
+/// saved in forward.
 extension Tensor {
     /// `eˣ` elementwise. Backward: `g·y` (captures the output).
     public func exp() -> Tensor {
-        let out = Tensor.unaryKernel(self, zeroPreserving: false) { expf($0) }
+        let out = DNNL.eltwiseForward(.exp, self)
         let y = out.detached()
         return Tensor.record(out, op: "exp", inputs: [self]) { g in
-            [Tensor.gradientKernel(g, y, zeroPreserving: true) { $0 * $1 }]
+            [DNNL.eltwiseBackward(.exp, saved: y, gradient: g)]
         }
     }
 
     /// Natural logarithm elementwise (NaN below 0, −∞ at 0). Backward: `g/x` (captures the input).
     public func log() -> Tensor {
-        let out = Tensor.unaryKernel(self, zeroPreserving: false) { logf($0) }
+        let out = DNNL.eltwiseForward(.log, self)
         let x = detached()
         return Tensor.record(out, op: "log", inputs: [self]) { g in
-            [Tensor.gradientKernel(g, x, zeroPreserving: false) { $0 / $1 }]
+            [DNNL.eltwiseBackward(.log, saved: x, gradient: g)]
         }
     }
 
@@ -140,72 +143,45 @@ extension Tensor {
     /// - tanh: with `u = √(2/π)(x + 0.044715x³)`, `t = tanh u`: `y = ½x(1 + t)`,
     ///   `y' = ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715x²)`.
     ///
-    /// Backward captures the input and runs one fused pass.
+    /// Backward captures the input.
     public func gelu(_ approximation: GELUApproximation = .exact) -> Tensor {
+        let function: EltwiseFunction = approximation == .exact ? .geluErf : .geluTanh
+        let out = DNNL.eltwiseForward(function, self)
         let x = detached()
-        switch approximation {
-        case .exact:
-            let out = Tensor.unaryKernel(self, zeroPreserving: true) { v in
-                0.5 * v * (1 + erff(v * geluInverseSqrt2))
-            }
-            return Tensor.record(out, op: "gelu", inputs: [self]) { g in
-                [Tensor.gradientKernel(g, x, zeroPreserving: true) { gv, v in
-                    let cdf = 0.5 * (1 + erff(v * geluInverseSqrt2))
-                    let pdf = expf(-0.5 * v * v) * geluInverseSqrt2Pi
-                    return gv * (cdf + v * pdf)
-                }]
-            }
-        case .tanh:
-            let out = Tensor.unaryKernel(self, zeroPreserving: true) { v in
-                0.5 * v * (1 + tanhf(geluSqrt2OverPi * (v + 0.044715 * v * v * v)))
-            }
-            return Tensor.record(out, op: "gelu-tanh", inputs: [self]) { g in
-                [Tensor.gradientKernel(g, x, zeroPreserving: true) { gv, v in
-                    let v2 = v * v
-                    let t = tanhf(geluSqrt2OverPi * (v + 0.044715 * v2 * v))
-                    let du = geluSqrt2OverPi * (1 + 3 * 0.044715 * v2)
-                    return gv * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du)
-                }]
-            }
+        return Tensor.record(out, op: approximation == .exact ? "gelu" : "gelu-tanh", inputs: [self]) { g in
+            [DNNL.eltwiseBackward(function, saved: x, gradient: g)]
         }
     }
 
     /// Sigmoid-weighted linear unit (swish) `x·σ(x)`.
     ///
-    /// Backward: `g·σ(x)(1 + x(1 − σ(x)))`, captures the input (as PyTorch does) and recomputes σ.
+    /// Backward: `g·σ(x)(1 + x(1 − σ(x)))`; captures the input (as PyTorch does) and recomputes σ.
     public func silu() -> Tensor {
-        let out = Tensor.unaryKernel(self, zeroPreserving: true) { v in v / (1 + expf(-v)) }
+        let out = DNNL.eltwiseForward(.silu, self)
         let x = detached()
         return Tensor.record(out, op: "silu", inputs: [self]) { g in
-            [Tensor.gradientKernel(g, x, zeroPreserving: true) { gv, v in
-                let s = 1 / (1 + expf(-v))
-                return gv * s * (1 + v * (1 - s))
-            }]
+            [DNNL.eltwiseBackward(.silu, saved: x, gradient: g)]
         }
     }
 
     /// Logistic sigmoid `σ(x) = 1/(1 + e⁻ˣ)`. Backward: `g·y(1 − y)` (captures the output).
     public func sigmoid() -> Tensor {
-        let out = Tensor.unaryKernel(self, zeroPreserving: false) { v in 1 / (1 + expf(-v)) }
+        let out = DNNL.eltwiseForward(.sigmoid, self)
         let y = out.detached()
         return Tensor.record(out, op: "sigmoid", inputs: [self]) { g in
-            [Tensor.gradientKernel(g, y, zeroPreserving: true) { gv, yv in gv * yv * (1 - yv) }]
+            [DNNL.eltwiseBackward(.sigmoid, saved: y, gradient: g)]
         }
     }
 
     /// Hyperbolic tangent. Backward: `g·(1 − y²)` (captures the output).
     public func tanh() -> Tensor {
-        let out = Tensor.unaryKernel(self, zeroPreserving: true) { tanhf($0) }
+        let out = DNNL.eltwiseForward(.tanh, self)
         let y = out.detached()
         return Tensor.record(out, op: "tanh", inputs: [self]) { g in
-            [Tensor.gradientKernel(g, y, zeroPreserving: true) { gv, yv in gv * (1 - yv * yv) }]
+            [DNNL.eltwiseBackward(.tanh, saved: y, gradient: g)]
         }
     }
 }
-
-private let geluInverseSqrt2: Float = 0.707_106_781_186_547_5     // 1/√2
-private let geluInverseSqrt2Pi: Float = 0.398_942_280_401_432_7   // 1/√(2π)
-private let geluSqrt2OverPi: Float = 0.797_884_560_802_865_4      // √(2/π)
 
 // MARK: - Backward kernel
 
