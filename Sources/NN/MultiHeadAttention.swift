@@ -117,6 +117,31 @@ open class MultiHeadAttention: Module, StochasticModule {
         super.init()
     }
 
+    /// A layer sharing `other`'s parameters, children, configuration and generator state (its
+    /// LoRA form is built this way).
+    public init(sharing other: MultiHeadAttention) {
+        embedDimension = other.embedDimension
+        heads = other.heads
+        kvDimension = other.kvDimension
+        dropout = other.dropout
+        isFused = other.isFused
+        generator = other.generator
+        _queryProjection = OptionalChild(wrappedValue: other.queryProjection, key: "q_proj")
+        _keyProjection = OptionalChild(wrappedValue: other.keyProjection, key: "k_proj")
+        _valueProjection = OptionalChild(wrappedValue: other.valueProjection, key: "v_proj")
+        _inProjectionWeight = OptionalParameter(wrappedValue: other.inProjectionWeight, key: "in_proj_weight")
+        _queryProjectionWeight = OptionalParameter(wrappedValue: other.queryProjectionWeight, key: "q_proj_weight")
+        _keyProjectionWeight = OptionalParameter(wrappedValue: other.keyProjectionWeight, key: "k_proj_weight")
+        _valueProjectionWeight = OptionalParameter(wrappedValue: other.valueProjectionWeight, key: "v_proj_weight")
+        _inProjectionBias = OptionalParameter(wrappedValue: other.inProjectionBias, key: "in_proj_bias")
+        _outputProjection = Child(wrappedValue: other.outputProjection, key: "out_proj")
+        super.init()
+        for key in ["in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias"] {
+            if let mine = parameterSlot(key), let theirs = other.parameterSlot(key) { mine.setTrainable(theirs.isTrainable) }
+        }
+        train(other.isTraining)
+    }
+
     /// Xavier (Glorot) uniform for a [fanOut, fanIn] weight: `U(±√(6 / (fanIn + fanOut)))`.
     static func xavierUniform(_ shape: [Int], generator: inout RandomGenerator) -> Tensor {
         let bound = (6 / Float(shape[0] + shape[1])).squareRoot()
@@ -152,13 +177,12 @@ open class MultiHeadAttention: Module, StochasticModule {
         precondition(kvDimension == embedDimension,
                      "MultiHeadAttention: self-attention needs kvDimension \(kvDimension) == embedDimension \(embedDimension)")
         checkShapes(query: x, key: x, value: x)
-        guard let w = inProjectionWeight else {
+        guard inProjectionWeight != nil else {
             let (q, k, v) = projectInputs(query: x, key: x, value: x)
             return attend(q, k, v, batch: x.shape[0], length: x.shape[1], mask: mask, isCausal: isCausal)
         }
         let (b, t, e, h) = (x.shape[0], x.shape[1], embedDimension, heads)
-        var qkv = x.matmul(w, transposeB: true)                                 // [B, T, 3E]
-        if let bias = inProjectionBias { qkv = qkv + bias }
+        let qkv = fusedInputProjection(x)                                       // [B, T, 3E]
         // One copy splits both the projections and the heads: [B, T, 3, H, D] → [3, B, H, T, D].
         let split = qkv.reshaped([b, t, 3, h, e / h]).permuted([2, 0, 3, 1, 4])
         let parts = split.split(sizes: [1, 1, 1], axis: 0).map { $0.squeezed(0) }
@@ -185,8 +209,9 @@ open class MultiHeadAttention: Module, StochasticModule {
         }
         let e = embedDimension
         let weights: [Tensor]
-        if let w = inProjectionWeight {
-            weights = w.split(sizes: [e, e, e], axis: 0)
+        if inProjectionWeight != nil {
+            return (fusedInputProjection(query, part: 0), fusedInputProjection(key, part: 1),
+                    fusedInputProjection(value, part: 2))
         } else if let wq = queryProjectionWeight, let wk = keyProjectionWeight, let wv = valueProjectionWeight {
             weights = [wq, wk, wv]
         } else {
@@ -199,6 +224,21 @@ open class MultiHeadAttention: Module, StochasticModule {
             return biases.map { y + $0[i] } ?? y
         }
         return (out[0], out[1], out[2])
+    }
+
+    /// The fused input projection `x · W_inᵀ + b_in` → [B, T, 3E] (a LoRA form overrides it).
+    open func fusedInputProjection(_ x: Tensor) -> Tensor {
+        guard let w = inProjectionWeight else { preconditionFailure("MultiHeadAttention has no in_proj_weight") }
+        let y = x.matmul(w, transposeB: true)
+        return inProjectionBias.map { y + $0 } ?? y
+    }
+
+    /// One part (0: query, 1: key, 2: value) of the fused input projection → [B, T, E].
+    open func fusedInputProjection(_ x: Tensor, part: Int) -> Tensor {
+        guard let w = inProjectionWeight else { preconditionFailure("MultiHeadAttention has no in_proj_weight") }
+        let e = embedDimension
+        let y = x.matmul(w.slice(axis: 0, start: part * e, end: (part + 1) * e), transposeB: true)
+        return inProjectionBias.map { y + $0.slice(axis: 0, start: part * e, end: (part + 1) * e) } ?? y
     }
 
     /// Splits projected [B, T, E] tensors into heads and attends.
