@@ -47,6 +47,9 @@ final class BufferPool: @unchecked Sendable {
 
     private var free: [Int: [UnsafeMutableRawPointer]] = [:]
     private var cachedBytes = 0
+    /// Bytes held by live tensors, and the most ever held since the last `resetPeak()`.
+    private(set) var liveBytes = 0
+    private(set) var peakLiveBytes = 0
     private let lock = NSLock()
     /// Beyond this many cached bytes, released buffers go back to the system.
     var limitBytes = 4 << 30
@@ -54,6 +57,8 @@ final class BufferPool: @unchecked Sendable {
     func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
         let size = max(byteCount, 1)
         lock.lock()
+        liveBytes += size
+        peakLiveBytes = max(peakLiveBytes, liveBytes)
         if var list = free[size], let p = list.popLast() {
             free[size] = list
             cachedBytes -= size
@@ -67,6 +72,7 @@ final class BufferPool: @unchecked Sendable {
     func release(_ pointer: UnsafeMutableRawPointer, byteCount: Int) {
         let size = max(byteCount, 1)
         lock.lock()
+        liveBytes -= size
         if cachedBytes + size <= limitBytes {
             free[size, default: []].append(pointer)
             cachedBytes += size
@@ -88,6 +94,10 @@ final class BufferPool: @unchecked Sendable {
     }
 
     var cachedByteCount: Int { lock.lock(); defer { lock.unlock() }; return cachedBytes }
+
+    var statistics: (live: Int, peak: Int) { lock.lock(); defer { lock.unlock() }; return (liveBytes, peakLiveBytes) }
+
+    func resetPeak() { lock.lock(); peakLiveBytes = liveBytes; lock.unlock() }
 }
 
 /// Memory statistics and control of the caching allocator.
@@ -96,4 +106,10 @@ public enum MemoryPool {
     public static var cachedBytes: Int { BufferPool.shared.cachedByteCount }
     /// Frees every cached buffer.
     public static func trim() { BufferPool.shared.trim() }
+    /// Bytes held by tensors that are alive now (tensor storage only; memory-mapped files excluded).
+    public static var liveBytes: Int { BufferPool.shared.statistics.live }
+    /// The most bytes tensors held at once since the last `resetPeak()`.
+    public static var peakBytes: Int { BufferPool.shared.statistics.peak }
+    /// Starts a new peak measurement from the current live bytes.
+    public static func resetPeak() { BufferPool.shared.resetPeak() }
 }
