@@ -237,17 +237,17 @@ extension Tensor {
                             let gr = pg[r], l = plse[r]
                             let hard = gr * (1 - eps) * (w.map { $0[label] } ?? 1)
                             let soft = gr * smooth
-                            if let w {
-                                for k in 0..<c {
-                                    let p = fastExp(xr[k * st] - l)
-                                    dr[k * st] = hard * p + soft * (totalWeight * p - w[k])
-                                }
-                            } else {
-                                for k in 0..<c {
-                                    let p = fastExp(xr[k * st] - l)
-                                    dr[k * st] = hard * p + soft * (totalWeight * p - 1)
+                            // dx[k] = (hard + soft·W) · p[k] − soft · w[k], then − hard at the target.
+                            let a = hard + soft * totalWeight
+                            // Written once, specialised for contiguous rows (stride 1) so it vectorises.
+                            @inline(__always) func fill(_ st: Int) {
+                                if let w {
+                                    for k in 0..<c { dr[k * st] = a * fastExp(xr[k * st] - l) - soft * w[k] }
+                                } else {
+                                    for k in 0..<c { dr[k * st] = a * fastExp(xr[k * st] - l) - soft }
                                 }
                             }
+                            if st == 1 { fill(1) } else { fill(st) }
                             dr[label * st] -= hard
                         }
                     }
