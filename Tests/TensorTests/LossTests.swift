@@ -212,4 +212,26 @@ final class LossTests: XCTestCase {
             mseLoss(predictions: v[0], targets: v[1])
         }
     }
+
+    func testManyClassesUseTheVectorPathAndItsTail() throws {
+        let (n, c) = (4, 19)
+        let logits = randomTensor([n, c], seed: 20, low: -5, high: 5)
+        let labels = [18, 0, -100, 9]
+        let targets = try Tensor(shape: [n], indices: labels)
+        let weights = randomTensor([c], seed: 21, low: 0.5, high: 2)
+        let (losses, _) = naiveCrossEntropy(logits.scalars, rows: n, classes: c, targets: labels,
+                                            weights: weights.scalars, ignoreIndex: -100, smoothing: 0.3)
+        assertClose(crossEntropy(logits: logits, targets: targets, weights: weights, labelSmoothing: 0.3,
+                                 reduction: .none), Tensor(losses.map { Float($0) }), atol: 1e-5)
+        let (plain, _) = naiveCrossEntropy(logits.scalars, rows: n, classes: c, targets: labels, weights: nil,
+                                           ignoreIndex: -100, smoothing: 0.3)
+        assertClose(crossEntropy(logits: logits, targets: targets, labelSmoothing: 0.3, reduction: .none),
+                    Tensor(plain.map { Float($0) }), atol: 1e-5)
+        let small = randomTensor([2, 11], seed: 22, low: -2, high: 2)
+        let smallTargets = try Tensor(shape: [2], indices: [10, 3])
+        checkGradients([small]) { x in
+            crossEntropy(logits: x[0], targets: smallTargets, weights: Tensor((0..<11).map { 0.5 + Float($0) / 10 }),
+                         labelSmoothing: 0.2)
+        }
+    }
 }

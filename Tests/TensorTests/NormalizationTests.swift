@@ -102,4 +102,20 @@ final class NormalizationTests: XCTestCase {
         XCTAssertEqual(y.scalars, [0, 0, 0, 0, 0, 0])
         XCTAssertEqual(Tensor.zeros([1, 3]).rmsNorm(normalizedShape: [3]).scalars, [0, 0, 0])
     }
+
+    func testWideRowsUseTheVectorPathAndItsTail() {
+        let x = randomTensor([3, 19], seed: 16, low: -2, high: 3)
+        let w = randomTensor([19], seed: 17), b = randomTensor([19], seed: 18)
+        assertClose(x.layerNorm(normalizedShape: [19], weight: w, bias: b),
+                    Tensor(naiveNorm(x.scalars, width: 19, weight: w.scalars, bias: b.scalars, epsilon: 1e-5,
+                                     centered: true), shape: [3, 19]), atol: 1e-5)
+        assertClose(x.rmsNorm(normalizedShape: [19], weight: w),
+                    Tensor(naiveNorm(x.scalars, width: 19, weight: w.scalars, bias: nil, epsilon: 1e-6,
+                                     centered: false), shape: [3, 19]), atol: 1e-5)
+        let small = randomTensor([2, 11], seed: 19, low: -2, high: 2)
+        let sw = randomTensor([11], seed: 20, low: 0.5, high: 1.5), sb = randomTensor([11], seed: 21)
+        checkGradients([small, sw, sb]) { v in v[0].layerNorm(normalizedShape: [11], weight: v[1], bias: v[2]) }
+        checkGradients([small]) { v in v[0].layerNorm(normalizedShape: [11]) }
+        checkGradients([small, sw]) { v in v[0].rmsNorm(normalizedShape: [11], weight: v[1]) }
+    }
 }

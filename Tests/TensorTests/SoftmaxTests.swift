@@ -80,4 +80,50 @@ final class SoftmaxTests: XCTestCase {
         loss.backward()
         XCTAssertEqual(p.grad?.shape, [2, 5])
     }
+
+    func testLongRowsUseTheVectorPathAndItsTail() {
+        // Rows of 8k + 3 elements exercise the eight-lane loops and the scalar tail.
+        for n in [8, 19, 35] {
+            let x = randomTensor([3, n], seed: UInt64(n), low: -30, high: 30)
+            assertClose(x.softmax(), Tensor(naiveSoftmax(x.scalars, shape: [3, n], axis: 1, log: false), shape: [3, n]),
+                        atol: 1e-6, rtol: 1e-5, "n \(n)")
+            assertClose(x.logSoftmax(), Tensor(naiveSoftmax(x.scalars, shape: [3, n], axis: 1, log: true), shape: [3, n]),
+                        atol: 1e-5, "log n \(n)")
+        }
+        let x = randomTensor([2, 11], seed: 5, low: -2, high: 2)
+        checkGradients([x]) { v in v[0].softmax() }
+        checkGradients([x]) { v in v[0].logSoftmax() }
+    }
+
+    func testFastExpAgreesWithTheLibrary() {
+        var worst: Double = 0
+        var values: [Float] = []
+        for i in 0...20_000 { values.append(-87.3 + Float(i) * (176 / 20_000)) }
+        for v in values {
+            let e = Foundation.exp(Double(v))
+            worst = max(worst, abs(Double(fastExp(v)) - e) / e)
+        }
+        XCTAssertLessThan(worst, 3e-7, "relative error of the scalar exp")
+        for i in stride(from: 0, to: values.count - 8, by: 8) {
+            let v = SIMD8<Float>((0..<8).map { values[i + $0] })
+            let y = fastExp(v)
+            for l in 0..<8 { XCTAssertEqual(y[l], fastExp(v[l]), "lane \(l) differs from the scalar exp") }
+        }
+        XCTAssertEqual(fastExp(0), 1)
+        XCTAssertEqual(fastExp(-.infinity), 0)
+        XCTAssertEqual(fastExp(-100), 0)
+        XCTAssertTrue(fastExp(.nan).isNaN)
+        XCTAssertEqual(fastExp(.infinity), .infinity)
+        let special = fastExp(SIMD8<Float>(0, -.infinity, .nan, .infinity, -100, 1, 2, 3))
+        XCTAssertEqual(special[0], 1)
+        XCTAssertEqual(special[1], 0)
+        XCTAssertTrue(special[2].isNaN)
+        XCTAssertEqual(special[3], .infinity)
+    }
+
+    func testNaNPropagates() {
+        let y = Tensor([1, .nan, 2, 3, 4, 5, 6, 7, 8, 9], shape: [1, 10]).softmax()
+        XCTAssertTrue(y.scalars.allSatisfy { $0.isNaN })
+        XCTAssertTrue(Tensor([-.infinity, .nan], shape: [1, 2]).softmax().scalars.allSatisfy { $0.isNaN })
+    }
 }

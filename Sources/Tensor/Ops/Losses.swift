@@ -194,6 +194,7 @@ extension Tensor {
         let lse = Tensor(uninitialized: [rows.count])
         let px = x.floats, pl = losses.storage.floats, plse = lse.storage.floats
         let eps = smoothing, smooth = smoothing / Float(c)
+        let totalWeight = weights.map { $0.reduce(0, +) } ?? Float(c)
         labels.withUnsafeBufferPointer { y in
             withOptionalBuffer(weights) { w in
                 parallelFor(rows.count, grain: rows.grain) { r0, r1 in
@@ -207,17 +208,15 @@ extension Tensor {
                         let wy = w.map { $0[label] } ?? 1
                         var loss = (1 - eps) * wy * ((m - xr[label * st]) + logSum)
                         if eps > 0 {
-                            var s: Float = 0
-                            if let w { for k in 0..<c { s += w[k] * ((m - xr[k * st]) + logSum) } }
-                            else { for k in 0..<c { s += (m - xr[k * st]) + logSum } }
-                            loss += smooth * s
+                            // Σ_k w[k] (−log p[k]) = Σ_k w[k] (m − x[k]) + W · log Σ
+                            loss += smooth * (weightedGap(xr, w, count: c, stride: st, max: m)
+                                              + totalWeight * logSum)
                         }
                         pl[r] = loss
                     }
                 }
             }
         }
-        let totalWeight = weights.map { $0.reduce(0, +) } ?? Float(c)
         let saved = x.detached()
         return Tensor.record(losses, op: "cross-entropy", inputs: [logits]) { g in
             KernelTrace.note("cross-entropy.backward")
@@ -238,17 +237,17 @@ extension Tensor {
                             let gr = pg[r], l = plse[r]
                             let hard = gr * (1 - eps) * (w.map { $0[label] } ?? 1)
                             let soft = gr * smooth
-                            if let w {
-                                for k in 0..<c {
-                                    let p = Foundation.exp(xr[k * st] - l)
-                                    dr[k * st] = hard * p + soft * (totalWeight * p - w[k])
-                                }
-                            } else {
-                                for k in 0..<c {
-                                    let p = Foundation.exp(xr[k * st] - l)
-                                    dr[k * st] = hard * p + soft * (totalWeight * p - 1)
+                            // dx[k] = (hard + soft·W) · p[k] − soft · w[k], then − hard at the target.
+                            let a = hard + soft * totalWeight
+                            // Written once, specialised for contiguous rows (stride 1) so it vectorises.
+                            @inline(__always) func fill(_ st: Int) {
+                                if let w {
+                                    for k in 0..<c { dr[k * st] = a * fastExp(xr[k * st] - l) - soft * w[k] }
+                                } else {
+                                    for k in 0..<c { dr[k * st] = a * fastExp(xr[k * st] - l) - soft }
                                 }
                             }
+                            if st == 1 { fill(1) } else { fill(st) }
                             dr[label * st] -= hard
                         }
                     }
@@ -306,7 +305,7 @@ extension Tensor {
                             for k in 0..<c { mass += (w.map { $0[k] } ?? 1) * (keep * tr[k * st] + uniform) }
                             for k in 0..<c {
                                 let wk = w.map { $0[k] } ?? 1
-                                let p = Foundation.exp(xr[k * st] - l)
+                                let p = fastExp(xr[k * st] - l)
                                 dr[k * st] = gr * (p * mass - wk * (keep * tr[k * st] + uniform))
                             }
                         }
@@ -381,12 +380,34 @@ extension Tensor {
 /// large logits do not overflow, and kept apart so that `(m − x) + log Σ` loses no precision.
 @inline(__always)
 private func maxAndLogSumExp(_ x: UnsafeMutablePointer<Float>, count: Int, stride: Int) -> (Float, Float) {
+    if stride == 1 {
+        let m = RowMath.max(x, count)
+        if m == -.infinity { return (m, 0) }
+        return (m, Foundation.log(RowMath.sum(count, { fastExp(load8(x, $0) - m) }, { fastExp(x[$0] - m) })))
+    }
     var m = -Float.infinity
     for k in 0..<count { m = Swift.max(m, x[k * stride]) }
     if m == -.infinity { return (m, 0) }
     var s: Float = 0
-    for k in 0..<count { s += Foundation.exp(x[k * stride] - m) }
+    for k in 0..<count { s += fastExp(x[k * stride] - m) }
     return (m, Foundation.log(s))
+}
+
+/// `Σ_k w[k] · (m − x[k·stride])` (w = 1 when nil): the label-smoothing term without `log Σ`,
+/// a sum of non-negative terms, so no cancellation.
+@inline(__always)
+private func weightedGap(_ x: UnsafeMutablePointer<Float>, _ w: UnsafeBufferPointer<Float>?, count: Int,
+                         stride: Int, max m: Float) -> Float {
+    if stride == 1 {
+        if let wp = w?.baseAddress {
+            return RowMath.sum(count, { load8(wp, $0) * (m - load8(x, $0)) }, { wp[$0] * (m - x[$0]) })
+        }
+        return RowMath.sum(count, { m - load8(x, $0) }, { m - x[$0] })
+    }
+    var s: Float = 0
+    if let w { for k in 0..<count { s += w[k] * (m - x[k * stride]) } }
+    else { for k in 0..<count { s += m - x[k * stride] } }
+    return s
 }
 
 /// `softplus(−x) = log(1 + e^(−x)) = −log σ(x)`, stable for any `x`.

@@ -105,13 +105,9 @@ extension Tensor {
         parallelFor(rows, grain: Swift.max(1, 16_384 / Swift.max(width, 1))) { r0, r1 in
             for r in r0..<r1 {
                 let src = s + r * width, dst = d + r * width
-                var mean: Float = 0
-                if centered {
-                    for j in 0..<width { mean += src[j] }
-                    mean /= n
-                }
-                var sq: Float = 0
-                for j in 0..<width { let c = src[j] - mean; sq += c * c }
+                let mean = centered ? RowMath.sum(src, width) / n : 0
+                let sq = RowMath.sum(width, { let c = load8(src, $0) - mean; return c * c },
+                                     { let c = src[$0] - mean; return c * c })
                 let rstd = 1 / (sq / n + epsilon).squareRoot()
                 st[2 * r] = mean
                 st[2 * r + 1] = rstd
@@ -144,16 +140,19 @@ extension Tensor {
                 for r in r0..<r1 {
                     let gr = pg + r * width, xr = px + r * width, dr = pdx + r * width
                     let mean = st[2 * r], rstd = st[2 * r + 1]
-                    var sumG: Float = 0, sumGX: Float = 0
-                    for j in 0..<width {
-                        let gh = pw.map { gr[j] * $0[j] } ?? gr[j]
-                        sumG += gh
-                        sumGX += gh * (xr[j] - mean) * rstd
-                    }
-                    let a = centered ? sumG / n : 0, b = sumGX / n
-                    for j in 0..<width {
-                        let gh = pw.map { gr[j] * $0[j] } ?? gr[j]
-                        dr[j] = rstd * (gh - a - (xr[j] - mean) * rstd * b)
+                    if let pw {
+                        let sumG = centered ? RowMath.sum(width, { load8(gr, $0) * load8(pw, $0) },
+                                                          { gr[$0] * pw[$0] }) : 0
+                        let sumGX = RowMath.sum(width, { load8(gr, $0) * load8(pw, $0) * (load8(xr, $0) - mean) },
+                                                { gr[$0] * pw[$0] * (xr[$0] - mean) }) * rstd
+                        let a = sumG / n, b = sumGX / n * rstd
+                        for j in 0..<width { dr[j] = rstd * (gr[j] * pw[j] - a - (xr[j] - mean) * b) }
+                    } else {
+                        let sumG = centered ? RowMath.sum(gr, width) : 0
+                        let sumGX = RowMath.sum(width, { load8(gr, $0) * (load8(xr, $0) - mean) },
+                                                { gr[$0] * (xr[$0] - mean) }) * rstd
+                        let a = sumG / n, b = sumGX / n * rstd
+                        for j in 0..<width { dr[j] = rstd * (gr[j] - a - (xr[j] - mean) * b) }
                     }
                 }
             }
