@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "SafeTensors", targets: ["SafeTensors"]),
         .library(name: "NN", targets: ["NN"]),
         .library(name: "LoRA", targets: ["LoRA"]),
+        .library(name: "Training", targets: ["Training"]),
         .library(name: "TestSupport", targets: ["TestSupport"]),
     ],
     dependencies: [
@@ -33,6 +34,7 @@ let package = Package(
         .target(name: "SafeTensors", dependencies: ["Tensor"], swiftSettings: optimize),
         .target(name: "NN", dependencies: ["Tensor", "SafeTensors"], swiftSettings: optimize),
         .target(name: "LoRA", dependencies: ["NN", "SafeTensors"], swiftSettings: optimize),
+        .target(name: "Training", dependencies: ["NN", "LoRA", "SafeTensors"], swiftSettings: optimize),
         .target(name: "TestSupport", dependencies: ["Tensor", "NN", "LoRA"], swiftSettings: optimize),
 
         .executableTarget(name: "lorakit", dependencies: [
@@ -45,6 +47,8 @@ let package = Package(
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensor"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport", "SafeTensors"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport", "SafeTensors"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "NN", "TestSupport", "SafeTensors"],
                     resources: [.copy("Fixtures")]),

@@ -14,9 +14,10 @@ private final class ChunkBody {
 }
 
 /// Runs `body(begin, end)` over contiguous chunks of `0..<count`, in parallel on the OpenMP pool
+/// (public so that optimizers and data code share the one pool)
 /// when there is at least `grain` work per chunk.
 @inline(__always)
-func parallelFor(_ count: Int, grain: Int = 32_768, _ body: (Int, Int) -> Void) {
+public func parallelFor(_ count: Int, grain: Int = 32_768, _ body: (Int, Int) -> Void) {
     if count <= 0 { return }
     if count <= grain || Threads.count == 1 { body(0, count); return }
     withoutActuallyEscaping(body) { escapable in

@@ -175,6 +175,14 @@ public struct Tensor {
                                                count: t.count * t.dtype.byteSize))
     }
 
+    /// Runs `body` on this tensor's float elements for in-place updates (optimizer steps). The
+    /// storage is shared with every copy of this tensor, which all see the change; the tensor must be
+    /// plain F32 (parameters are). Not recorded by autograd.
+    public func withUnsafeMutableFloats<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        precondition(format == nil && dtype == .float32, "in-place access needs a plain F32 tensor")
+        return try body(UnsafeMutableBufferPointer(start: storage.floats + offset, count: count))
+    }
+
     // MARK: - Identity and layout
 
     /// The same values with no autograd history (shares storage).
