@@ -49,3 +49,10 @@ public final class AdapterState {
 
     public init() {}
 }
+
+extension LoRAAdapter: StochasticModule {
+    public var generatorState: [UInt64] {
+        get { dropoutGenerator.state }
+        set { dropoutGenerator = RandomGenerator(state: newValue) }
+    }
+}

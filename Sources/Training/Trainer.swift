@@ -1,0 +1,360 @@
+import Foundation
+import NN
+import SafeTensors
+import Tensor
+
+/// Settings of a training run.
+public struct TrainerConfiguration {
+    /// Passes over the training data; or set `maxSteps`.
+    public var epochs: Int?
+    /// A budget of optimizer steps (takes precedence over `epochs` when both are set).
+    public var maxSteps: Int?
+    /// Micro-batches whose gradients add up before each optimizer step.
+    public var gradientAccumulation: Int
+    /// Clip the global gradient norm to this value (nil: no clipping).
+    public var clipGradientNorm: Float?
+    /// Evaluate every N optimizer steps (nil: not by steps).
+    public var evaluateEverySteps: Int?
+    /// Evaluate at the end of each epoch.
+    public var evaluateEachEpoch: Bool
+    /// The run's seed: data order and per-item augmentation follow from it.
+    public var seed: UInt64
+    /// What identifies the run (the recipe as `key: value`), saved with checkpoints and compared
+    /// on resume.
+    public var runIdentity: [String: String]
+    /// Where checkpoints go (`<dir>/checkpoints`); nil: no checkpoints.
+    public var outputDirectory: URL?
+
+    public init(epochs: Int? = 1, maxSteps: Int? = nil, gradientAccumulation: Int = 1,
+                clipGradientNorm: Float? = nil, evaluateEverySteps: Int? = nil, evaluateEachEpoch: Bool = true,
+                seed: UInt64 = 0, runIdentity: [String: String] = [:], outputDirectory: URL? = nil) {
+        self.epochs = epochs
+        self.maxSteps = maxSteps
+        self.gradientAccumulation = gradientAccumulation
+        self.clipGradientNorm = clipGradientNorm
+        self.evaluateEverySteps = evaluateEverySteps
+        self.evaluateEachEpoch = evaluateEachEpoch
+        self.seed = seed
+        self.runIdentity = runIdentity
+        self.outputDirectory = outputDirectory
+    }
+}
+
+/// How a run ended.
+public struct TrainingSummary {
+    public var steps: Int
+    public var epochs: Int
+    /// Mean training loss of every optimizer step, the resumed part included.
+    public var lossHistory: [Double]
+    /// The last validation metrics.
+    public var metrics: [String: Double]
+    /// Why the run stopped before its budget (early stopping…), if it did.
+    public var stopReason: String?
+    /// The newest checkpoint written, if any.
+    public var lastCheckpoint: URL?
+}
+
+/// Runs training for any modality: the task turns batches into losses, the trainer does the rest
+/// (accumulation, clipping, scheduling, evaluation, hooks, checkpoints and exact resume).
+public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source.Batch == Task.Batch {
+    public let model: Module
+    public let task: Task
+    public let optimizer: Optimizer
+    public let schedule: LearningRateSchedule
+    public let trainData: Source
+    public let validationData: Source?
+    public let makeMetrics: () -> [any Metric]
+    public let hooks: [TrainerHook]
+    public let configuration: TrainerConfiguration
+    /// Writes extra files into each checkpoint (e.g. the adapter in PEFT's format).
+    public var exportIntoCheckpoint: ((URL) throws -> Void)?
+
+    public let context: TrainerContext
+    private var state: TrainerStateRecord
+
+    public init(model: Module, task: Task, optimizer: Optimizer, schedule: LearningRateSchedule = ConstantMultiplier(),
+                trainData: Source, validationData: Source? = nil, metrics: @escaping () -> [any Metric] = { [] },
+                hooks: [TrainerHook] = [], configuration: TrainerConfiguration) throws {
+        guard configuration.gradientAccumulation >= 1 else {
+            throw TrainingError.invalidConfiguration("gradient accumulation must be ≥ 1, got \(configuration.gradientAccumulation)")
+        }
+        guard configuration.epochs != nil || configuration.maxSteps != nil else {
+            throw TrainingError.invalidConfiguration("set epochs or a step budget")
+        }
+        guard trainData.batchesPerEpoch > 0 else { throw TrainingError.invalidConfiguration("the training data has no batches") }
+        self.model = model
+        self.task = task
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.trainData = trainData
+        self.validationData = validationData
+        self.makeMetrics = metrics
+        self.hooks = hooks
+        self.configuration = configuration
+        context = TrainerContext(model: model, optimizer: optimizer, control: TrainerControl(),
+                                 outputDirectory: configuration.outputDirectory)
+        state = TrainerStateRecord(step: 0, epoch: 0, batchInEpoch: 0, seed: configuration.seed, generatorStates: [:],
+                                   optimizerScalars: [:], hookStates: [:], runIdentity: configuration.runIdentity,
+                                   runHash: runHash(configuration.runIdentity), lossHistory: [])
+    }
+
+    /// Optimizer steps per epoch (a partial accumulation group at the end of an epoch still steps).
+    public var stepsPerEpoch: Int {
+        (trainData.batchesPerEpoch + configuration.gradientAccumulation - 1) / configuration.gradientAccumulation
+    }
+
+    public var totalSteps: Int { configuration.maxSteps ?? (configuration.epochs ?? 0) * stepsPerEpoch }
+
+    public var checkpoints: CheckpointStore? {
+        configuration.outputDirectory.map { CheckpointStore(directory: $0.appendingPathComponent("checkpoints")) }
+    }
+
+    // MARK: - Training
+
+    /// Trains until the budget is spent or a hook stops the run.
+    /// - Parameters:
+    ///   - resume: a checkpoint directory to continue from (see `CheckpointStore.latest()`).
+    ///   - force: resume even if the run's identity (recipe) differs from the checkpoint's.
+    public func fit(resumingFrom resume: URL? = nil, force: Bool = false) throws -> TrainingSummary {
+        if let resume { try restore(from: resume, force: force) }
+        checkpoints?.removeLeftovers()
+        context.totalSteps = totalSteps
+        context.batchesPerEpoch = trainData.batchesPerEpoch
+        context.step = state.step
+        context.epoch = state.epoch
+        var lastCheckpoint: URL?
+        var failure: Error?
+        hooks.forEach { $0.runStarted(context) }
+        do {
+            outer: while state.step < totalSteps {
+                if state.batchInEpoch == 0 { hooks.forEach { $0.epochStarted(context) } }
+                let batches = trainData.batches(epoch: state.epoch, startingAt: state.batchInEpoch)
+                defer { batches.cancel() }
+                while state.step < totalSteps {
+                    guard let info = try trainStep(batches) else { break }      // epoch exhausted
+                    state.lossHistory.append(info.loss)
+                    hooks.forEach { $0.stepEnded(context, info) }
+                    if let n = configuration.evaluateEverySteps, state.step % n == 0 { context.control.requestEvaluation() }
+                    if context.control.consumeEvaluation() { try evaluateAndNotify() }
+                    if context.control.consumeSave() { lastCheckpoint = try saveCheckpoint() }
+                    if context.control.stopReason != nil { break outer }
+                }
+                if state.batchInEpoch >= trainData.batchesPerEpoch {
+                    // End of the epoch: evaluation and the epoch hooks see the position of the next epoch.
+                    state.epoch += 1
+                    state.batchInEpoch = 0
+                    context.epoch = state.epoch
+                    if configuration.evaluateEachEpoch { try evaluateAndNotify() }
+                    hooks.forEach { $0.epochEnded(context) }
+                    if context.control.consumeSave() { lastCheckpoint = try saveCheckpoint() }
+                    if context.control.stopReason != nil { break outer }
+                }
+            }
+        } catch {
+            failure = error
+            hooks.forEach { $0.errorOccurred(context, error: error) }
+        }
+        hooks.forEach { $0.runEnded(context) }
+        if let failure { throw failure }
+        if let reason = failingReason { throw TrainingError.stopped(reason) }
+        return TrainingSummary(steps: state.step, epochs: state.epoch, lossHistory: state.lossHistory,
+                               metrics: context.lastMetrics, stopReason: context.control.stopReason,
+                               lastCheckpoint: lastCheckpoint)
+    }
+
+    private var failingReason: String? { context.control.failureReason }
+
+    /// One optimizer step over up to `gradientAccumulation` micro-batches; nil at the end of the epoch.
+    private func trainStep(_ batches: AnyBatchIterator<Source.Batch>) throws -> StepInfo? {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var lossSum = 0.0, items = 0, micro = 0
+        let accumulation = configuration.gradientAccumulation
+        hooks.forEach { $0.stepStarted(context) }
+        model.train()
+        while micro < accumulation {
+            let batch: Source.Batch?
+            do { batch = try batches.next() } catch {
+                throw TrainingError.data(epoch: state.epoch, batch: state.batchInEpoch, underlying: error)
+            }
+            guard let batch else { break }
+            let out = try task.run(model, on: batch)
+            // Each micro-batch's mean loss counts 1/accumulation, as a larger batch would.
+            (out.loss / Float(accumulation)).backward()
+            lossSum += Double(out.loss.item)
+            items += out.count
+            micro += 1
+            state.batchInEpoch += 1
+        }
+        guard micro > 0 else { return nil }
+        let loss = lossSum / Double(micro)
+        let gradients = gradientInfo()
+        hooks.forEach { $0.beforeOptimizerStep(context, loss: loss, gradients: gradients) }
+        let skipped = context.control.consumeSkip()
+        let multiplier = schedule.multiplier(step: state.step)
+        if skipped == nil {
+            if let maxNorm = configuration.clipGradientNorm, gradients.norm.isFinite, gradients.norm > Double(maxNorm) {
+                scaleGradients(by: Float(Double(maxNorm) / (gradients.norm + 1e-6)))
+            }
+            optimizer.learningRateMultiplier = multiplier
+            optimizer.step()
+        }
+        optimizer.zeroGrad()
+        state.step += 1
+        context.step = state.step
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return StepInfo(step: state.step, epoch: state.epoch, loss: loss,
+                        learningRate: Double(optimizer.groups.first.map { $0.learningRate * multiplier } ?? 0),
+                        itemsPerSecond: Double(items) / max(seconds, 1e-9), items: items,
+                        gradientNorm: gradients.norm, skipped: skipped != nil)
+    }
+
+    private func gradientInfo() -> GradientInfo {
+        var sum = 0.0
+        var bad: [String] = []
+        for group in optimizer.groups {
+            for (key, slot) in group.parameters {
+                guard let g = slot.tensor?.grad?.plain() else { continue }
+                var s = 0.0
+                var finite = true
+                g.withUnsafeMutableFloats { buf in
+                    for v in buf { if !v.isFinite { finite = false }; s += Double(v) * Double(v) }
+                }
+                if !finite { bad.append(key) }
+                sum += s
+            }
+        }
+        return GradientInfo(norm: bad.isEmpty ? sum.squareRoot() : .nan, nonFiniteKeys: bad)
+    }
+
+    private func scaleGradients(by factor: Float) {
+        for group in optimizer.groups {
+            for (_, slot) in group.parameters {
+                guard let t = slot.tensor, let g = t.grad else { continue }
+                t.setGrad(withNoGrad { g * factor })
+            }
+        }
+    }
+
+    // MARK: - Evaluation
+
+    /// Mean loss and the metrics over the validation data, in evaluation mode without gradients.
+    public func evaluate() throws -> [String: Double] {
+        guard let validationData else { return [:] }
+        let wasTraining = model.isTraining
+        model.eval()
+        defer { model.train(wasTraining) }
+        var metrics = makeMetrics()
+        var lossSum = 0.0, count = 0
+        let batches = validationData.batches(epoch: 0, startingAt: 0)
+        defer { batches.cancel() }
+        var index = 0
+        while true {
+            let batch: Source.Batch?
+            do { batch = try batches.next() } catch { throw TrainingError.data(epoch: 0, batch: index, underlying: error) }
+            guard let batch else { break }
+            let out = try withNoGrad { try task.run(model, on: batch) }
+            lossSum += Double(out.loss.item) * Double(out.count)
+            count += out.count
+            if let logits = out.logits, let labels = out.labels {
+                for i in metrics.indices { metrics[i].update(logits: logits, labels: labels) }
+            }
+            index += 1
+        }
+        var result: [String: Double] = ["loss": count > 0 ? lossSum / Double(count) : .nan]
+        for m in metrics { if let v = m.value() { result[m.name] = v } }
+        return result
+    }
+
+    private func evaluateAndNotify() throws {
+        guard validationData != nil else { return }
+        let metrics = try evaluate()
+        context.lastMetrics = metrics
+        hooks.forEach { $0.validationEnded(context, metrics: metrics) }
+    }
+
+    // MARK: - Checkpoints
+
+    /// Writes a checkpoint of the current state (trainable parameters and buffers, optimizer
+    /// moments, RNG states, data position, hook states, run identity) and tells the hooks.
+    @discardableResult
+    public func saveCheckpoint() throws -> URL {
+        guard let store = checkpoints else {
+            throw TrainingError.invalidConfiguration("a checkpoint needs an output directory")
+        }
+        var record = state
+        record.generatorStates = model.generatorStates()
+        let optimizerState = optimizer.state()
+        record.optimizerScalars = optimizerState.scalars
+        record.hookStates = hookStates()
+        let values = trainableState()
+        let url = try store.save(step: state.step) { dir in
+            try SafeTensors.write(values, to: dir.appendingPathComponent(CheckpointStore.modelFile).path)
+            try SafeTensors.write(optimizerState.tensors, to: dir.appendingPathComponent(CheckpointStore.optimizerFile).path)
+            try exportIntoCheckpoint?(dir.appendingPathComponent(CheckpointStore.adapterDirectory))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(record).write(to: dir.appendingPathComponent(CheckpointStore.stateFile))
+        }
+        hooks.forEach { $0.checkpointSaved(context, directory: url) }
+        return url
+    }
+
+    /// Trainable parameters and every buffer (batch-norm statistics change in training even when
+    /// their layer is frozen).
+    private func trainableState() -> [String: Tensor] {
+        var values: [String: Tensor] = [:]
+        for (k, slot) in model.namedParameterSlots() where slot.isTrainable { values[k] = slot.tensor }
+        for (k, b) in model.namedBufferSlots() { values[k] = b.tensor }
+        return values
+    }
+
+    private func hookStates() -> [String: [String: Double]] {
+        var out: [String: [String: Double]] = [:]
+        for (i, hook) in hooks.enumerated() { if let s = hook.savedState() { out["\(i).\(type(of: hook))"] = s } }
+        return out
+    }
+
+    /// Restores a checkpoint written by `saveCheckpoint`.
+    public func restore(from directory: URL, force: Bool = false) throws {
+        let stateURL = directory.appendingPathComponent(CheckpointStore.stateFile)
+        let record: TrainerStateRecord
+        do { record = try JSONDecoder().decode(TrainerStateRecord.self, from: Data(contentsOf: stateURL)) } catch {
+            throw TrainingError.checkpoint(path: stateURL.path, reason: "\(error)")
+        }
+        if record.runHash != runHash(configuration.runIdentity) && !force {
+            let keys = Set(record.runIdentity.keys).union(configuration.runIdentity.keys).sorted()
+            let changes = keys.compactMap { k -> String? in
+                let old = record.runIdentity[k], new = configuration.runIdentity[k]
+                return old == new ? nil : "\(k): \(old ?? "(none)") → \(new ?? "(none)")"
+            }
+            throw TrainingError.runChanged(checkpoint: directory.path, changes: changes)
+        }
+        do {
+            let values = try SafeTensorsFile(path: directory.appendingPathComponent(CheckpointStore.modelFile).path).tensors()
+            let expected = Set(trainableState().keys)
+            let missing = expected.subtracting(values.keys).sorted()
+            guard missing.isEmpty else { throw ModuleError.missingKeys(missing) }
+            try model.load(values, strict: false)
+            let tensors = try SafeTensorsFile(path: directory.appendingPathComponent(CheckpointStore.optimizerFile).path).tensors()
+            try optimizer.load(OptimizerState(tensors: tensors, scalars: record.optimizerScalars))
+            try model.restoreGeneratorStates(record.generatorStates)
+        } catch let error as TrainingError {
+            throw error
+        } catch {
+            throw TrainingError.checkpoint(path: directory.path, reason: "\(error)")
+        }
+        for (i, hook) in hooks.enumerated() {
+            if let s = record.hookStates["\(i).\(type(of: hook))"] { hook.restore(s) }
+        }
+        var restored = record
+        restored.runIdentity = configuration.runIdentity
+        restored.runHash = runHash(configuration.runIdentity)
+        state = restored
+    }
+}
+
+/// A schedule of 1 at every step.
+public struct ConstantMultiplier: LearningRateSchedule {
+    public init() {}
+    public func multiplier(step: Int) -> Float { 1 }
+}
