@@ -1,0 +1,59 @@
+import NN
+import Tensor
+
+/// A batch of inputs with one class label each.
+public struct ClassificationBatch {
+    /// Inputs, batch first (e.g. images [N, C, H, W]).
+    public var inputs: Tensor
+    public var labels: [Int]
+
+    public init(inputs: Tensor, labels: [Int]) {
+        self.inputs = inputs
+        self.labels = labels
+    }
+
+    /// Stacks items `(input, label)` with equal input shapes into a batch.
+    public static func collate(_ items: [(input: Tensor, label: Int)]) throws -> ClassificationBatch {
+        guard let first = items.first else {
+            throw TrainingError.invalidConfiguration("cannot collate an empty batch")
+        }
+        for (i, item) in items.enumerated() where item.input.shape != first.input.shape {
+            throw TensorError.shapeMismatch(operation: "collate item \(i)", lhs: first.input.shape, rhs: item.input.shape)
+        }
+        return ClassificationBatch(inputs: Tensor.stack(items.map(\.input), axis: 0), labels: items.map(\.label))
+    }
+}
+
+/// Classification with cross-entropy: the model maps inputs to logits [N, C].
+public struct ClassificationTask: TrainingTask {
+    public var classCount: Int
+    public var labelSmoothing: Float
+    public var classWeights: Tensor?
+    /// Runs the model; defaults to calling it as a `UnaryLayer`.
+    public var forward: (Module, Tensor) throws -> Tensor
+
+    public init(classCount: Int, labelSmoothing: Float = 0, classWeights: Tensor? = nil,
+                forward: ((Module, Tensor) throws -> Tensor)? = nil) {
+        self.classCount = classCount
+        self.labelSmoothing = labelSmoothing
+        self.classWeights = classWeights
+        self.forward = forward ?? { model, x in
+            guard let layer = model as? UnaryLayer else {
+                throw TrainingError.invalidConfiguration("\(type(of: model)) is not a UnaryLayer; give the task a forward")
+            }
+            return layer(x)
+        }
+    }
+
+    public func run(_ model: Module, on batch: ClassificationBatch) throws -> TaskOutput {
+        let logits = try forward(model, batch.inputs)
+        guard logits.rank == 2, logits.shape[1] == classCount, logits.shape[0] == batch.labels.count else {
+            throw TensorError.shapeMismatch(operation: "classification logits vs [batch, classes]", lhs: logits.shape,
+                                            rhs: [batch.labels.count, classCount])
+        }
+        let targets = try Tensor(shape: [batch.labels.count], indices: batch.labels)
+        try validateClassTargets(targets, classCount: classCount)
+        let loss = crossEntropy(logits: logits, targets: targets, weights: classWeights, labelSmoothing: labelSmoothing)
+        return TaskOutput(loss: loss, count: batch.labels.count, logits: logits.detached(), labels: batch.labels)
+    }
+}
