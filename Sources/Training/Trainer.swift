@@ -192,9 +192,7 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
         let skipped = context.control.consumeSkip()
         let multiplier = schedule.multiplier(step: state.step)
         if skipped == nil {
-            if let maxNorm = configuration.clipGradientNorm, gradients.norm.isFinite, gradients.norm > Double(maxNorm) {
-                scaleGradients(by: Float(Double(maxNorm) / (gradients.norm + 1e-6)))
-            }
+            if let maxNorm = configuration.clipGradientNorm { clipGradientNorm(optimizer.groups, maxNorm: maxNorm) }
             optimizer.learningRateMultiplier = multiplier
             optimizer.step()
         }
@@ -224,15 +222,6 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
             }
         }
         return GradientInfo(norm: bad.isEmpty ? sum.squareRoot() : .nan, nonFiniteKeys: bad)
-    }
-
-    private func scaleGradients(by factor: Float) {
-        for group in optimizer.groups {
-            for (_, slot) in group.parameters {
-                guard let t = slot.tensor, let g = t.grad else { continue }
-                t.setGrad(withNoGrad { g * factor })
-            }
-        }
     }
 
     // MARK: - Evaluation
@@ -331,7 +320,8 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
         }
         do {
             let values = try SafeTensorsFile(path: directory.appendingPathComponent(CheckpointStore.modelFile).path).tensors()
-            let expected = Set(trainableState().keys)
+            let expected = Set(model.namedParameterSlots().filter { $0.slot.isTrainable }.map(\.key)
+                               + model.namedBufferSlots().map(\.key))
             let missing = expected.subtracting(values.keys).sorted()
             guard missing.isEmpty else { throw ModuleError.missingKeys(missing) }
             try model.load(values, strict: false)
