@@ -42,6 +42,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
 
+        // Examples: small programs that use the public API (and serve the tests).
+        .executableTarget(name: "resume-probe", dependencies: ["Training", "LoRA", "NN", "SafeTensors"],
+                          path: "examples/ResumeProbe", swiftSettings: optimize),
+
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport", "SafeTensors"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensor"],

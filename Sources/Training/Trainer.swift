@@ -282,6 +282,8 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
             try exportIntoCheckpoint?(dir.appendingPathComponent(CheckpointStore.adapterDirectory))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity",
+                                                                          negativeInfinity: "-Infinity", nan: "NaN")
             try encoder.encode(record).write(to: dir.appendingPathComponent(CheckpointStore.stateFile))
         }
         hooks.forEach { $0.checkpointSaved(context, directory: url) }
@@ -307,7 +309,10 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
     public func restore(from directory: URL, force: Bool = false) throws {
         let stateURL = directory.appendingPathComponent(CheckpointStore.stateFile)
         let record: TrainerStateRecord
-        do { record = try JSONDecoder().decode(TrainerStateRecord.self, from: Data(contentsOf: stateURL)) } catch {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity",
+                                                                        negativeInfinity: "-Infinity", nan: "NaN")
+        do { record = try decoder.decode(TrainerStateRecord.self, from: Data(contentsOf: stateURL)) } catch {
             throw TrainingError.checkpoint(path: stateURL.path, reason: "\(error)")
         }
         if record.runHash != runHash(configuration.runIdentity) && !force {

@@ -65,7 +65,8 @@ public final class TrainerContext {
     /// The most recent validation metrics (including "loss").
     public internal(set) var lastMetrics: [String: Double] = [:]
 
-    init(model: Module, optimizer: Optimizer, control: TrainerControl, outputDirectory: URL?) {
+    /// A context for driving hooks directly (tests, custom loops); the trainer makes its own.
+    public init(model: Module, optimizer: Optimizer, control: TrainerControl, outputDirectory: URL?) {
         self.model = model
         self.optimizer = optimizer
         self.control = control
