@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Tensor", "NN", "LoRA"], swiftSettings: optimize),
 
         .executableTarget(name: "lorakit", dependencies: [
-            "Tensor", "SafeTensors",
+            "Tensor", "SafeTensors", "NN", "LoRA", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
 

@@ -81,6 +81,20 @@ final class AutogradTests: XCTestCase {
         XCTAssertEqual(p.grad?.shape, [2, 4])
     }
 
+    func testAddAndSubtractRetainNeitherOperand() {
+        let w = Tensor([1, 2]).requiringGrad()
+        weak var intermediate: TensorStorage?
+        var y: Tensor
+        do {
+            let h = w * 2
+            intermediate = h.storage
+            y = ((h + w) - h).sum()
+        }
+        XCTAssertNil(intermediate, "a sum's gradient needs neither operand, so the tape must not keep them")
+        y.backward()
+        XCTAssertEqual(w.grad?.scalars, [1, 1])
+    }
+
     func testGradientCheckCatchesAWrongGradient() {
         // A deliberately wrong backward: the checker must fail it.
         let x = randomTensor([3], seed: 11)

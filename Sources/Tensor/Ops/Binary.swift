@@ -18,21 +18,20 @@ extension Tensor {
 
     /// `self + other`, broadcasting.
     public func adding(_ other: Tensor) -> Tensor {
-        let (a, b) = (self, other)
-        let out = Tensor.binaryKernel(a, b, op: "add") { $0 + $1 }
-        return Tensor.record(out, op: "add", inputs: [a, b]) { g in
-            [a.requiresGrad ? g.sum(toShape: a.shape) : nil,
-             b.requiresGrad ? g.sum(toShape: b.shape) : nil]
+        let out = Tensor.binaryKernel(self, other, op: "add") { $0 + $1 }
+        // Capture shapes and flags only: the gradient of a sum needs neither operand.
+        let (aShape, bShape, aNeeds, bNeeds) = (shape, other.shape, requiresGrad, other.requiresGrad)
+        return Tensor.record(out, op: "add", inputs: [self, other]) { g in
+            [aNeeds ? g.sum(toShape: aShape) : nil, bNeeds ? g.sum(toShape: bShape) : nil]
         }
     }
 
     /// `self - other`, broadcasting.
     public func subtracting(_ other: Tensor) -> Tensor {
-        let (a, b) = (self, other)
-        let out = Tensor.binaryKernel(a, b, op: "sub") { $0 - $1 }
-        return Tensor.record(out, op: "sub", inputs: [a, b]) { g in
-            [a.requiresGrad ? g.sum(toShape: a.shape) : nil,
-             b.requiresGrad ? g.negated().sum(toShape: b.shape) : nil]
+        let out = Tensor.binaryKernel(self, other, op: "sub") { $0 - $1 }
+        let (aShape, bShape, aNeeds, bNeeds) = (shape, other.shape, requiresGrad, other.requiresGrad)
+        return Tensor.record(out, op: "sub", inputs: [self, other]) { g in
+            [aNeeds ? g.sum(toShape: aShape) : nil, bNeeds ? g.negated().sum(toShape: bShape) : nil]
         }
     }
 
