@@ -1,5 +1,6 @@
 import Foundation
 import NN
+import SafeTensors
 import Tensor
 
 /// A model with named LoRA adapters: injection, activation, merging and adapter files.
@@ -206,6 +207,12 @@ public final class LoRAModel {
             state[key + ".weight"] = w
         }
         return state
+    }
+
+    /// Writes `mergedStateDict()` as a plain safetensors file under the base model's keys
+    /// (atomically), loadable by the base architecture without LoRAKit or PEFT.
+    public func saveMerged(to path: String) throws {
+        try SafeTensors.write(try mergedStateDict(), metadata: ["format": "pt"], to: path)
     }
 
     static func isAdapterKey(_ key: String) -> Bool {

@@ -63,7 +63,10 @@ public final class TrainerContext {
     public internal(set) var totalSteps = 0
     public internal(set) var batchesPerEpoch = 0
     /// The most recent validation metrics (including "loss").
-    public internal(set) var lastMetrics: [String: Double] = [:]
+    public var lastMetrics: [String: Double] = [:]
+
+    /// Sets the step, for driving hooks outside a trainer (tests, custom loops).
+    public func setStepForTesting(_ step: Int) { self.step = step }
 
     /// A context for driving hooks directly (tests, custom loops); the trainer makes its own.
     public init(model: Module, optimizer: Optimizer, control: TrainerControl, outputDirectory: URL?) {

@@ -183,6 +183,12 @@ final class LoRALinearTests: XCTestCase {
         let plain = TinyMLP(seed: 0)
         try plain.load(merged)
         assertClose(withNoGrad { plain(input) }, withNoGrad { model(input) }, atol: 1e-5)
+        let path = NSTemporaryDirectory() + "merged-\(UUID().uuidString).safetensors"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try lora.saveMerged(to: path)
+        let fromFile = TinyMLP(seed: 0)
+        try fromFile.loadSafeTensors(path: path)
+        assertClose(withNoGrad { fromFile(input) }, withNoGrad { model(input) }, atol: 1e-5)
     }
 
     func testLoadingRejectsUnknownConfigFields() throws {
