@@ -13,15 +13,19 @@ let package = Package(
         .library(name: "NN", targets: ["NN"]),
         .library(name: "LoRA", targets: ["LoRA"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "ImageModels", targets: ["ImageModels"]),
+        .library(name: "Recipes", targets: ["Recipes"]),
         .library(name: "TestSupport", targets: ["TestSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // System-library shims (Debian packages installed by scripts/setup).
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         .systemLibrary(name: "CLAPACK", path: "Sources/CLAPACK"),
+        .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CSndfile", path: "Sources/CSndfile", pkgConfig: "sndfile",
@@ -35,6 +39,9 @@ let package = Package(
         .target(name: "NN", dependencies: ["Tensor", "SafeTensors"], swiftSettings: optimize),
         .target(name: "LoRA", dependencies: ["NN", "SafeTensors"], swiftSettings: optimize),
         .target(name: "Training", dependencies: ["NN", "LoRA", "SafeTensors"], swiftSettings: optimize),
+        .target(name: "ImageModels", dependencies: ["Training", "NN", "LoRA", "CPNG", "CJPEG"], swiftSettings: optimize),
+        .target(name: "Recipes", dependencies: ["Training", "NN", "LoRA", .product(name: "Yams", package: "Yams")],
+                swiftSettings: optimize),
         .target(name: "TestSupport", dependencies: ["Tensor", "NN", "LoRA"], swiftSettings: optimize),
 
         .executableTarget(name: "lorakit", dependencies: [
@@ -54,6 +61,9 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport", "SafeTensors"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "ImageModelsTests", dependencies: ["ImageModels", "TestSupport", "SafeTensors"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "RecipesTests", dependencies: ["Recipes", "TestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "NN", "TestSupport", "SafeTensors"],
                     resources: [.copy("Fixtures")]),
     ],

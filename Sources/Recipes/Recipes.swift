@@ -1,0 +1,1 @@
+// Recipes: see issue 5.

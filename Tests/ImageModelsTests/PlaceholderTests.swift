@@ -1,0 +1,2 @@
+import XCTest
+final class ImageModelsPlaceholderTests: XCTestCase { func testModuleBuilds() {} }

@@ -1,0 +1,2 @@
+import XCTest
+final class RecipesPlaceholderTests: XCTestCase { func testModuleBuilds() {} }
