@@ -42,6 +42,10 @@ let package = Package(
         .target(name: "ImageModels", dependencies: ["Training", "NN", "LoRA", "CPNG", "CJPEG"], swiftSettings: optimize),
         .target(name: "Recipes", dependencies: ["Training", "NN", "LoRA", .product(name: "Yams", package: "Yams")],
                 swiftSettings: optimize),
+        .target(name: "LoRAKitCLI", dependencies: [
+            "Tensor", "SafeTensors", "NN", "LoRA", "Training", "ImageModels", "Recipes",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: optimize),
         .target(name: "TestSupport", dependencies: ["Tensor", "NN", "LoRA"], swiftSettings: optimize),
 
         .executableTarget(name: "lorakit", dependencies: [
