@@ -85,6 +85,11 @@ final class BatchNormTests: XCTestCase {
         checkGradients([x, gamma, beta], wrt: [1]) { t in
             Tensor.batchNorm(t[0], weight: t[1], bias: t[2], training: true).output
         }
+        // Only β: backward is a sum, without oneDNN's backward (with and without γ).
+        checkGradients([x, gamma, beta], wrt: [2]) { t in
+            Tensor.batchNorm(t[0], weight: t[1], bias: t[2], training: true).output
+        }
+        checkGradients([x, beta], wrt: [1]) { t in Tensor.batchNorm(t[0], bias: t[1], training: true).output }
         // No affine parameters; 2-D input (BatchNorm1d).
         checkGradients([x]) { t in Tensor.batchNorm(t[0], training: true).output }
         checkGradients([randomTensor([5, 3], seed: 11), randomTensor([3], seed: 12, low: 0.5, high: 1.5)]) { t in
@@ -103,6 +108,7 @@ final class BatchNormTests: XCTestCase {
         checkGradients([x, gamma, beta], wrt: [0], f)
         checkGradients([x, gamma, beta], wrt: [0, 2], f)
         checkGradients([x, gamma, beta], wrt: [1, 2], f)
+        checkGradients([x, gamma, beta], wrt: [2], f)
     }
 
     func testBlockedInputStaysBlockedAndMatchesPlain() {

@@ -201,6 +201,13 @@ final class LossTests: XCTestCase {
             binaryCrossEntropyWithLogits(logits: v[0], targets: v[1], weights: v[2], posWeight: v[3], reduction: .none)
         }
         checkGradients([x, y], wrt: [0]) { v in binaryCrossEntropyWithLogits(logits: v[0], targets: v[1]) }
+        // Each input alone, and pairs: backward keeps only what the wanted gradients read.
+        for wrt in [[1], [2], [3], [1, 2], [2, 3], [0, 3]] {
+            checkGradients([x, y, weights, posWeight], wrt: wrt) { v in
+                binaryCrossEntropyWithLogits(logits: v[0], targets: v[1], weights: v[2], posWeight: v[3],
+                                             reduction: .none)
+            }
+        }
     }
 
     func testMSE() {

@@ -71,6 +71,7 @@ final class UnaryTests: XCTestCase {
         checkGradients([x]) { $0[0].pow(2) }
         checkGradients([positive]) { $0[0].pow(0.5) }
         checkGradients([positive]) { $0[0].pow(-2) }
+        checkGradients([x]) { $0[0].pow(0) }
         checkGradients([awayFromZero([2, 3], seed: 3)]) { $0[0].abs() }
         checkGradients([awayFromZero([2, 3], seed: 4)]) { $0[0].relu() }
         checkGradients([x]) { $0[0].gelu(.exact) }

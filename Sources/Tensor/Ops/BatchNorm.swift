@@ -27,7 +27,8 @@ extension Tensor {
     ///
     /// Gradients: with respect to `x` (through the batch statistics in training mode), `weight`
     /// and `bias`, each only if it requires one. In evaluation mode with a frozen `weight`, the
-    /// tape keeps no copy of `x` (`dL/dx = dL/dy · γ/√(σ² + ε)` does not need it).
+    /// tape keeps no copy of `x` (`dL/dx = dL/dy · γ/√(σ² + ε)` does not need it); when only `bias`
+    /// requires a gradient it keeps no copy either, and backward is one sum (`dL/dβ = Σ dL/dy`).
     ///
     /// - Parameters:
     ///   - weight: γ, `[C]`, or nil (γ = 1).
@@ -73,14 +74,25 @@ extension Tensor {
         }
         guard recording else { return result }
 
-        // dL/dx and dL/dγ need x with batch statistics; with global ones only dL/dγ does.
-        let source = batchStatistics || needsWeight ? x.detached() : nil
-        let layout = DNNL.desc(of: x)
-        let inputIsLeaf = x.isLeaf
         var inputs = [x]
         if let weight { inputs.append(weight) }
         if let bias { inputs.append(bias) }
         let hasWeight = weight != nil, hasBias = bias != nil
+        if !needsInput && !needsWeight {
+            // Only β trains (BitFit, a frozen network's biases): dL/dβ = Σ dL/dy over every axis but
+            // 1. oneDNN's backward would also compute dL/dx and dL/dγ, and need x kept for them.
+            let axes = [0] + Array(2..<x.rank)
+            result.output = Tensor.record(out, op: "batchnorm", inputs: inputs) { gradient in
+                let gb = gradient.plain().detached().sum(axes: axes)
+                return hasWeight ? [nil, nil, gb] : [nil, gb]
+            }
+            return result
+        }
+
+        // dL/dγ needs x; dL/dx needs it only with batch statistics.
+        let source = (batchStatistics && needsInput) || needsWeight ? x.detached() : nil
+        let layout = DNNL.desc(of: x)
+        let inputIsLeaf = x.isLeaf
         result.output = Tensor.record(out, op: "batchnorm", inputs: inputs) { gradient in
             // Without a kept x (global statistics, frozen γ), oneDNN's dL/dx does not read x's
             // values: dL/dy stands in for it, and dL/dγ (which would read it) is discarded.

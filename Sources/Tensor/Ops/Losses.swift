@@ -345,21 +345,30 @@ extension Tensor {
         let inputs = [logits, targets] + [weights, posWeight].compactMap { $0 }
         let needX = logits.requiresGrad, needY = targets.requiresGrad
         let needW = weights?.requiresGrad ?? false, needPW = posWeight?.requiresGrad ?? false
-        let savedX = x.detached(), savedY = y.detached()
+        // dx reads x, y, w, pw; dy x, w, pw; dw x, y, pw; dpw x, y, w. Keep each only if a wanted
+        // gradient reads it, and keep the weights as given: their broadcast copies (logits-sized)
+        // are cheap to remake in backward.
+        let savedX = x.detached()
+        let savedY = needX || needW || needPW ? y.detached() : nil
+        let savedW = needX || needY || needPW ? weights?.detached() : nil
+        let savedPW = needX || needY || needW ? posWeight?.detached() : nil
         let (hasW, hasPW) = (weights != nil, posWeight != nil)
         let wShape = weights?.shape, pwShape = posWeight?.shape
-        return Tensor.record(out, op: "binary-cross-entropy", inputs: inputs) { [w, pw] g in
+        return Tensor.record(out, op: "binary-cross-entropy", inputs: inputs) { g in
             KernelTrace.note("binary-cross-entropy.backward")
             let g = g.plain()
+            let w = savedW.map { $0.broadcast(to: shape).plain() }
+            let pw = savedPW.map { $0.broadcast(to: shape).plain() }
             func make(_ flag: Bool) -> Tensor? { flag ? Tensor(uninitialized: shape) : nil }
             let dx = make(needX), dy = make(needY), dw = make(needW), dpw = make(needPW)
-            let px = savedX.floats, py = savedY.floats, pg = g.floats
+            let px = savedX.floats, py = savedY?.floats, pg = g.floats
             let pww = w?.floats, ppw = pw?.floats
             let qx = dx?.storage.floats, qy = dy?.storage.floats
             let qw = dw?.storage.floats, qpw = dpw?.storage.floats
             parallelFor(shape.reduce(1, *)) { b, e in
                 for i in b..<e {
-                    let xi = px[i], yi = py[i], gi = pg[i]
+                    // A value not kept is read only by gradients that are not wanted.
+                    let xi = px[i], yi = py?[i] ?? 0, gi = pg[i]
                     let wi = pww?[i] ?? 1, pwi = ppw?[i] ?? 1
                     let sp = softplusOfNegative(xi)
                     if let qx { qx[i] = gi * wi * ((1 + (pwi - 1) * yi) * logistic(xi) - pwi * yi) }

@@ -65,9 +65,10 @@ extension Tensor {
         } else {
             out = Tensor.unaryKernel(self, zeroPreserving: p > 0) { powf($0, p) }
         }
-        let x = detached()
+        // xᵖ with p = 0 is constant: its zero gradient needs no input.
+        let saved = p == 0 ? nil : detached()
         return Tensor.record(out, op: "pow", inputs: [self]) { g in
-            if p == 0 { return [Tensor.zeros(g.shape)] }
+            guard let x = saved else { return [Tensor.zeros(g.shape)] }
             if p == 2 { return [Tensor.gradientKernel(g, x, zeroPreserving: true) { 2 * $0 * $1 }] }
             return [Tensor.gradientKernel(g, x, zeroPreserving: p >= 1) { $0 * p * powf($1, p - 1) }]
         }
