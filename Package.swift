@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Training", targets: ["Training"]),
         .library(name: "ImageModels", targets: ["ImageModels"]),
         .library(name: "Recipes", targets: ["Recipes"]),
+        .library(name: "LoRAKitCLI", targets: ["LoRAKitCLI"]),
         .library(name: "TestSupport", targets: ["TestSupport"]),
     ],
     dependencies: [

@@ -203,7 +203,7 @@ public struct Registry {
 /// A plugin lives in the user's own Swift package, which depends on LoRAKit's library products and
 /// has a `main.swift` that calls `LoRAKitCLI.main(plugins: [MyPlugin.self])`: one linked binary,
 /// no dynamic loading, no ABI coupling (see PLUGINS.md for why this mechanism).
-public protocol LoRAKitPlugin {
+public protocol LoRAKitPlugin: Sendable {
     /// The name recipes list under `plugins:`.
     static var name: String { get }
     static func register(into registry: inout Registry) throws

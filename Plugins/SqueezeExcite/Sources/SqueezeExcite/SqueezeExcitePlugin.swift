@@ -1,0 +1,41 @@
+import LoRAKitCLI
+import NN
+import Tensor
+
+/// A small convolutional classifier with a squeeze-and-excitation block: conv → ReLU → conv
+/// (stride 2) → ReLU → SE → flatten → linear head. Keys: `conv1`, `conv2`, `se.fc1`, `se.fc2`, `head`.
+public final class SEConvNet: Module, UnaryLayer {
+    @Child public var conv1: Conv2d
+    @Child public var conv2: Conv2d
+    @Child public var se: SqueezeExcitation
+    @Child public var head: Linear
+
+    public init(channels: Int = 1, size: Int = 12, classes: Int = 4, width: Int = 8, seed: UInt64) {
+        var rng = RandomGenerator(seed: seed)
+        conv1 = Conv2d(channels, width, kernelSize: 3, padding: 1, generator: &rng)
+        conv2 = Conv2d(width, 2 * width, kernelSize: 3, stride: 2, padding: 1, generator: &rng)
+        se = SqueezeExcitation(channels: 2 * width, reduction: 4, generator: &rng)
+        head = Linear(2 * width * (size / 2) * (size / 2), classes, generator: &rng)
+        super.init()
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let h = se(conv2(conv1(x).relu()).relu())
+        return head(h.flattened(from: 1))
+    }
+}
+
+/// Registers the `se_convnet` architecture. Recipes use it with `plugins: [squeeze_excite]`.
+public enum SqueezeExcitePlugin: LoRAKitPlugin {
+    public static let name = "squeeze_excite"
+
+    public static func register(into registry: inout Registry) throws {
+        try registry.registerArchitecture("se_convnet") { request in
+            let size = request.inputSize ?? 12
+            let model = SEConvNet(channels: try request.int("channels", default: 1), size: size, classes: request.classes,
+                                  width: try request.int("width", default: 8), seed: request.seed)
+            return BuiltModel(module: model, forward: { m, x in (m as! SEConvNet)(x) }, headKey: "head",
+                              inputDescription: "images [N, channels, \(size), \(size)]")
+        }
+    }
+}

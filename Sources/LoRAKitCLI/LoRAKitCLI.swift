@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+
+/// The `lorakit` command line as a library, so that a user's package can build the same tool with
+/// its own plugins compiled in:
+///
+///     import LoRAKitCLI
+///     LoRAKitCLI.main(plugins: [MyPlugin.self])
+///
+/// Exit codes: 0 success, 1 the run failed, 2 usage or validation errors. Errors go to standard
+/// error.
+public enum LoRAKitCLI {
+    /// The plugins compiled into this program, for the commands of this invocation (a task-local
+    /// value, not a global).
+    @TaskLocal static var plugins: [LoRAKitPlugin.Type] = []
+
+    /// Runs the command line with `arguments` (default: the process's) and exits.
+    public static func main(plugins: [LoRAKitPlugin.Type] = [], arguments: [String]? = nil) -> Never {
+        let code = run(plugins: plugins, arguments: arguments ?? Array(CommandLine.arguments.dropFirst()))
+        exit(code)
+    }
+
+    /// Runs the command line and returns its exit code (for tests).
+    public static func run(plugins: [LoRAKitPlugin.Type] = [], arguments: [String]) -> Int32 {
+        $plugins.withValue(plugins) {
+            do {
+                var command = try LoRAKitCommand.parseAsRoot(arguments)
+                try command.run()
+                return 0
+            } catch {
+                return report(error)
+            }
+        }
+    }
+
+    /// Prints `error` and maps it to an exit code.
+    static func report(_ error: Error) -> Int32 {
+        let code = LoRAKitCommand.exitCode(for: error)
+        if code == .success {                      // --help, --version
+            print(LoRAKitCommand.fullMessage(for: error))
+            return 0
+        }
+        FileHandle.standardError.write(Data(("error: " + message(for: error) + "\n").utf8))
+        return isUsageError(error) ? 2 : 1
+    }
+
+    static func message(for error: Error) -> String {
+        // LoRAKit's own errors describe themselves; argument errors are worded by the parser.
+        if LoRAKitCommand.exitCode(for: error) == .failure, let e = error as? CustomStringConvertible {
+            return e.description
+        }
+        return LoRAKitCommand.message(for: error)
+    }
+
+    /// Usage and validation errors (exit 2): bad arguments, invalid recipes, unknown names.
+    static func isUsageError(_ error: Error) -> Bool {
+        if error is UsageError || error is RegistryError { return true }
+        let code = LoRAKitCommand.exitCode(for: error)
+        return code == .validationFailure || code.rawValue == 64
+    }
+}
+
+/// An error in how the command was used or in the recipe it was given (exit code 2).
+public struct UsageError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The root command.
+struct LoRAKitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lorakit",
+        abstract: "Fine-tune pretrained models with low-rank adaptation (LoRA).",
+        subcommands: [InspectCommand.self]
+    )
+}
