@@ -46,9 +46,7 @@ public enum LoRAKitCLI {
 
     static func message(for error: Error) -> String {
         // LoRAKit's own errors describe themselves; argument errors are worded by the parser.
-        if LoRAKitCommand.exitCode(for: error) == .failure, let e = error as? CustomStringConvertible {
-            return e.description
-        }
+        if LoRAKitCommand.exitCode(for: error) == .failure { return "\(error)" }
         return LoRAKitCommand.message(for: error)
     }
 
