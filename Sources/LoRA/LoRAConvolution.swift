@@ -81,14 +81,15 @@ public final class LoRAConv2d: Conv2d, LoRAHost {
         for adapter in forwardAdapters {
             let h = adapter.dropped(x)
             let down = h.conv2d(weight: adapter.a, stride: stride, padding: padding, dilation: dilation)
-            let lora = down.conv2d(weight: adapter.b, groups: groups)                           // [N, O, H', W']
-            if let m = adapter.magnitude {
-                let s = DoRA.scale(base: weight, delta: deltaWeight(adapter), magnitude: m).reshaped([1, -1, 1, 1])
-                let baseNoBias = h.conv2d(weight: weight, stride: stride, padding: padding, dilation: dilation)
-                y = y + baseNoBias * (s - 1) + lora * (s * adapter.scaling)
-            } else {
-                y = y + lora * adapter.scaling
+            guard let m = adapter.magnitude else {
+                // Scaling the small B rather than the output saves a pass over the activations.
+                y = y + down.conv2d(weight: adapter.b * adapter.scaling, groups: groups)       // [N, O, H', W']
+                continue
             }
+            let lora = down.conv2d(weight: adapter.b, groups: groups)
+            let s = DoRA.scale(base: weight, delta: deltaWeight(adapter), magnitude: m).reshaped([1, -1, 1, 1])
+            let baseNoBias = h.conv2d(weight: weight, stride: stride, padding: padding, dilation: dilation)
+            y = y + baseNoBias * (s - 1) + lora * (s * adapter.scaling)
         }
         return y
     }

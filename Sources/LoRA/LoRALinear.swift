@@ -43,14 +43,15 @@ public final class LoRALinear: Linear, LoRAHost {
         var y = super.callAsFunction(x)
         for adapter in forwardAdapters {
             let h = adapter.dropped(x)
-            let lora = h.matmul(adapter.a, transposeB: true).matmul(adapter.b, transposeB: true)   // [..., out]
-            if let m = adapter.magnitude {
-                let s = DoRA.scale(base: weight, delta: deltaWeight(adapter), magnitude: m)       // [out]
-                let baseNoBias = h.matmul(weight, transposeB: true)
-                y = y + baseNoBias * (s - 1) + lora * (s * adapter.scaling)
-            } else {
-                y = y + lora * adapter.scaling
+            let down = h.matmul(adapter.a, transposeB: true)                                   // [..., r]
+            guard let m = adapter.magnitude else {
+                y = y.addingMatmul(down, adapter.b, transposeB: true, alpha: adapter.scaling)   // y + s·(h·Aᵀ)·Bᵀ
+                continue
             }
+            let lora = down.matmul(adapter.b, transposeB: true)                               // [..., out]
+            let s = DoRA.scale(base: weight, delta: deltaWeight(adapter), magnitude: m)           // [out]
+            let baseNoBias = h.matmul(weight, transposeB: true)
+            y = y + baseNoBias * (s - 1) + lora * (s * adapter.scaling)
         }
         return y
     }

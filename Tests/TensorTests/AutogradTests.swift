@@ -104,3 +104,15 @@ final class AutogradTests: XCTestCase {
         XCTAssertFalse(r.passed)
     }
 }
+
+final class AddingMatmulTests: XCTestCase {
+    func testMatchesSumOfProductAndGradients() {
+        let base = randomTensor([2, 3, 4], seed: 1), a = randomTensor([2, 3, 5], seed: 2)
+        for transposeB in [false, true] {
+            let b = randomTensor(transposeB ? [4, 5] : [5, 4], seed: 3)
+            assertClose(base.addingMatmul(a, b, transposeB: transposeB, alpha: 0.7),
+                        base + a.matmul(b, transposeB: transposeB) * 0.7)
+            checkGradients([base, a, b]) { x in x[0].addingMatmul(x[1], x[2], transposeB: transposeB, alpha: 0.7) }
+        }
+    }
+}

@@ -51,3 +51,37 @@ extension Tensor {
         }
     }
 }
+
+extension Tensor {
+    /// `self + alpha · (a · op(b))` in one GEMM that accumulates into a copy of `self` (beta = 1):
+    /// the LoRA update `y + s·(h·Bᵀ)` without a product-sized temporary or an extra pass.
+    ///
+    /// Shapes: `self` [..., M, N] (or broadcastable rows [M, N] for a 2-D `a`), `a` [..., M, K],
+    /// `b` [K, N] (or [N, K] with `transposeB`). `a` may have leading dimensions, flattened into M.
+    public func addingMatmul(_ a: Tensor, _ b: Tensor, transposeB: Bool = false, alpha: Float = 1) -> Tensor {
+        let a2 = a.plain(), b2 = b.plain()
+        precondition(b2.rank == 2 && a2.rank >= 2, "addingMatmul: b must be 2-D and a at least 2-D, got \(a.shape), \(b.shape)")
+        let k = a2.shape[a2.rank - 1]
+        let (kb, n) = transposeB ? (b2.shape[1], b2.shape[0]) : (b2.shape[0], b2.shape[1])
+        precondition(k == kb, "addingMatmul: inner dimensions differ: \(a.shape) · \(b.shape)\(transposeB ? "ᵀ" : "")")
+        let m = a2.count / Swift.max(k, 1)
+        let outShape = Array(a2.shape.dropLast()) + [n]
+        precondition(shape == outShape, "addingMatmul: base \(shape) does not match the product \(outShape)")
+        let out = detached().copy()
+        DNNL.sgemm(transA: false, transB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a2.floats, lda: k,
+                   b: b2.floats, ldb: b2.shape[1], beta: 1, c: out.storage.floats, ldc: n)
+        let bForA = a.requiresGrad ? b2.detached() : nil
+        let aForB = b.requiresGrad ? a2.detached() : nil
+        let bShape = b2.shape
+        return Tensor.record(out, op: "adding-matmul", inputs: [self, a, b]) { [selfNeeds = requiresGrad] g in
+            let g2 = g.reshaped([m, n])
+            let ga = bForA.map { b in g2.matmul(b, transposeB: !transposeB).reshaped(a2.shape) * alpha }
+            let gb = aForB.map { a -> Tensor in
+                let a2d = a.reshaped([m, k])
+                let r = transposeB ? g2.matmul(a2d, transposeA: true) : a2d.matmul(g2, transposeA: true)
+                return r.reshaped(bShape) * alpha
+            }
+            return [selfNeeds ? g : nil, ga, gb]
+        }
+    }
+}
