@@ -115,7 +115,7 @@ final class RecipeDecoder {
             guard let entries = node.entries else { throw self.mismatch(key, node, "a mapping of \(named)") }
             var result: [String: T] = [:]
             for entry in entries where !entry.value.isNull {
-                let entryKey = Self.join(key, entry.key)
+                let entryKey = KeyPath.appending(entry.key, to: key)
                 self.record(entryKey, entry.value)
                 result[entry.key] = try value(entry.value, entryKey)
             }
@@ -146,11 +146,12 @@ struct SectionReader {
 
     func key(_ name: String) -> String { RecipeDecoder.join(path, name) }
 
-    /// The value of `name`, nil when absent or null.
+    /// The value of `name`, nil when absent or null (a null still leaves its location, for
+    /// errors about the missing value).
     func value(_ name: String) -> SourceNode? {
-        guard let entry = entries.last(where: { $0.key == name }), !entry.value.isNull else { return nil }
+        guard let entry = entries.last(where: { $0.key == name }) else { return nil }
         decoder.record(key(name), entry.value)
-        return entry.value
+        return entry.value.isNull ? nil : entry.value
     }
 
     /// Where a missing `name` should have been: its null value, or this section.

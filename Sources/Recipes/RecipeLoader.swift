@@ -146,7 +146,10 @@ public struct LoadedRecipe {
         if let file = files.first { header += " from \(file)" }
         if files.count > 1 { header += " (extends \(files.dropFirst().joined(separator: ", ")))" }
         header += "\n"
-        if !overrides.isEmpty { header += "# Overrides: \(overrides.map(\.text).joined(separator: " "))\n" }
+        if !overrides.isEmpty {
+            let texts = overrides.map { $0.text.replacingOccurrences(of: "\n", with: "\\n") }
+            header += "# Overrides: \(texts.joined(separator: " "))\n"
+        }
         return header + recipe.yaml()
     }
 }

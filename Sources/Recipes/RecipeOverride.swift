@@ -2,10 +2,11 @@
 /// when the recipe is decoded: `lora.rank=32` is an integer because `rank` is one,
 /// `data.train=2024.csv` a string because `train` is a path.
 ///
-/// Keys nest with `.`; list elements are addressed as `data.transforms[0].size` (or
-/// `data.transforms.0.size`), and the index one past the end appends (to an empty list if the key
-/// is absent). Values are plain text,
-/// except that a value starting with `[`, `{`, `"` or `'` is YAML flow syntax:
+/// Keys nest with `.` (a key that holds `.` or other syntax is double-quoted:
+/// `lora.rank_pattern."layer4\\..*"=32`); list elements are addressed as `data.transforms[0].size`
+/// (or `data.transforms.0.size`), and the index one past the end appends (to an empty list if the
+/// key is absent). Values are plain text, except that a value starting with `[`, `{`, `"` or `'`
+/// is YAML flow syntax:
 /// `lora.target_modules=[conv1, conv2]`, `model.options={depth: 4}`, `task="text"`. An empty value
 /// or `null` removes the key (`model.weights=null`).
 public struct RecipeOverride: Equatable, Sendable, CustomStringConvertible {
@@ -27,7 +28,7 @@ public struct RecipeOverride: Equatable, Sendable, CustomStringConvertible {
     /// - Throws: `RecipeError.invalidOverride` when there is no `=`, or the key has an empty part
     ///   or a malformed index.
     public init(parsing text: String) throws {
-        guard let equals = text.firstIndex(of: "=") else {
+        guard let equals = KeyPath.firstEquals(in: text) else {
             throw RecipeError.invalidOverride(text, reason: "expected dotted.key=value")
         }
         self.text = text
@@ -43,31 +44,15 @@ public struct RecipeOverride: Equatable, Sendable, CustomStringConvertible {
 
     private static func components(of key: String, text: String) throws -> [Component] {
         guard !key.isEmpty else { throw RecipeError.invalidOverride(text, reason: "the key is empty") }
-        var result: [Component] = []
-        for token in key.split(separator: ".", omittingEmptySubsequences: false) {
-            var rest = Substring(token)
-            let name = rest.prefix { $0 != "[" }
-            rest = rest.dropFirst(name.count)
-            if name.isEmpty && rest.isEmpty {
-                throw RecipeError.invalidOverride(text, reason: "the key \"\(key)\" has an empty part")
-            }
-            if !name.isEmpty {
-                if let i = Int(name), i >= 0, name.allSatisfy(\.isNumber), !result.isEmpty {
-                    result.append(.index(i))
-                } else {
-                    result.append(.key(String(name)))
-                }
-            }
-            while !rest.isEmpty {
-                guard rest.first == "[", let close = rest.firstIndex(of: "]"),
-                      let i = Int(rest[rest.index(after: rest.startIndex)..<close]), i >= 0 else {
-                    throw RecipeError.invalidOverride(text, reason: "malformed index in \"\(key)\" (write name[0])")
-                }
-                result.append(.index(i))
-                rest = rest[rest.index(after: close)...]
-            }
+        do {
+            return try KeyPath.parse(key)
+        } catch KeyPath.ParseError.malformedIndex {
+            throw RecipeError.invalidOverride(text, reason: "malformed index in \"\(key)\" (write name[0])")
+        } catch KeyPath.ParseError.unterminatedQuote {
+            throw RecipeError.invalidOverride(text, reason: "unterminated quote in \"\(key)\"")
+        } catch {
+            throw RecipeError.invalidOverride(text, reason: "the key \"\(key)\" has an empty part")
         }
-        return result
     }
 }
 
@@ -82,7 +67,8 @@ extension RecipeOverride {
         }
         do {
             let parsed = try SourceNode.parse(value, source: .override(text), directory: directory)
-            return parsed ?? SourceNode(value: .scalar("", plain: true), location: location, directory: directory)
+            return parsed.map { $0.relocated(to: location) }
+                ?? SourceNode(value: .scalar("", plain: true), location: location, directory: directory)
         } catch let error as RecipeError {
             if case let .syntax(_, message) = error {
                 throw RecipeError.invalidOverride(text, reason: "the value is not valid YAML flow syntax: \(message)")
@@ -110,7 +96,7 @@ extension RecipeOverride {
             guard case var .mapping(entries) = node.value else {
                 throw RecipeError.invalidOverride(text, reason: "\(walked) holds \(node.kindDescription), not a mapping with keys")
             }
-            let here = walked.isEmpty ? name : "\(walked).\(name)"
+            let here = KeyPath.appending(name, to: walked)
             if let i = entries.firstIndex(where: { $0.key == name }) {
                 try set(value, rest, in: &entries[i].value, walked: here)
             } else {

@@ -122,12 +122,14 @@ extension Recipe {
         p.range(lora.alpha, "lora.alpha", above: 0)
         p.range(lora.dropout, "lora.dropout", from: 0, below: 1)
         for (pattern, rank) in lora.rankPattern.sorted(by: { $0.key < $1.key }) {
-            p.regex(pattern, "lora.rank_pattern.\(pattern)")
-            p.atLeast(rank, 1, "lora.rank_pattern.\(pattern)")
+            let key = KeyPath.appending(pattern, to: "lora.rank_pattern")
+            p.regex(pattern, key)
+            p.atLeast(rank, 1, key)
         }
         for (pattern, alpha) in lora.alphaPattern.sorted(by: { $0.key < $1.key }) {
-            p.regex(pattern, "lora.alpha_pattern.\(pattern)")
-            p.range(alpha, "lora.alpha_pattern.\(pattern)", above: 0)
+            let key = KeyPath.appending(pattern, to: "lora.alpha_pattern")
+            p.regex(pattern, key)
+            p.range(alpha, key, above: 0)
         }
         p.require(!lora.targetModules.isEmpty, "lora.target_modules", "is empty: name the layers to adapt")
         for (key, patterns) in [("lora.target_modules", lora.targetModules), ("lora.exclude_modules", lora.excludeModules)] {
@@ -232,7 +234,7 @@ extension Recipe {
 extension LoadedRecipe {
     /// The recipe's problems (`Recipe.problems`) as errors located where each key was written.
     public func validationErrors(in context: RecipeContext = RecipeContext(), modelCheck: RecipeCheck? = nil) -> [RecipeError] {
-        recipe.problems(in: context, modelCheck: modelCheck).map(error)
+        recipe.problems(in: context, modelCheck: modelCheck).map(error(for:))
     }
 
     /// Throws the recipe's problems: the one error, or `.several` for more.
@@ -243,7 +245,7 @@ extension LoadedRecipe {
     }
 
     /// The problem as an error at the location of its key.
-    public func error(_ problem: RecipeProblem) -> RecipeError {
+    public func error(for problem: RecipeProblem) -> RecipeError {
         let location = location(of: problem.key)
         switch problem.kind {
         case let .invalid(message):

@@ -149,6 +149,19 @@ extension SourceNode {
         return result
     }
 
+    /// The node with every location, its own and its descendants', replaced by `location`.
+    func relocated(to location: SourceLocation) -> SourceNode {
+        var node = self
+        node.location = location
+        switch value {
+        case .scalar: break
+        case let .sequence(items): node.value = .sequence(items.map { $0.relocated(to: location) })
+        case let .mapping(entries):
+            node.value = .mapping(entries.map { Entry(key: $0.key, keyLocation: location, value: $0.value.relocated(to: location)) })
+        }
+        return node
+    }
+
     /// The entry for `key`, if the node is a mapping that has it.
     subscript(key: String) -> SourceNode? {
         entries?.first(where: { $0.key == key })?.value

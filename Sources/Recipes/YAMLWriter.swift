@@ -112,7 +112,7 @@ enum YAMLWriter {
     static func flatten(_ tree: Tree, prefix: String, into result: inout [String: String]) {
         switch tree {
         case let .map(entries):
-            for (key, value) in entries { flatten(value, prefix: prefix.isEmpty ? key : "\(prefix).\(key)", into: &result) }
+            for (key, value) in entries { flatten(value, prefix: KeyPath.appending(key, to: prefix), into: &result) }
         case let .list(items) where tree.needsBlock:
             for (i, item) in items.enumerated() { flatten(item, prefix: "\(prefix)[\(i)]", into: &result) }
         default:
