@@ -1,1 +1,0 @@
-// Recipes: see issue 5.
