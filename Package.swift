@@ -49,10 +49,7 @@ let package = Package(
         ], swiftSettings: optimize),
         .target(name: "TestSupport", dependencies: ["Tensor", "NN", "LoRA"], swiftSettings: optimize),
 
-        .executableTarget(name: "lorakit", dependencies: [
-            "Tensor", "SafeTensors", "NN", "LoRA", "Training",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], swiftSettings: optimize),
+        .executableTarget(name: "lorakit", dependencies: ["LoRAKitCLI"], swiftSettings: optimize),
 
         // Examples: small programs that use the public API (and serve the tests).
         .executableTarget(name: "resume-probe", dependencies: ["Training", "LoRA", "NN", "SafeTensors"],
@@ -69,6 +66,7 @@ let package = Package(
         .testTarget(name: "ImageModelsTests", dependencies: ["ImageModels", "TestSupport", "SafeTensors"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "TestSupport"]),
+        .testTarget(name: "LoRAKitCLITests", dependencies: ["LoRAKitCLI"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "NN", "TestSupport", "SafeTensors"],
                     resources: [.copy("Fixtures")]),
     ],

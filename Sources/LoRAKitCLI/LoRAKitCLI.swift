@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Recipes
 
 /// The `lorakit` command line as a library, so that a user's package can build the same tool with
 /// its own plugins compiled in:
@@ -52,7 +53,7 @@ public enum LoRAKitCLI {
 
     /// Usage and validation errors (exit 2): bad arguments, invalid recipes, unknown names.
     static func isUsageError(_ error: Error) -> Bool {
-        if error is UsageError || error is RegistryError { return true }
+        if error is UsageError || error is RegistryError || error is RecipeError { return true }
         let code = LoRAKitCommand.exitCode(for: error)
         return code == .validationFailure || code.rawValue == 64
     }
@@ -69,6 +70,7 @@ struct LoRAKitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lorakit",
         abstract: "Fine-tune pretrained models with low-rank adaptation (LoRA).",
-        subcommands: [InspectCommand.self]
+        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, MergeCommand.self,
+                      InspectCommand.self, ValidateCommand.self, BenchCommand.self]
     )
 }

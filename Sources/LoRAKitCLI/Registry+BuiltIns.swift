@@ -24,6 +24,19 @@ extension Registry {
                                          seed: seed)
             return AnyClassificationDataset(data, labels: (0..<data.count).map(data.label(at:)))
         }
+        // predict on synthetic patterns takes "pattern:<index>": that item of the validation set.
+        try r.registerInputLoader("synthetic_patterns") { request in
+            let data = try r.dataset("synthetic_patterns")(DataRequest(format: request.format, role: .validation, path: nil,
+                                                                         options: request.options, inputSize: request.inputSize,
+                                                                         seed: request.seed))
+            return { input in
+                guard input.hasPrefix("pattern:"), let i = Int(input.dropFirst(8)), (0..<data.count).contains(i) else {
+                    throw UsageError("synthetic_patterns inputs are pattern:<index> with index in 0..<\(data.count), got '\(input)'")
+                }
+                var context = ItemContext(epoch: 0, index: i, seed: request.seed)
+                return try data.item(at: i, context: &context).input
+            }
+        }
         try registerBuiltInHooks(&r)
         try r.makeAvailable(plugins)
         return r

@@ -77,6 +77,15 @@ public struct DataRequest {
     public var options: [String: String]
     /// Image size the model wants (for transforms), if known.
     public var inputSize: Int?
+    /// The recipe's transforms, in order: name and parameters as text.
+    public var transforms: [(name: String, parameters: [String: String])] = []
+    /// What to do with unreadable files: "fail" or "skip".
+    public var badFiles: String = "fail"
+    /// Column names for CSV formats, when the recipe sets them.
+    public var imageDirectory: URL?
+    public var imageColumn: String?
+    public var labelColumn: String?
+    public var textColumn: String?
     public var seed: UInt64
 
     public init(format: String, role: DataRole, path: URL?, options: [String: String] = [:], inputSize: Int? = nil,
@@ -121,6 +130,11 @@ public struct Registry {
     public private(set) var architectures: [String: ArchitectureFactory] = [:]
     public private(set) var datasets: [String: DatasetFactory] = [:]
     public private(set) var hooks: [String: HookFactory] = [:]
+    /// For `predict`: turns a user's input (a file path or a text) into the model's input tensor
+    /// with the format's preprocessing, by dataset format.
+    public private(set) var inputLoaders: [String: (DataRequest) throws -> (String) throws -> Tensor] = [:]
+    /// Transform names each dataset format accepts in `data.transforms` (for recipe validation).
+    public private(set) var transformNames: Set<String> = []
     public var metrics = MetricRegistry.builtIn
     /// Plugins compiled into this program, by name.
     public private(set) var availablePlugins: [String: LoRAKitPlugin.Type] = [:]
@@ -138,6 +152,14 @@ public struct Registry {
         guard datasets[name] == nil else { throw RegistryError.duplicate(kind: "dataset format", name: name, plugin: registering) }
         datasets[name] = factory
     }
+
+    public mutating func registerInputLoader(_ format: String,
+                                             _ factory: @escaping (DataRequest) throws -> (String) throws -> Tensor) throws {
+        guard inputLoaders[format] == nil else { throw RegistryError.duplicate(kind: "input loader", name: format, plugin: registering) }
+        inputLoaders[format] = factory
+    }
+
+    public mutating func registerTransforms(_ names: [String]) { transformNames.formUnion(names) }
 
     public mutating func registerHook(_ name: String, _ factory: @escaping HookFactory) throws {
         guard hooks[name] == nil else { throw RegistryError.duplicate(kind: "hook", name: name, plugin: registering) }

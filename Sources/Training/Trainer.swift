@@ -229,29 +229,7 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
     /// Mean loss and the metrics over the validation data, in evaluation mode without gradients.
     public func evaluate() throws -> [String: Double] {
         guard let validationData else { return [:] }
-        let wasTraining = model.isTraining
-        model.eval()
-        defer { model.train(wasTraining) }
-        var metrics = makeMetrics()
-        var lossSum = 0.0, count = 0
-        let batches = validationData.batches(epoch: 0, startingAt: 0)
-        defer { batches.cancel() }
-        var index = 0
-        while true {
-            let batch: Source.Batch?
-            do { batch = try batches.next() } catch { throw TrainingError.data(epoch: 0, batch: index, underlying: error) }
-            guard let batch else { break }
-            let out = try withNoGrad { try task.run(model, on: batch) }
-            lossSum += Double(out.loss.item) * Double(out.count)
-            count += out.count
-            if let logits = out.logits, let labels = out.labels {
-                for i in metrics.indices { metrics[i].update(logits: logits, labels: labels) }
-            }
-            index += 1
-        }
-        var result: [String: Double] = ["loss": count > 0 ? lossSum / Double(count) : .nan]
-        for m in metrics { if let v = m.value() { result[m.name] = v } }
-        return result
+        return try evaluateModel(model, task: task, data: validationData, metrics: makeMetrics)
     }
 
     private func evaluateAndNotify() throws {
@@ -352,4 +330,34 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
 public struct ConstantMultiplier: LearningRateSchedule {
     public init() {}
     public func multiplier(step: Int) -> Float { 1 }
+}
+
+/// Mean loss and metrics of `model` over `data` (epoch 0, in order), in evaluation mode without
+/// gradients; the model's mode is restored afterwards.
+public func evaluateModel<Task: TrainingTask, Source: BatchSource>(
+    _ model: Module, task: Task, data: Source, metrics makeMetrics: () -> [any Metric]
+) throws -> [String: Double] where Source.Batch == Task.Batch {
+    let wasTraining = model.isTraining
+    model.eval()
+    defer { model.train(wasTraining) }
+    var metrics = makeMetrics()
+    var lossSum = 0.0, count = 0
+    let batches = data.batches(epoch: 0, startingAt: 0)
+    defer { batches.cancel() }
+    var index = 0
+    while true {
+        let batch: Source.Batch?
+        do { batch = try batches.next() } catch { throw TrainingError.data(epoch: 0, batch: index, underlying: error) }
+        guard let batch else { break }
+        let out = try withNoGrad { try task.run(model, on: batch) }
+        lossSum += Double(out.loss.item) * Double(out.count)
+        count += out.count
+        if let logits = out.logits, let labels = out.labels {
+            for i in metrics.indices { metrics[i].update(logits: logits, labels: labels) }
+        }
+        index += 1
+    }
+    var result: [String: Double] = ["loss": count > 0 ? lossSum / Double(count) : .nan]
+    for m in metrics { if let v = m.value() { result[m.name] = v } }
+    return result
 }

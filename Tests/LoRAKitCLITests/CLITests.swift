@@ -1,0 +1,132 @@
+import Foundation
+import XCTest
+
+/// The `lorakit` command end to end on a tiny model: exit codes, files and JSON output. Runs the
+/// binary built next to the tests.
+final class CLITests: XCTestCase {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    var binary: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lorakit")
+    }
+    var recipe: String { root.appendingPathComponent("recipes/examples/tiny_convnet_lora.yaml").path }
+
+    struct Output { var status: Int32; var stdout: String; var stderr: String }
+
+    func lorakit(_ arguments: [String]) throws -> Output {
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw XCTSkip("lorakit not built next to the tests at \(binary.path)")
+        }
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = arguments
+        p.currentDirectoryURL = root
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    func temporaryDirectory() -> String {
+        let path = NSTemporaryDirectory() + "lorakit-cli-\(UUID().uuidString)"
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    func testTrainEvalPredictMergeInspect() throws {
+        let out = temporaryDirectory()
+        let train = try lorakit(["train", recipe, "output_dir=\(out)", "train.epochs=2"])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        for file in ["adapter/adapter_config.json", "adapter/adapter_model.safetensors", "metrics.jsonl", "metrics.csv",
+                     "recipe.yaml", "summary.json", "checkpoints/latest"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + file), file)
+        }
+        XCTAssertTrue(train.stdout.contains("wrote \(out)/adapter"), train.stdout)
+        XCTAssertTrue(train.stderr.contains("step 24/24"), "plain progress lines when not a terminal")
+
+        let eval = try lorakit(["eval", recipe, "output_dir=\(out)", "--json"])
+        XCTAssertEqual(eval.status, 0, eval.stderr)
+        let metrics = try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(Set(metrics.keys), ["loss", "accuracy", "macro_f1"])
+        XCTAssertGreaterThan(metrics["accuracy"] as! Double, 0.5)
+
+        let predict = try lorakit(["predict", recipe, "output_dir=\(out)", "--input", "pattern:3", "pattern:6", "--json"])
+        XCTAssertEqual(predict.status, 0, predict.stderr)
+        let lines = predict.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        XCTAssertEqual(first["input"] as? String, "pattern:3")
+        XCTAssertEqual((first["logits"] as? [Double])?.count, 4)
+        let probabilities = first["probabilities"] as! [Double]
+        XCTAssertEqual(probabilities.reduce(0, +), 1, accuracy: 1e-5)
+        XCTAssertNotNil(first["label"])
+
+        let merged = out + "/merged.safetensors"
+        let merge = try lorakit(["merge", recipe, "--adapter", out + "/adapter", "--out", merged])
+        XCTAssertEqual(merge.status, 0, merge.stderr)
+        let inspect = try lorakit(["inspect", merged, "--json"])
+        XCTAssertEqual(inspect.status, 0, inspect.stderr)
+        let tensors = (try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as! [String: Any])["tensors"] as! [[String: Any]]
+        XCTAssertEqual(tensors.map { $0["name"] as! String }.sorted(),
+                       ["conv1.bias", "conv1.weight", "conv2.bias", "conv2.weight", "head.bias", "head.weight"])
+
+        // The merged weights as the recipe's weights give the adapted model's metrics.
+        let evalMerged = try lorakit(["eval", recipe, "output_dir=\(out)", "lora=null", "train.mode=full", "--weights", merged, "--json"])
+        XCTAssertEqual(evalMerged.status, 0, evalMerged.stderr)
+        let mergedMetrics = try JSONSerialization.jsonObject(with: Data(evalMerged.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(mergedMetrics["accuracy"] as! Double, metrics["accuracy"] as! Double, accuracy: 1e-9)
+
+        let inspectRecipe = try lorakit(["inspect", recipe])
+        XCTAssertEqual(inspectRecipe.status, 0, inspectRecipe.stderr)
+        XCTAssertTrue(inspectRecipe.stdout.contains("* conv1 [Conv2d]"), inspectRecipe.stdout)
+    }
+
+    func testUsageAndValidationErrorsExitWithTwoAndNameTheProblem() throws {
+        let typo = try lorakit(["train", recipe, "lora.rnak=4"])
+        XCTAssertEqual(typo.status, 2)
+        XCTAssertTrue(typo.stderr.contains("lora.rnak: unknown key (did you mean \"rank\"?)"), typo.stderr)
+
+        let dir = temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let bad = dir + "/bad.yaml"
+        try String(contentsOfFile: recipe, encoding: .utf8).replacingOccurrences(of: "target_modules: [conv1, conv2]",
+                                                                                 with: "target_modules: [conv1, conv9]")
+            .write(toFile: bad, atomically: true, encoding: .utf8)
+        let validate = try lorakit(["validate", recipe, bad])
+        XCTAssertEqual(validate.status, 2)
+        XCTAssertTrue(validate.stdout.contains("ok: \(recipe)"))
+        XCTAssertTrue(validate.stderr.contains("conv9"), validate.stderr)
+        XCTAssertTrue(validate.stderr.contains("bad.yaml:"), "the error names the file and line: \(validate.stderr)")
+
+        let plugin = try lorakit(["train", recipe, "plugins=[squeeze_excite]"])
+        XCTAssertEqual(plugin.status, 2)
+        XCTAssertTrue(plugin.stderr.contains("unknown plugin 'squeeze_excite'"), plugin.stderr)
+
+        let resume = try lorakit(["train", recipe, "output_dir=\(dir)/empty", "--resume"])
+        XCTAssertEqual(resume.status, 2)
+        XCTAssertTrue(resume.stderr.contains("no complete checkpoint"), resume.stderr)
+
+        let usage = try lorakit(["predict", recipe])
+        XCTAssertEqual(usage.status, 2)
+        XCTAssertTrue(usage.stderr.contains("--input"), usage.stderr)
+        XCTAssertEqual(try lorakit(["--help"]).status, 0)
+        XCTAssertEqual(try lorakit(["train", "--help"]).status, 0)
+    }
+
+    func testEveryShippedRecipeValidates() throws {
+        let recipes = try FileManager.default.subpathsOfDirectory(atPath: root.appendingPathComponent("recipes").path)
+            .filter { $0.hasSuffix(".yaml") }
+        XCTAssertFalse(recipes.isEmpty)
+        for path in recipes {
+            let full = root.appendingPathComponent("recipes/" + path).path
+            let first = try String(contentsOfFile: full, encoding: .utf8).split(separator: "\n").first ?? ""
+            XCTAssertTrue(first.hasPrefix("# ") && first.contains(" train ") || first.contains(" eval "),
+                          "\(path) must open with the command that runs it")
+            if try String(contentsOfFile: full, encoding: .utf8).contains("plugins:") { continue }   // needs its tool
+            let result = try lorakit(["validate", full])
+            XCTAssertEqual(result.status, 0, "\(path): \(result.stderr)")
+        }
+    }
+}
