@@ -71,6 +71,6 @@ struct LoRAKitCommand: ParsableCommand {
         commandName: "lorakit",
         abstract: "Fine-tune pretrained models with low-rank adaptation (LoRA).",
         subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, MergeCommand.self,
-                      InspectCommand.self, ValidateCommand.self, BenchCommand.self]
+                      InspectCommand.self, ValidateCommand.self, SweepCommand.self, BenchCommand.self]
     )
 }

@@ -115,6 +115,20 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try lorakit(["train", "--help"]).status, 0)
     }
 
+    func testSweepWritesTheTableAndPlot() throws {
+        let out = temporaryDirectory()
+        let sweep = try lorakit(["sweep", recipe, "--ranks", "1,3", "output_dir=\(out)", "train.epochs=1"])
+        XCTAssertEqual(sweep.status, 0, sweep.stderr)
+        let rows = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/sweep/sweep.json"))) as! [[String: Any]]
+        XCTAssertEqual(rows.map { $0["rank"] as! Int }, [1, 3])
+        let params = rows.map { $0["trainableParameters"] as! Int }
+        XCTAssertEqual(params[1] - params[0], 2 * (1 * 9 + 8 * 1) + 2 * (8 * 9 + 16 * 1), "two more ranks on conv1 and conv2")
+        for file in ["sweep.md", "sweep.csv", "sweep.svg"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/sweep/" + file), file)
+        }
+        XCTAssertTrue(try String(contentsOfFile: out + "/sweep/sweep.svg", encoding: .utf8).contains("<circle"))
+    }
+
     func testEveryShippedRecipeValidates() throws {
         let recipes = try FileManager.default.subpathsOfDirectory(atPath: root.appendingPathComponent("recipes").path)
             .filter { $0.hasSuffix(".yaml") }

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import Recipes
+
+/// `lorakit sweep RECIPE --ranks 4,8,16,32,64`: the recipe once per LoRA rank, and a table and plot
+/// of the metric against trainable parameters — the rank trade-off of the LoRA paper, measured.
+struct SweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Train a LoRA recipe at several ranks; write a table (Markdown, CSV, JSON) and an SVG plot."
+    )
+
+    @OptionGroup var arguments: RecipeArguments
+    @Option(help: "Comma-separated ranks.") var ranks = "4,8,16,32,64"
+    @Option(help: "Scale alpha with the rank (alpha = factor × r); default keeps the recipe's alpha.") var alphaFactor: Double?
+
+    struct Row: Codable {
+        var rank: Int
+        var metric: String
+        var value: Double?
+        var trainableParameters: Int
+        var trainablePercent: Double
+        var stepMilliseconds: Double
+        var peakMiB: Double
+        var output: String
+    }
+
+    func run() throws {
+        let rankList = try ranks.split(separator: ",").map { text -> Int in
+            guard let r = Int(text.trimmingCharacters(in: .whitespaces)), r >= 1 else {
+                throw UsageError("--ranks: '\(text)' is not a rank ≥ 1")
+            }
+            return r
+        }
+        let base = try arguments.load()
+        guard base.recipe.train.mode == .lora else { throw UsageError("sweep needs a LoRA recipe (train.mode: lora)") }
+        let root = base.output.appendingPathComponent("sweep")
+        let monitor = base.recipe.eval.monitor
+        var rows: [Row] = []
+        for r in rankList {
+            var overrides = arguments.overrides + ["lora.rank=\(r)", "output_dir=\(root.appendingPathComponent("r\(r)").path)"]
+            if let alphaFactor { overrides.append("lora.alpha=\(alphaFactor * Double(r))") }
+            let run = try RecipeRun(path: arguments.recipe, overrides: overrides, plugins: LoRAKitCLI.plugins)
+            try run.validate()
+            standardError("sweep: rank \(r)")
+            let result = try run.train(resume: false, force: false, log: standardError)
+            rows.append(Row(rank: r, metric: monitor, value: result.summary.metrics[monitor], trainableParameters: result.trainableParameters,
+                            trainablePercent: 100 * Double(result.trainableParameters) / Double(max(result.totalParameters, 1)),
+                            stepMilliseconds: 1000 * result.meanStepSeconds, peakMiB: Double(result.peakBytes) / 1_048_576,
+                            output: run.output.path))
+        }
+        try write(rows, to: root)
+        print(markdown(rows))
+        print("wrote \(root.path)/sweep.{md,csv,json,svg}")
+    }
+
+    func markdown(_ rows: [Row]) -> String {
+        var lines = ["| rank | \(rows.first?.metric ?? "metric") | trainable parameters | trainable % | step ms | peak MiB |",
+                     "|---:|---:|---:|---:|---:|---:|"]
+        for r in rows {
+            lines.append(String(format: "| %d | %@ | %d | %.3f | %.1f | %.1f |", r.rank, r.value.map { String(format: "%.4f", $0) } ?? "–",
+                                r.trainableParameters, r.trainablePercent, r.stepMilliseconds, r.peakMiB))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    func write(_ rows: [Row], to dir: URL) throws {
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try Data((markdown(rows) + "\n").utf8).write(to: dir.appendingPathComponent("sweep.md"), options: .atomic)
+        var csv = "rank,metric,value,trainable_parameters,trainable_percent,step_ms,peak_mib\n"
+        for r in rows {
+            csv += "\(r.rank),\(r.metric),\(r.value.map { String($0) } ?? ""),\(r.trainableParameters),\(r.trainablePercent),\(r.stepMilliseconds),\(r.peakMiB)\n"
+        }
+        try Data(csv.utf8).write(to: dir.appendingPathComponent("sweep.csv"), options: .atomic)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        try encoder.encode(rows).write(to: dir.appendingPathComponent("sweep.json"), options: .atomic)
+        try Data(svg(rows).utf8).write(to: dir.appendingPathComponent("sweep.svg"), options: .atomic)
+    }
+
+    /// The metric against trainable parameters (log scale), one labelled point per rank.
+    func svg(_ rows: [Row]) -> String {
+        let points = rows.compactMap { r in r.value.map { (Double(max(r.trainableParameters, 1)), $0, r.rank) } }
+        let (w, h, pad) = (640.0, 400.0, 60.0)
+        guard let xmin = points.map({ log10($0.0) }).min(), let xmax = points.map({ log10($0.0) }).max(),
+              let ymin = points.map(\.1).min(), let ymax = points.map(\.1).max() else {
+            return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\"><text x=\"20\" y=\"40\">no values</text></svg>"
+        }
+        let xspan = max(xmax - xmin, 1e-9), yspan = max(ymax - ymin, 1e-9)
+        func x(_ v: Double) -> Double { pad + (log10(v) - xmin) / xspan * (w - 2 * pad) }
+        func y(_ v: Double) -> Double { h - pad - (v - ymin) / yspan * (h - 2 * pad) }
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"sans-serif\" font-size=\"12\">\n"
+        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        s += "<line x1=\"\(pad)\" y1=\"\(h - pad)\" x2=\"\(w - pad)\" y2=\"\(h - pad)\" stroke=\"black\"/>\n"
+        s += "<line x1=\"\(pad)\" y1=\"\(pad)\" x2=\"\(pad)\" y2=\"\(h - pad)\" stroke=\"black\"/>\n"
+        s += "<text x=\"\(w / 2)\" y=\"\(h - 15)\" text-anchor=\"middle\">trainable parameters (log scale)</text>\n"
+        s += "<text x=\"15\" y=\"\(h / 2)\" transform=\"rotate(-90 15 \(h / 2))\" text-anchor=\"middle\">\(rows.first?.metric ?? "metric")</text>\n"
+        s += String(format: "<text x=\"%.1f\" y=\"%.1f\">%.4f</text>\n", 5.0, y(ymax) + 4, ymax)
+        s += String(format: "<text x=\"%.1f\" y=\"%.1f\">%.4f</text>\n", 5.0, y(ymin) + 4, ymin)
+        let path = points.map { String(format: "%.1f,%.1f", x($0.0), y($0.1)) }.joined(separator: " ")
+        s += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"#3366cc\" stroke-width=\"2\"/>\n"
+        for p in points {
+            s += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#3366cc\"/>\n", x(p.0), y(p.1))
+            s += String(format: "<text x=\"%.1f\" y=\"%.1f\">r=%d (%d)</text>\n", x(p.0) + 6, y(p.1) - 6, p.2, Int(p.0))
+        }
+        return s + "</svg>\n"
+    }
+}
