@@ -26,8 +26,8 @@ struct BenchKernelsCommand: ParsableCommand {
     @Option(help: "Batch size of the convolutions.")
     var batch = 8
 
-    @Flag(help: "Also time the Tensor API's conv2d forward (blocked input; includes the weight reorder) and the weight reorder alone.")
-    var api = false
+    @Flag(help: "Also time the inference forward primitive, the Tensor API's conv2d forward (blocked input, weight reorder included) and the weight reorder alone.")
+    var extra = false
 
     @Flag(help: "Print oneDNN's implementation and layouts per convolution (table mode).")
     var verbose = false
@@ -59,7 +59,9 @@ struct BenchKernelsCommand: ParsableCommand {
             for (op, body) in kernels {
                 results.append(KernelTiming(name: shape.name, op: op, ms: medianMilliseconds(body), flops: bench.flops))
             }
-            if api {
+            if extra {
+                results.append(KernelTiming(name: shape.name, op: "forward-inference",
+                                            ms: medianMilliseconds(bench.forwardInference), flops: bench.flops))
                 var rng = RandomGenerator(seed: 3)
                 let x = Tensor.uniform([batch, shape.inChannels, shape.size, shape.size], low: -1, high: 1,
                                        generator: &rng)

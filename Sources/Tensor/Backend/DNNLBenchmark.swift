@@ -65,6 +65,24 @@ public final class ConvolutionBenchmark {
     /// Runs the backward-weights primitive once.
     public func backwardWeights() { weightPrimitive.execute(weightArgs) }
 
+    /// Runs the inference forward primitive (what `conv2d` uses under `withNoGrad`) on operands
+    /// in its own layouts; prepared on first use.
+    public func forwardInference() {
+        if inference == nil {
+            let g = geometry
+            let p = DNNL.convolutionForward(g, training: false)
+            let x = DNNL.reorder(buffers[0].plain(), to: p.md(dnnl_query_src_md))
+            let w = DNNL.reorder(plainWeight, to: p.md(dnnl_query_weights_md))
+            let y = DNNL.empty(g.destinationShape, p.md(dnnl_query_dst_md))
+            inference = (p, [x, w, y], [DNNL.execArg(DNNL_ARG_SRC, x), DNNL.execArg(DNNL_ARG_WEIGHTS, w),
+                                        DNNL.execArg(DNNL_ARG_DST, y)])
+        }
+        inference!.primitive.execute(inference!.args)
+    }
+
+    private var inference: (primitive: DNNL.Primitive, buffers: [Tensor],
+                            args: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)])?
+
     /// Reorders the plain weight into the forward primitive's layout, into fresh (pooled)
     /// memory, as `conv2d` does on every call.
     public func reorderWeight() {
