@@ -78,11 +78,11 @@ def torch_results(batch, warmup, repeats):
     return results
 
 
-def lorakit_results(source, threads, repeats, warmup):
+def lorakit_results(source, threads, repeats, warmup, batch):
     if source.endswith(".json"):
         with open(source) as f:
             return json.load(f)
-    cmd = [source, "bench", "kernels", "--json", "--threads", str(threads),
+    cmd = [source, "bench", "kernels", "--json", "--threads", str(threads), "--batch", str(batch),
            "--repeats", str(repeats), "--warmup", str(warmup)]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out)
@@ -117,7 +117,7 @@ def main():
     ours, ref = None, None
     for _ in range(max(1, args.rounds)):
         if args.lorakit:
-            ours = best(ours, lorakit_results(args.lorakit, args.threads, args.repeats, args.warmup))
+            ours = best(ours, lorakit_results(args.lorakit, args.threads, args.repeats, args.warmup, args.batch))
         ref = best(ref, torch_results(args.batch, args.warmup, args.repeats))
     if args.json:
         print(json.dumps(ref))
