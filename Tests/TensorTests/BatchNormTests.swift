@@ -129,6 +129,18 @@ final class BatchNormTests: XCTestCase {
         }
     }
 
+    func testChannelPaddedBlockedInput() {
+        // 3 channels in an 8- or 16-channel block.
+        let h = randomTensor([2, 16, 3, 3], seed: 29).conv2d(weight: randomTensor([3, 16, 1, 1], seed: 30))
+        let gamma = randomTensor([3], seed: 31), beta = randomTensor([3], seed: 32)
+        let y = Tensor.batchNorm(h, weight: gamma, bias: beta, training: true).output
+        assertClose(y, naiveBatchNorm(h.plain(), gamma: gamma.scalars, beta: beta.scalars).y, atol: 1e-4)
+        checkGradients([randomTensor([2, 4, 2, 2], seed: 33), randomTensor([3, 4, 1, 1], seed: 34), gamma]) { t in
+            let y = Tensor.batchNorm(t[0].conv2d(weight: t[1]), weight: t[2], training: true).output
+            return y * y
+        }
+    }
+
     func testEvalModeWithFrozenScaleKeepsNoInput() {
         let p = randomTensor([2, 16, 3, 3], seed: 24).requiringGrad()
         let gamma = randomTensor([16], seed: 25, low: 0.5, high: 1.5), beta = randomTensor([16], seed: 26)

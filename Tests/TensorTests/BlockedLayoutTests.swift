@@ -47,6 +47,36 @@ final class BlockedLayoutTests: XCTestCase {
         assertClose(out, naiveConv2d(rp, w2, nil, padding: (1, 1)), atol: 1e-3, rtol: 1e-3)
     }
 
+    func testFrozenAndTrainableConvOutputsShareALayout() {
+        // A LoRA-style sum: the frozen base conv records nothing, the adapter conv records.
+        let x = randomTensor([1, 16, 6, 6], seed: 15)
+        let base = randomTensor([16, 16, 3, 3], seed: 16), adapter = randomTensor([16, 16, 3, 3], seed: 17)
+        let b = x.conv2d(weight: base, padding: 1)
+        let a = x.conv2d(weight: adapter.requiringGrad(), padding: 1)
+        XCTAssertFalse(b.requiresGrad)
+        XCTAssertTrue(a.requiresGrad)
+        XCTAssertEqual(b.format, a.format, "one layout per grad mode, whether or not a call records")
+        let trace = KernelTrace()
+        let sum = KernelTrace.record(into: trace) { a + b }
+        XCTAssertTrue(sum.isBlocked)
+        XCTAssertEqual(trace.count("reorder"), 0)
+    }
+
+    func testInferenceChainNeedsNoReorderBetweenLayers() {
+        let x = randomTensor([1, 16, 6, 6], seed: 18)
+        let w = randomTensor([16, 16, 3, 3], seed: 19)
+        let trace = KernelTrace()
+        let y = withNoGrad {
+            KernelTrace.record(into: trace) {
+                (x.conv2d(weight: w, padding: 1) + x.conv2d(weight: w, padding: 1)).conv2d(weight: w, padding: 1)
+            }
+        }
+        // The input once per first-layer conv (at most) and each weight; nothing between layers.
+        XCTAssertLessThanOrEqual(trace.count("reorder"), 5, "\(trace.kernels)")
+        let h = naiveConv2d(x, w, nil, padding: (1, 1))
+        assertClose(y, naiveConv2d(h + h, w, nil, padding: (1, 1)), atol: 1e-3, rtol: 1e-3)
+    }
+
     func testZeroPreservingUnaryKernelKeepsLayout() {
         let y = randomTensor([1, 16, 3, 3], seed: 8).conv2d(weight: randomTensor([16, 16, 1, 1], seed: 9))
         let r = Tensor.unaryKernel(y, zeroPreserving: true) { Swift.max($0, 0) }

@@ -26,7 +26,8 @@ public struct IntPair: Hashable, Sendable, ExpressibleByIntegerLiteral, Expressi
 /// Convolutions on oneDNN (forward, backward-data, backward-weights), with PyTorch's semantics:
 /// cross-correlation, zero padding, floor rounding of the output size.
 ///
-/// The output stays in the layout oneDNN chose (nChw8c on AVX2) so that the next convolution,
+/// The output stays in the layout oneDNN chose (nChw8c on AVX2, nChw16c on AVX-512 with gradients
+/// on; inference under `withNoGrad` may choose nhwc) so that the next convolution,
 /// batch norm, pooling or elementwise op reads it without a reorder; `plain()` converts when a
 /// plain op needs it. Backward runs only what is needed: backward-data when the input requires a
 /// gradient, backward-weights when the weight (or bias) does. With a frozen weight, the input is
@@ -99,8 +100,12 @@ extension Tensor {
         let needsWeight = weight.requiresGrad
         let needsBias = bias?.requiresGrad ?? false
         let recording = GradMode.isEnabled && (needsInput || needsWeight || needsBias)
+        // The primitive follows the grad mode, not whether this call records: oneDNN picks other
+        // layouts for inference (nhwc for its brgemm kernels on AVX-512) than for training
+        // (nChw16c), and a LoRA model mixes frozen convs that record nothing with adapters that
+        // do. One layout per mode keeps their outputs addable without reorders.
         let (out, source) = DNNL.runConvolutionForward(g, source: input, weight: weight, bias: bias,
-                                                       training: recording, name: name)
+                                                       training: GradMode.isEnabled, name: name)
         guard recording else { return out }
 
         // dL/dx needs only W; dL/dW needs only x (as the primitive read it, already reordered).
