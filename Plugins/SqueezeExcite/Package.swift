@@ -19,6 +19,7 @@ let package = Package(
         ]),
         .testTarget(name: "SqueezeExciteTests", dependencies: [
             "SqueezeExcite", .product(name: "TestSupport", package: "LoRAKit"),
+            .product(name: "SafeTensors", package: "LoRAKit"),
         ]),
     ],
     swiftLanguageModes: [.v5]

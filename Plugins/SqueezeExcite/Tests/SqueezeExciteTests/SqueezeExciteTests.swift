@@ -3,6 +3,7 @@ import NN
 import SqueezeExcite
 import TestSupport
 import Training
+import SafeTensors
 import XCTest
 
 final class SqueezeExciteTests: XCTestCase {
@@ -11,7 +12,7 @@ final class SqueezeExciteTests: XCTestCase {
     func testLoRAFormPassesTheAdapterContract() throws {
         try checkAdapter(makeModel: { SEConvNet(seed: 2) },
                          config: LoRAConfig(rank: 2, alpha: 4, targetModules: ["se", "conv2"]),
-                         input: input) { m, x in (m as! SEConvNet)(x) }
+                         input: input, gradientEpsilon: 1e-3) { m, x in (m as! SEConvNet)(x) }
     }
 
     func testSqueezeExcitationGradients() {
@@ -39,5 +40,31 @@ final class SqueezeExciteTests: XCTestCase {
         XCTAssertNotEqual(adapter.a.scalars, before.0)
         XCTAssertNotEqual(adapter.b.scalars, before.1)
         XCTAssertLessThan(summary.lossHistory.suffix(2).reduce(0, +), summary.lossHistory.prefix(2).reduce(0, +))
+    }
+}
+
+/// The user's path: the plugin's tool trains the shipped recipe that names the plugin.
+final class SqueezeExciteRecipeTests: XCTestCase {
+    func testRecipeTrainsWithThePluginTool() throws {
+        let tool = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lorakit-se")
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let recipe = root.appendingPathComponent("recipes/examples/se_convnet_lora.yaml").path
+        let out = NSTemporaryDirectory() + "lorakit-se-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let p = Process()
+        p.executableURL = tool
+        p.arguments = ["train", recipe, "output_dir=\(out)", "train.epochs=1"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, text)
+        let config = try String(contentsOfFile: out + "/adapter/adapter_config.json", encoding: .utf8)
+        XCTAssertTrue(config.contains("\"se\""), config)
+        let adapter = try SafeTensorsFile(path: out + "/adapter/adapter_model.safetensors")
+        XCTAssertTrue(adapter.names.contains("base_model.model.se.lora_A.weight"), "\(adapter.names)")
     }
 }
