@@ -1,2 +1,0 @@
-import XCTest
-final class ImageModelsPlaceholderTests: XCTestCase { func testModuleBuilds() {} }
