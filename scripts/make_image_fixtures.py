@@ -3,7 +3,8 @@
 `pip install pillow`). Rerunning rewrites them identically.
 
 - One PNG per variant the decoder must handle: gray 1/4/8/16-bit, gray+alpha 8/16, RGB 8/16,
-  RGBA 8/16, palette with and without transparency, an Adam7-interlaced RGB. 8-bit non-palette
+  RGBA 8/16, palette with and without transparency, an Adam7-interlaced RGB, and RGB files
+  with gAMA / sRGB chunks (which must not change the samples). 8-bit non-palette
   files and 1-bit gray are written by Pillow; 16-bit colour, gray+alpha and interlaced files by the
   small hand-written encoder below (Pillow does not write them). `expected.json` holds every
   file's pixel values as stored in the file (row-major, interleaved, integers of its bit depth),
@@ -131,6 +132,18 @@ def main():
         rows = [flat[y * w * channels:(y + 1) * w * channels] for y in range(h)]
         open(os.path.join(OUT, name), "wb").write(encode_png(w, h, color_type, 16, rows))
         record(name, w, h, channels, 16, flat)
+
+    # Colour-management chunks that the decoder must ignore (as Pillow does): gAMA 1.0 in an
+    # 8-bit file (libpng would otherwise re-encode it as sRGB) and sRGB in a 16-bit file
+    # (otherwise linearised). Same pixels as rgb8.png and rgb16.png.
+    def with_chunk(source, kind, data):
+        raw = open(os.path.join(OUT, source), "rb").read()
+        ihdr_end = 8 + 25  # signature + IHDR chunk
+        return raw[:ihdr_end] + chunk(kind, data) + raw[ihdr_end:]
+    open(os.path.join(OUT, "rgb8_gamma.png"), "wb").write(with_chunk("rgb8.png", b"gAMA", struct.pack(">I", 100000)))
+    expected["rgb8_gamma.png"] = expected["rgb8.png"]
+    open(os.path.join(OUT, "rgb16_srgb.png"), "wb").write(with_chunk("rgb16.png", b"sRGB", b"\x00"))
+    expected["rgb16_srgb.png"] = expected["rgb16.png"]
 
     # Adam7-interlaced 8-bit RGB, 9x10 so that every pass has pixels.
     iw, ih = 9, 10

@@ -39,6 +39,7 @@ enum PNGCodec {
             throw ImageError.decodeFailed(path: path, reason: "PNG header: \(message(of: image))")
         }
         defer { png_image_free(&image) }  // finish_read frees it too; a second call does nothing
+        try checkChunkStructure(bytes, path: path)
         // The file's own sample layout, without the colour map: libpng expands palettes.
         image.format &= PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA | PNG_FORMAT_FLAG_LINEAR
         let channels = Int(image.format & (PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA)) + 1
@@ -161,22 +162,33 @@ enum PNGCodec {
     }
 
     /// Checks, reading only chunk headers, that the file's chunks run from the signature to an
-    /// IEND chunk: a truncated file fails here without decompressing anything.
+    /// IEND chunk: a truncated file fails here without decompressing anything. (libpng itself
+    /// accepts a file that ends after its last IDAT; such a file was cut short too, and both the
+    /// decoder and the header check refuse it, so that they agree.)
     static func checkChunkStructure(_ file: ImageFile.Reader) throws {
+        try checkChunkStructure(path: file.path, size: file.size) { try file.read(at: $0, count: $1) }
+    }
+
+    /// The same check on bytes in memory.
+    static func checkChunkStructure(_ bytes: [UInt8], path: String) throws {
+        try checkChunkStructure(path: path, size: bytes.count) { Array(bytes[min($0, bytes.count)..<min($0 + $1, bytes.count)]) }
+    }
+
+    private static func checkChunkStructure(path: String, size: Int, read: (Int, Int) throws -> [UInt8]) throws {
         var offset = 8
         while true {
-            let header = try file.read(at: offset, count: 8)
+            let header = try read(offset, 8)
             guard header.count == 8 else {
-                throw ImageError.decodeFailed(path: file.path, reason: "PNG truncated: no IEND chunk (file ends at byte \(file.size))")
+                throw ImageError.decodeFailed(path: path, reason: "PNG truncated: no IEND chunk (the file ends at byte \(size))")
             }
             let length = Int(readBigEndian32(header, at: 0))
             let type = String(decoding: header[4..<8], as: UTF8.self)
             guard length < 1 << 31, header[4..<8].allSatisfy({ (65...90).contains($0) || (97...122).contains($0) }) else {
-                throw ImageError.decodeFailed(path: file.path, reason: "PNG corrupt: invalid chunk header at byte \(offset)")
+                throw ImageError.decodeFailed(path: path, reason: "PNG corrupt: invalid chunk header at byte \(offset)")
             }
             let end = offset + 12 + length
-            guard end <= file.size else {
-                throw ImageError.decodeFailed(path: file.path, reason: "PNG truncated: chunk \(type) at byte \(offset) needs \(end) bytes, the file has \(file.size)")
+            guard end <= size else {
+                throw ImageError.decodeFailed(path: path, reason: "PNG truncated: chunk \(type) at byte \(offset) needs \(end) bytes, the file has \(size)")
             }
             if type == "IEND" { return }
             offset = end
