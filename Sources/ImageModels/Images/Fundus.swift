@@ -6,8 +6,9 @@ import Tensor
 ///
 /// The disc is the region brighter than the black surround: a pixel belongs to it when the mean
 /// of its channels exceeds `threshold`; a row (column) belongs to the field of view when at least
-/// `minimumCoverage` of its pixels do (so stray bright pixels and burnt-in text in a corner do
-/// not widen the box; for a circle this trims less than a pixel off its edge). The image is
+/// `minimumCoverage` of its pixels do, so that noise and burnt-in text in a corner (shorter than
+/// that) do not widen the box. For the disc this trims only its extreme rows and columns, where
+/// its chord is shorter than that: with the default 10 % about 1 % of the radius. The image is
 /// cropped to the bounding box of those rows and columns. With `maskOutside`, samples outside
 /// the circle of radius `max(h, w) / 2` about the crop's centre become 0 — `max` because a
 /// photograph often clips the disc at top and bottom, leaving the full width as its diameter.
@@ -17,7 +18,7 @@ public struct FundusCrop: ImageTransform {
     public var minimumCoverage: Float
     public var maskOutside: Bool
 
-    public init(threshold: Float = 7.0 / 255, minimumCoverage: Float = 0.02, maskOutside: Bool = true) {
+    public init(threshold: Float = 7.0 / 255, minimumCoverage: Float = 0.1, maskOutside: Bool = true) {
         self.threshold = threshold
         self.minimumCoverage = minimumCoverage
         self.maskOutside = maskOutside
@@ -28,15 +29,14 @@ public struct FundusCrop: ImageTransform {
         let h = image.height, w = image.width, n = image.planeSize
         var rowCounts = [Int](repeating: 0, count: h)
         var columnCounts = [Int](repeating: 0, count: w)
-        let limit = threshold * Float(image.channels)  // compare sums, not means
         let colorChannels = image.hasAlpha ? image.channels - 1 : image.channels
-        let scaledLimit = limit * Float(colorChannels) / Float(image.channels)
+        let limit = threshold * Float(colorChannels)  // compare the channel sum, not the mean
         image.pixels.withUnsafeBufferPointer { p in
             for y in 0..<h {
                 for x in 0..<w {
                     var sum: Float = 0
                     for c in 0..<colorChannels { sum += p[c * n + y * w + x] }
-                    if sum > scaledLimit {
+                    if sum > limit {
                         rowCounts[y] += 1
                         columnCounts[x] += 1
                     }
