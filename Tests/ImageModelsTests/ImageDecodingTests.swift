@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 import XCTest
 @testable import ImageModels
 
@@ -98,5 +99,19 @@ final class ImageDecodingTests: XCTestCase {
         XCTAssertEqual(try Image(contentsOfFile: dir + "/photo.jpg"), try Image(contentsOfFile: ImageFixtures.path("rgb8.png")))
         XCTAssertEqual(try Image(contentsOfFile: dir + "/scan.png"), try Image(contentsOfFile: ImageFixtures.path("rgb.jpg")))
         XCTAssertEqual(try ImageHeader(contentsOfFile: dir + "/scan.png").format, .jpeg)
+    }
+
+    func testLargePNGHeaderIsReadFromItsFirstBytes() throws {
+        var generator = RandomGenerator(seed: 1)
+        let noise = Image(height: 200, width: 150, channels: 3, pixels: (0..<90_000).map { _ in generator.nextUniform() })
+        let bytes = try noise.pngData()
+        XCTAssertGreaterThan(bytes.count, ImageHeader.prefixLength + 20_000)
+        let header = try PNGCodec.header(Array(bytes.prefix(ImageHeader.prefixLength)), path: "noise")
+        XCTAssertEqual(header, ImageHeader(format: .png, width: 150, height: 200, channels: 3, bitDepth: 8))
+        let dir = try makeTemporaryDirectory()
+        try writeBytes(bytes, to: dir + "/noise.png")
+        XCTAssertEqual(try ImageHeader(contentsOfFile: dir + "/noise.png"), header)
+        try writeBytes(Array(bytes.prefix(bytes.count - 100)), to: dir + "/cut.png")
+        XCTAssertThrowsError(try ImageHeader(contentsOfFile: dir + "/cut.png"))
     }
 }
