@@ -31,15 +31,22 @@ enum PNGCodec {
     /// with tRNS) and samples scaled to [0, 1].
     static func decode(_ bytes: [UInt8], path: String) throws -> Image {
         let data = strippingColorManagement(bytes) ?? bytes
+        // libpng keeps the pointer from begin_read and reads through it in finish_read, so the
+        // whole decode runs inside one withUnsafeBytes: outside it an optimised build may free
+        // `data` after its last visible use (debug builds happen to keep it alive).
+        return try data.withUnsafeBytes { memory in try decode(memory, file: bytes, path: path) }
+    }
+
+    private static func decode(_ memory: UnsafeRawBufferPointer, file bytes: [UInt8], path: String) throws -> Image {
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
-        let begun = data.withUnsafeBytes { png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }
+        let begun = png_image_begin_read_from_memory(&image, memory.baseAddress, memory.count)
         guard begun != 0 else {
             png_image_free(&image)
             throw ImageError.decodeFailed(path: path, reason: "PNG header: \(message(of: image))")
         }
         defer { png_image_free(&image) }  // finish_read frees it too; a second call does nothing
-        try checkChunkStructure(bytes, path: path)
+        try checkChunkStructure(bytes, path: path)  // after the header, to report as the header check does
         // The file's own sample layout, without the colour map: libpng expands palettes.
         image.format &= PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA | PNG_FORMAT_FLAG_LINEAR
         let channels = Int(image.format & (PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA)) + 1
