@@ -27,6 +27,8 @@ let package = Package(
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         .systemLibrary(name: "CLAPACK", path: "Sources/CLAPACK"),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG", pkgConfig: "libturbojpeg",
+                       providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG", pkgConfig: "libpng",
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CSndfile", path: "Sources/CSndfile", pkgConfig: "sndfile",
@@ -40,7 +42,7 @@ let package = Package(
         .target(name: "NN", dependencies: ["Tensor", "SafeTensors"], swiftSettings: optimize),
         .target(name: "LoRA", dependencies: ["NN", "SafeTensors"], swiftSettings: optimize),
         .target(name: "Training", dependencies: ["NN", "LoRA", "SafeTensors"], swiftSettings: optimize),
-        .target(name: "ImageModels", dependencies: ["Training", "NN", "LoRA", "CPNG", "CJPEG"], swiftSettings: optimize),
+        .target(name: "ImageModels", dependencies: ["Training", "NN", "LoRA", "CPNG", "CTurboJPEG"], swiftSettings: optimize),
         .target(name: "Recipes", dependencies: ["Training", "NN", "LoRA", .product(name: "Yams", package: "Yams")],
                 swiftSettings: optimize),
         .target(name: "LoRAKitCLI", dependencies: [
