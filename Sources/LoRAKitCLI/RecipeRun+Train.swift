@@ -68,6 +68,8 @@ extension RecipeRun {
         let h = recipe.hooks
         let timer = TimerHook()
         var hooks: [TrainerHook] = [NonFiniteGuard(policy: h.nonFinite), ProgressBar(interval: h.progress.interval), timer]
+        // Frozen batch norms keep the pretrained statistics (the adapter file does not carry them).
+        if t.mode != .full { hooks.insert(FrozenBatchNormStatistics(), at: 0) }
         if h.metricsLog { hooks.append(MetricsLogger(directory: output)) }
         if let e = h.earlyStopping {
             hooks.append(EarlyStopping(monitor: e.monitor, mode: e.mode, patience: e.patience, minDelta: e.minDelta))

@@ -37,6 +37,8 @@ extension Registry {
                 return try data.item(at: i, context: &context).input
             }
         }
+        try registerImages(&r)
+        try r.registerMetric("referable_auc") { ThresholdAUC(threshold: 2) }
         try registerBuiltInHooks(&r)
         try r.makeAvailable(plugins)
         return r

@@ -169,8 +169,8 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
         let start = DispatchTime.now().uptimeNanoseconds
         var lossSum = 0.0, items = 0, micro = 0
         let accumulation = configuration.gradientAccumulation
-        hooks.forEach { $0.stepStarted(context) }
         model.train()
+        hooks.forEach { $0.stepStarted(context) }          // after train(): hooks may switch parts to eval
         while micro < accumulation {
             let batch: Source.Batch?
             do { batch = try batches.next() } catch {

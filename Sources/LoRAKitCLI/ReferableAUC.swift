@@ -1,0 +1,32 @@
+import Tensor
+import Training
+
+/// ROC-AUC of "grade ≥ threshold" against the rest, scoring each image by the summed softmax
+/// probability of those grades: referable diabetic retinopathy (grade ≥ 2) in retina grading.
+struct ThresholdAUC: Metric {
+    let name: String
+    let threshold: Int
+    private var scores: [Double] = []
+    private var positives: [Int] = []
+
+    init(threshold: Int) {
+        self.threshold = threshold
+        name = threshold == 2 ? "referable_auc" : "auc_ge\(threshold)"
+    }
+
+    mutating func update(logits: Tensor, labels: [Int]) {
+        let p = logits.softmax(axis: -1).scalars
+        let c = logits.shape[logits.rank - 1]
+        for (i, label) in labels.enumerated() {
+            scores.append((threshold..<c).reduce(0.0) { $0 + Double(p[i * c + $1]) })
+            positives.append(label >= threshold ? 1 : 0)
+        }
+    }
+
+    func value() -> Double? { Metrics.rocAUC(scores: scores, labels: positives) }
+
+    mutating func reset() {
+        scores = []
+        positives = []
+    }
+}
