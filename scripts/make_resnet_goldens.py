@@ -36,10 +36,12 @@ resnet50, resnext50_32x4d and wide_resnet50_2 with 1000 classes, and parameter c
 presets.
 
 The reference is torchvision's own models/resnet.py. When torchvision cannot be imported (its C
-extension must match torch's build; PyPI's torchvision wheel for a +cpu torch does not load), that
+extension must match torch's build; PyPI's torchvision wheel does not load beside a +cpu torch), that
 file is loaded alone with stubs for the weight-registry helpers it imports, which the model classes
-never call: `pip install --no-deps torchvision` is enough.
-Run: python3 scripts/make_resnet_goldens.py   (needs torch, torchvision's source and safetensors)
+never call. Keep such a torchvision out of site-packages (there it breaks `import transformers`):
+  pip install --no-deps --target /tmp/torchvision-src torchvision
+  PYTHONPATH=/tmp/torchvision-src python3 scripts/make_resnet_goldens.py
+(needs torch and safetensors; the tests never need Python)
 """
 import enum
 import importlib.util
@@ -80,7 +82,8 @@ def load_resnet_module():
         del sys.modules[name]
     spec = importlib.util.find_spec("torchvision")
     if spec is None or not spec.submodule_search_locations:
-        sys.exit("torchvision's source is needed: pip install --no-deps torchvision")
+        sys.exit("torchvision's source is needed: pip install --no-deps --target DIR torchvision, "
+                 "then run with PYTHONPATH=DIR")
     path = os.path.join(spec.submodule_search_locations[0], "models", "resnet.py")
 
     def stub(name, **attributes):
