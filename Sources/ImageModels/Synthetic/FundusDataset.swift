@@ -89,7 +89,7 @@ public enum FundusDataset {
     @discardableResult
     public static func write(to directory: URL, count: Int, site: FundusSite, size: Int, seed: UInt64,
                              gradeDistribution: [Double] = aptosGradeDistribution, fileExtension: String = "png",
-                             encode: @escaping (_ pixels: [Float], _ width: Int, _ height: Int) throws -> Data)
+                             encode: (_ pixels: [Float], _ width: Int, _ height: Int) throws -> Data)
         throws -> [(idCode: String, grade: Int)] {
         guard (8...4096).contains(size) else { throw FundusDatasetError.invalidSize(size) }
         let labels = try grades(count: count, distribution: gradeDistribution, seed: seed)

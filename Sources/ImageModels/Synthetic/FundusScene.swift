@@ -92,20 +92,39 @@ struct FundusNoiseGrid: Sendable {
         values = (0..<((cells + 1) * (cells + 1))).map { _ in amplitude * random.normal() }
     }
 
-    @inline(__always)
-    func value(_ x: Float, _ y: Float) -> Float {
-        let scale = Float(cells) / 2.3
-        let gx = min(max((x + 1.15) * scale, 0), Float(cells) - 0.001)
-        let gy = min(max((y + 1.15) * scale, 0), Float(cells) - 0.001)
-        let ix = Int(gx), iy = Int(gy)
-        var fx = gx - Float(ix), fy = gy - Float(iy)
-        fx = fx * fx * (3 - 2 * fx)
-        fy = fy * fy * (3 - 2 * fy)
-        let row = cells + 1
-        return values.withUnsafeBufferPointer { v in
-            let a = v[iy * row + ix], b = v[iy * row + ix + 1]
-            let c = v[(iy + 1) * row + ix], d = v[(iy + 1) * row + ix + 1]
-            return (a + (b - a) * fx) + ((c + (d - c) * fx) - (a + (b - a) * fx)) * fy
+    /// Where each coordinate falls along one axis of the grid: the cell and the smoothed weight
+    /// of its far side.
+    struct Axis {
+        var cell: [Int]
+        var weight: [Float]
+
+        /// The value at position `k` of the axis, from a row interpolated by `interpolateRow`.
+        @inline(__always)
+        func value(in row: [Float], at k: Int) -> Float {
+            let i = cell[k], f = weight[k]
+            return row[i] + (row[i + 1] - row[i]) * f
+        }
+    }
+
+    private func locate(_ t: Float) -> (Int, Float) {
+        let g = min(max((t + 1.15) * Float(cells) / 2.3, 0), Float(cells) - 0.001)
+        let i = Int(g)
+        let f = g - Float(i)
+        return (i, f * f * (3 - 2 * f))
+    }
+
+    func axis(_ coordinates: [Float]) -> Axis {
+        let located = coordinates.map(locate)
+        return Axis(cell: located.map(\.0), weight: located.map(\.1))
+    }
+
+    /// The grid interpolated at height `y`: one value per grid column.
+    func interpolateRow(at y: Float, into row: inout [Float]) {
+        let (i, f) = locate(y)
+        let width = cells + 1
+        for x in 0..<width {
+            let a = values[i * width + x], b = values[(i + 1) * width + x]
+            row[x] = a + (b - a) * f
         }
     }
 }
@@ -194,14 +213,17 @@ struct FundusRandom {
         return center + SIMD2(r * cos(a), r * sin(a))
     }
 
-    /// Approximately normal noise from one 64-bit draw (sum of four 16-bit uniforms, variance
-    /// matched): cheap enough for per-pixel sensor noise.
+    /// Two approximately normal values from one 64-bit draw, each the sum of four 8-bit uniforms
+    /// (Irwin–Hall, mean and variance matched): cheap enough for per-pixel sensor noise.
     @inline(__always)
-    mutating func fastNormal() -> Float {
+    mutating func fastNormalPair() -> (Float, Float) {
         let bits = generator.next()
-        let a = Float(bits & 0xFFFF), b = Float((bits >> 16) & 0xFFFF)
-        let c = Float((bits >> 32) & 0xFFFF), d = Float(bits >> 48)
-        return ((a + b + c + d) * (1 / 65_536.0) - 2) * 1.7320508
+        @inline(__always) func byte(_ k: UInt64) -> Float { Float((bits >> (8 * k)) & 0xFF) }
+        // Each byte + 0.5 is uniform on (0, 256) in 1/256 steps: mean 128, variance ≈ 256² / 12.
+        let scale: Float = 1.7320508 / 256
+        let first = (byte(0) + byte(1) + byte(2) + byte(3) - 510) * scale
+        let second = (byte(4) + byte(5) + byte(6) + byte(7) - 510) * scale
+        return (first, second)
     }
 }
 
