@@ -98,14 +98,21 @@ public final class ConvolutionBenchmark {
 }
 
 extension DNNL {
-    /// A short human name of a layout: plain, or the inner blocks (e.g. "blocked:16c").
+    /// A short human name of a layout: "plain", a permutation of the dims ("acdb" is nhwc), or
+    /// with inner blocks ("aBcd16b" is nChw16c), as oneDNN's verbose output names them.
     static func layoutName(_ md: dnnl_memory_desc_t) -> String {
+        let n = Int(md.ndims)
         let blocking = md.format_desc.blocking
-        let n = Int(blocking.inner_nblks)
-        if n == 0 { return "plain" }
-        let sizes = withUnsafeBytes(of: blocking.inner_blks) { Array($0.bindMemory(to: Int64.self).prefix(n)) }
-        let indices = withUnsafeBytes(of: blocking.inner_idxs) { Array($0.bindMemory(to: Int64.self).prefix(n)) }
-        let letters = Array("abcdef")
-        return "blocked:" + zip(sizes, indices).map { "\($0)\(letters[Int($1)])" }.joined()
+        let strides = withUnsafeBytes(of: blocking.strides) { Array($0.bindMemory(to: Int64.self).prefix(n)) }
+        let nblks = Int(blocking.inner_nblks)
+        let sizes = withUnsafeBytes(of: blocking.inner_blks) { Array($0.bindMemory(to: Int64.self).prefix(nblks)) }
+        let indices = withUnsafeBytes(of: blocking.inner_idxs) { Array($0.bindMemory(to: Int64.self).prefix(nblks)) }
+        let letters = Array("abcdefghijkl")
+        let blocked = Set(indices.map(Int.init))
+        // Outer dims by decreasing stride; blocked dims upper-case.
+        let order = (0..<n).sorted { strides[$0] > strides[$1] || (strides[$0] == strides[$1] && $0 < $1) }
+        let outer = String(order.map { blocked.contains($0) ? Character(letters[$0].uppercased()) : letters[$0] })
+        if nblks == 0 && outer == String(letters.prefix(n)) { return "plain" }
+        return outer + zip(sizes, indices).map { "\($0)\(letters[Int($1)])" }.joined()
     }
 }

@@ -26,8 +26,8 @@ public struct IntPair: Hashable, Sendable, ExpressibleByIntegerLiteral, Expressi
 /// Convolutions on oneDNN (forward, backward-data, backward-weights), with PyTorch's semantics:
 /// cross-correlation, zero padding, floor rounding of the output size.
 ///
-/// The output stays in the layout oneDNN chose (nChw8c on AVX2, nChw16c on AVX-512 with gradients
-/// on; inference under `withNoGrad` may choose nhwc) so that the next convolution,
+/// The output stays in the convolutions' activation layout (channels-last where oneDNN has brgemm
+/// kernels, i.e. AVX-512; otherwise oneDNN's choice, nChw8c on AVX2) so that the next convolution,
 /// batch norm, pooling or elementwise op reads it without a reorder; `plain()` converts when a
 /// plain op needs it. Backward runs only what is needed: backward-data when the input requires a
 /// gradient, backward-weights when the weight (or bias) does. With a frozen weight, the input is
@@ -100,10 +100,10 @@ extension Tensor {
         let needsWeight = weight.requiresGrad
         let needsBias = bias?.requiresGrad ?? false
         let recording = GradMode.isEnabled && (needsInput || needsWeight || needsBias)
-        // The primitive follows the grad mode, not whether this call records: oneDNN picks other
-        // layouts for inference (nhwc for its brgemm kernels on AVX-512) than for training
-        // (nChw16c), and a LoRA model mixes frozen convs that record nothing with adapters that
-        // do. One layout per mode keeps their outputs addable without reorders.
+        // The primitive follows the grad mode, not whether this call records: where oneDNN picks
+        // layouts itself, inference and training may get different ones, and a LoRA model mixes
+        // frozen convs that record nothing with adapters that do. One primitive kind per mode
+        // keeps their outputs addable without reorders.
         let (out, source) = DNNL.runConvolutionForward(g, source: input, weight: weight, bias: bias,
                                                        training: GradMode.isEnabled, name: name)
         guard recording else { return out }
