@@ -109,13 +109,11 @@ public final class LoRAModel {
     /// Freezes the base; unfreezes active adapters, biases per the bias mode and saved modules.
     private func applyTrainability(_ config: LoRAConfig) {
         model.freeze()
-        let hostList = hosts
-        for (hostKey, host) in hostList {
+        for (_, host) in hosts {
             for name in activeAdapters.isEmpty ? host.adapters.names : activeAdapters {
                 host.adapters[name]?.unfreeze()
             }
             if config.bias == .loraOnly { host.unfreeze(keys: ["bias"]) }
-            _ = hostKey
         }
         if config.bias == .all { model.unfreeze(keys: ["bias", "*.bias"]) }
         for key in config.modulesToSave {
