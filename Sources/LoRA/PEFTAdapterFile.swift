@@ -33,8 +33,15 @@ public enum PEFTAdapterFile {
         }
     }
 
+    /// Saved modules' state, plus the biases the bias mode trains (PEFT saves those too:
+    /// every `…bias` for `all`, the adapted layers' for `lora_only`).
     static func savedModuleState(_ lora: LoRAModel, _ config: LoRAConfig) -> [String: Tensor] {
         var out: [String: Tensor] = [:]
+        let hostKeys = Set(lora.hosts.map(\.key))
+        for (k, slot) in lora.model.namedParameterSlots() where k.hasSuffix(".bias") && !LoRAModel.isAdapterKey(k) {
+            let owner = String(k.dropLast(5))
+            if config.bias == .all || (config.bias == .loraOnly && hostKeys.contains(owner)) { out[k] = slot.tensor }
+        }
         for (k, m) in lora.model.namedModules() where !k.isEmpty
         && config.modulesToSave.contains(where: { TargetMatcher.matches(pattern: $0, key: k) }) {
             for (pk, t) in m.stateDict() where !LoRAModel.isAdapterKey(pk) { out[k + "." + pk] = t }

@@ -191,6 +191,24 @@ final class LoRALinearTests: XCTestCase {
         assertClose(withNoGrad { fromFile(input) }, withNoGrad { model(input) }, atol: 1e-5)
     }
 
+    func testTrainedBiasesTravelWithTheAdapterFile() throws {
+        for mode in [LoRABiasMode.loraOnly, .all] {
+            let model = TinyMLP(seed: 10)
+            let lora = LoRAModel(wrapping: model)
+            var rng = RandomGenerator(seed: 1)
+            try lora.addAdapter(config: LoRAConfig(rank: 2, alpha: 2, bias: mode, targetModules: ["query"]), generator: &rng)
+            for (key, slot) in model.trainableParameters() where key.hasSuffix(".bias") {
+                slot.tensor = withNoGrad { slot.tensor! + 0.5 }
+            }
+            let dir = NSTemporaryDirectory() + "lorakit-bias-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            try PEFTAdapterFile.save(lora, adapter: "default", to: dir)
+            let fresh = TinyMLP(seed: 10)
+            try PEFTAdapterFile.load(into: LoRAModel(wrapping: fresh), from: dir)
+            assertClose(withNoGrad { fresh(input) }, withNoGrad { model(input) }, atol: 1e-6, "\(mode)")
+        }
+    }
+
     func testLoadingRejectsUnknownConfigFields() throws {
         let dir = NSTemporaryDirectory() + "lorakit-bad-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
