@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 import XCTest
 @testable import ImageModels
 
@@ -24,6 +25,18 @@ final class ImageEncodingTests: XCTestCase {
             XCTAssertEqual(decoded, image, "\(channels) channels")
             XCTAssertEqual(try PNGCodec.header(try image.pngData(bitDepth: 16), path: "").bitDepth, 16)
         }
+    }
+
+    func testLargeNoisyImageRoundTripsExactly() throws {
+        // Big enough that the PNG buffer comes from mmap: an optimised build that released the
+        // buffer between libpng's begin_read and finish_read read freed memory here.
+        var generator = RandomGenerator(seed: 21)
+        let count = 3 * 384 * 512
+        let image = Image(height: 384, width: 512, channels: 3,
+                          pixels: (0..<count).map { _ in Float(generator.next() % 256) / 255 })
+        let bytes = try image.pngData()
+        XCTAssertGreaterThan(bytes.count, 500_000)
+        XCTAssertEqual(try Image(decoding: bytes), image)
     }
 
     func testSamplesAreClampedAndRounded() throws {
