@@ -1,3 +1,0 @@
-// libjpeg-turbo (Debian's libjpeg62-turbo-dev). jpeglib.h needs stdio.h first.
-#include <stdio.h>
-#include <jpeglib.h>
