@@ -251,19 +251,6 @@ extension DNNL {
         return (dst, src)
     }
 
-    /// `dL/dx` in the primitive's layout, from `dL/dy` (any layout) and the plain weight.
-    static func runConvolutionBackwardData(_ g: ConvolutionGeometry, outputGradient: Tensor, weight: Tensor,
-                                           name: String) -> Tensor {
-        let prim = convolutionBackwardData(g)
-        let diffDst = reorder(outputGradient.detached(), to: prim.md(dnnl_query_diff_dst_md))
-        let wei = reorder(weightView(weight, g), to: prim.md(dnnl_query_weights_md))
-        let diffSrc = empty(g.sourceShape, prim.md(dnnl_query_diff_src_md))
-        KernelTrace.note(name + ".backward-data")
-        prim.execute([execArg(DNNL_ARG_DIFF_DST, diffDst), execArg(DNNL_ARG_WEIGHTS, wei),
-                      execArg(DNNL_ARG_DIFF_SRC, diffSrc)])
-        return diffSrc
-    }
-
     /// `dL/dW` (plain, PyTorch's weight shape) and `dL/db` when `g.hasBias`, from the source
     /// and `dL/dy` (any layouts).
     static func runConvolutionBackwardWeights(_ g: ConvolutionGeometry, source: Tensor, outputGradient: Tensor,
