@@ -26,7 +26,7 @@ struct BenchKernelsCommand: ParsableCommand {
     @Option(help: "Batch size of the convolutions.")
     var batch = 8
 
-    @Flag(help: "Also time the inference forward primitive, the Tensor API's conv2d forward (blocked input, weight reorder included) and the weight reorder alone.")
+    @Flag(help: "Also time the inference forward primitive, the Tensor API's conv2d forward (blocked input, weight reorder included), the weight reorder alone and backward-data's weight preparation.")
     var extra = false
 
     @Flag(help: "Print oneDNN's implementation and layouts per convolution (table mode).")
@@ -77,6 +77,8 @@ struct BenchKernelsCommand: ParsableCommand {
                 results.append(KernelTiming(name: shape.name, op: "forward-api", ms: ms, flops: bench.flops))
                 let reorder = medianMilliseconds(bench.reorderWeight)
                 results.append(KernelTiming(name: shape.name, op: "weight-reorder", ms: reorder, flops: 0))
+                let prepare = medianMilliseconds(bench.prepareBackwardDataWeight)
+                results.append(KernelTiming(name: shape.name, op: "bwd-data-weight-prep", ms: prepare, flops: 0))
             }
             notes.append("\(shape.name): \(shape.description); \(bench.implementations.joined(separator: ", ")); "
                          + "layouts \(bench.layouts)")

@@ -175,6 +175,31 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertFalse(withNoGrad { x.conv2d(weight: w) }.requiresGrad)
     }
 
+    func testStrideOneBackwardDataAsForwardConvolution() {
+        // dL/dx of a stride-1 conv equals a forward conv of dL/dy with the transposed, flipped
+        // kernel; on AVX-512 that path runs. Check it against finite differences either way.
+        let x = randomTensor([1, 16, 5, 6], seed: 700)
+        let w = randomTensor([8, 16, 3, 2], seed: 701, low: -0.3, high: 0.3)
+        let g = Tensor.convolutionGeometry(input: x.shape, weight: w.shape, bias: nil, stride: [1, 1],
+                                           padding: [1, 1], dilation: [1, 2], groups: 1, op: "test")
+        XCTAssertEqual(g.backwardDataAsForward?.outputSize, [5, 6])
+        if ConvolutionLayout.preferred == .channelsLast { XCTAssertNotNil(DNNL.backwardDataByForward(g)) }
+        checkGradients([x, w], wrt: [0]) { t in t[0].conv2d(weight: t[1], padding: 1, dilation: [1, 2]) }
+        // Stride 2 has no such form.
+        let strided = Tensor.convolutionGeometry(input: x.shape, weight: w.shape, bias: nil, stride: [2, 1],
+                                                 padding: [1, 1], dilation: [1, 1], groups: 1, op: "test")
+        XCTAssertNil(strided.backwardDataAsForward)
+    }
+
+    func testTransposedFlippedWeight() {
+        let w = Tensor((0..<12).map(Float.init), shape: [2, 3, 2, 1])     // W[o, c, i, 0] = 6o + 2c + i
+        let t = DNNL.transposedFlippedWeight(w)
+        XCTAssertEqual(t.shape, [3, 2, 2, 1])
+        var expected = [Float]()
+        for c in 0..<3 { for o in 0..<2 { for i in 0..<2 { expected.append(Float(6 * o + 2 * c + (1 - i))) } } }
+        XCTAssertEqual(t.scalars, expected)
+    }
+
     // MARK: - conv1d
 
     func testConv1dMatchesConv2dWithUnitHeight() {

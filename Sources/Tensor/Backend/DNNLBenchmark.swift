@@ -2,9 +2,11 @@ import CDNNL
 
 /// One convolution shape's three oneDNN kernels, ready to time (`lorakit bench kernels`).
 ///
-/// Every operand is prepared once in the layout its primitive chose (blocked activations,
-/// reordered weights), so a timed call runs the primitive alone: reorders are excluded, as they
-/// are between layers of a model whose activations stay blocked.
+/// Every operand is prepared once in the layout its primitive uses (the convolutions' activation
+/// layout, reordered weights), so a timed call runs the primitive alone: reorders are excluded,
+/// as they are between layers of a model whose activations stay in that layout. Backward-data
+/// runs the kernel `conv2d`'s backward runs (for stride 1 on AVX-512, a forward convolution with
+/// the flipped kernel).
 public final class ConvolutionBenchmark {
     /// Floating-point operations of one call of any of the three kernels: `2·N·O·H'·W'·(C/g)·kH·kW`.
     public let flops: Double
@@ -17,6 +19,8 @@ public final class ConvolutionBenchmark {
     private let dataArgs: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)]
     private let weightArgs: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)]
     private let forwardPrimitive, dataPrimitive, weightPrimitive: DNNL.Primitive
+    /// Whether backward-data runs as a forward convolution with the flipped kernel.
+    private let dataByForward: Bool
     /// The buffers behind the arguments, kept alive with the benchmark.
     private let buffers: [Tensor]
     private let plainWeight: Tensor
@@ -35,15 +39,33 @@ public final class ConvolutionBenchmark {
         let dy = Tensor.uniform(g.destinationShape, low: -1, high: 1, generator: &rng)
 
         forwardPrimitive = DNNL.convolutionForward(g, training: true)
-        dataPrimitive = DNNL.convolutionBackwardData(g)
         weightPrimitive = DNNL.convolutionBackwardWeights(g)
-        let f = forwardPrimitive, d = dataPrimitive, u = weightPrimitive
+        let f = forwardPrimitive, u = weightPrimitive
         let fSrc = DNNL.reorder(x, to: f.md(dnnl_query_src_md))
         let fWei = DNNL.reorder(w, to: f.md(dnnl_query_weights_md))
         let fDst = DNNL.empty(g.destinationShape, f.md(dnnl_query_dst_md))
-        let dDiffDst = DNNL.reorder(dy, to: d.md(dnnl_query_diff_dst_md))
-        let dWei = DNNL.reorder(w, to: d.md(dnnl_query_weights_md))
-        let dDiffSrc = DNNL.empty(g.sourceShape, d.md(dnnl_query_diff_src_md))
+        // Backward-data as `conv2d`'s backward runs it: a forward convolution with the flipped
+        // kernel where that is faster (stride 1, brgemm), else oneDNN's backward-data kernel.
+        let dDiffDst: Tensor, dWei: Tensor, dDiffSrc: Tensor
+        if let t = DNNL.backwardDataByForward(g) {
+            let d = DNNL.convolutionForward(t, training: true)
+            dataPrimitive = d
+            dDiffDst = DNNL.reorder(dy, to: d.md(dnnl_query_src_md))
+            dWei = DNNL.reorder(DNNL.transposedFlippedWeight(w), to: d.md(dnnl_query_weights_md))
+            dDiffSrc = DNNL.empty(g.sourceShape, d.md(dnnl_query_dst_md))
+            dataArgs = [DNNL.execArg(DNNL_ARG_SRC, dDiffDst), DNNL.execArg(DNNL_ARG_WEIGHTS, dWei),
+                        DNNL.execArg(DNNL_ARG_DST, dDiffSrc)]
+            dataByForward = true
+        } else {
+            let d = DNNL.convolutionBackwardData(g)
+            dataPrimitive = d
+            dDiffDst = DNNL.reorder(dy, to: d.md(dnnl_query_diff_dst_md))
+            dWei = DNNL.reorder(w, to: d.md(dnnl_query_weights_md))
+            dDiffSrc = DNNL.empty(g.sourceShape, d.md(dnnl_query_diff_src_md))
+            dataArgs = [DNNL.execArg(DNNL_ARG_DIFF_DST, dDiffDst), DNNL.execArg(DNNL_ARG_WEIGHTS, dWei),
+                        DNNL.execArg(DNNL_ARG_DIFF_SRC, dDiffSrc)]
+            dataByForward = false
+        }
         let uSrc = DNNL.reorder(x, to: u.md(dnnl_query_src_md))
         let uDiffDst = DNNL.reorder(dy, to: u.md(dnnl_query_diff_dst_md))
         let uDiffWei = DNNL.empty(g.weightDims, u.md(dnnl_query_diff_weights_md))
@@ -51,13 +73,11 @@ public final class ConvolutionBenchmark {
         buffers = [fSrc, fWei, fDst, dDiffDst, dWei, dDiffSrc, uSrc, uDiffDst, uDiffWei]
         forwardArgs = [DNNL.execArg(DNNL_ARG_SRC, fSrc), DNNL.execArg(DNNL_ARG_WEIGHTS, fWei),
                        DNNL.execArg(DNNL_ARG_DST, fDst)]
-        dataArgs = [DNNL.execArg(DNNL_ARG_DIFF_DST, dDiffDst), DNNL.execArg(DNNL_ARG_WEIGHTS, dWei),
-                    DNNL.execArg(DNNL_ARG_DIFF_SRC, dDiffSrc)]
         weightArgs = [DNNL.execArg(DNNL_ARG_SRC, uSrc), DNNL.execArg(DNNL_ARG_DIFF_DST, uDiffDst),
                       DNNL.execArg(DNNL_ARG_DIFF_WEIGHTS, uDiffWei)]
-        implementations = [f.implementation, d.implementation, u.implementation]
+        implementations = [f.implementation, dataPrimitive.implementation + (dataByForward ? " (as forward)" : ""),
+                           u.implementation]
     }
-
     /// Runs the forward primitive once.
     public func forward() { forwardPrimitive.execute(forwardArgs) }
     /// Runs the backward-data primitive once.
@@ -87,6 +107,13 @@ public final class ConvolutionBenchmark {
     /// memory, as `conv2d` does on every call.
     public func reorderWeight() {
         _ = DNNL.reorder(plainWeight, to: forwardPrimitive.md(dnnl_query_weights_md))
+    }
+
+    /// Prepares the weight for backward-data as `conv2d`'s backward does on every call: the
+    /// flip and transpose (when backward-data runs as a forward convolution) and the reorder.
+    public func prepareBackwardDataWeight() {
+        let w = dataByForward ? DNNL.transposedFlippedWeight(plainWeight) : plainWeight
+        _ = DNNL.reorder(w, to: dataPrimitive.md(dnnl_query_weights_md))
     }
 
     /// Layout names oneDNN chose (source, weights, destination of the forward pass), for reports.
