@@ -71,20 +71,28 @@ RUNNING = {
 }
 
 
-def load_resnet_module():
-    """torchvision.models.resnet, imported normally or, failing that, from its file alone."""
-    try:
-        from torchvision.models import resnet
-        return resnet, "torchvision.models.resnet"
-    except Exception as error:  # noqa: BLE001 - any import failure falls back to the file
-        reason = str(error).splitlines()[0]
+def load_resnet_module(source=None):
+    """torchvision.models.resnet, imported normally or, failing that, from its file alone.
+
+    `source`: a directory holding an unpacked torchvision (pip install --no-deps --target DIR
+    torchvision); its models/resnet.py is loaded alone, without putting torchvision on sys.path."""
+    reason = "torchvision source given"
+    if source is None:
+        try:
+            from torchvision.models import resnet
+            return resnet, "torchvision.models.resnet"
+        except Exception as error:  # noqa: BLE001 - any import failure falls back to the file
+            reason = str(error).splitlines()[0]
     for name in [n for n in sys.modules if n == "torchvision" or n.startswith("torchvision.")]:
         del sys.modules[name]
-    spec = importlib.util.find_spec("torchvision")
-    if spec is None or not spec.submodule_search_locations:
-        sys.exit("torchvision's source is needed: pip install --no-deps --target DIR torchvision, "
-                 "then run with PYTHONPATH=DIR")
-    path = os.path.join(spec.submodule_search_locations[0], "models", "resnet.py")
+    if source is not None:
+        path = os.path.join(source, "torchvision", "models", "resnet.py")
+    else:
+        spec = importlib.util.find_spec("torchvision")
+        if spec is None or not spec.submodule_search_locations:
+            sys.exit("torchvision's source is needed: pip install --no-deps --target DIR torchvision, "
+                     "then run with PYTHONPATH=DIR")
+        path = os.path.join(spec.submodule_search_locations[0], "models", "resnet.py")
 
     def stub(name, **attributes):
         module = types.ModuleType(name)

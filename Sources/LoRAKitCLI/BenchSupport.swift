@@ -1,0 +1,98 @@
+import Foundation
+
+/// What a model benchmark reports for one mode (the `--json` schema of `lorakit bench resnet34`
+/// and `lorakit bench bert`).
+struct ModelBenchResult: Codable {
+    var mode: String
+    /// Median time of one step in milliseconds.
+    var step_ms: Double
+    /// Items (images, sequences) per second at the median step time.
+    var items_per_s: Double
+    /// The process's peak resident memory (VmHWM) in MiB.
+    var peak_rss_mib: Double
+    var trainable_params: Int
+}
+
+/// Helpers for benchmarks that run each mode in a fresh process, so that each mode's peak
+/// resident memory is its own.
+enum BenchProcess {
+    /// The process's peak resident set size in MiB (`VmHWM` of /proc/self/status); 0 where unknown.
+    static func peakResidentMiB() -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kib = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
+            return kib / 1024
+        }
+        return 0
+    }
+
+    /// The median of `values` (which must not be empty).
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        let mid = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+    }
+
+    /// Times `step` `repeats` times after `warmup` untimed runs; returns seconds per run.
+    static func time(warmup: Int, repeats: Int, _ step: () throws -> Void) rethrows -> [Double] {
+        for _ in 0..<warmup { try step() }
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try step()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return times
+    }
+
+    /// Runs this executable again with `arguments` and decodes the JSON array of results it
+    /// prints on its last line of standard output.
+    static func runChild(_ arguments: [String]) throws -> [ModelBenchResult] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0,
+              let line = text.split(separator: "\n").last,
+              let result = try? JSONDecoder().decode([ModelBenchResult].self, from: Data(line.utf8)) else {
+            throw BenchError.childFailed(arguments: arguments, status: process.terminationStatus, output: text)
+        }
+        return result
+    }
+
+    /// Prints `results` as one JSON array (keys sorted) or as a table.
+    static func report(_ results: [ModelBenchResult], json: Bool, title: String) throws {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(results), as: UTF8.self))
+            return
+        }
+        print(title)
+        print("mode                 step ms    items/s   peak RSS MiB   trainable params")
+        for r in results {
+            let mode = r.mode.padding(toLength: max(18, r.mode.count), withPad: " ", startingAt: 0)
+            print(mode + String(format: " %9.1f %10.2f %14.0f %18d", r.step_ms, r.items_per_s, r.peak_rss_mib,
+                                r.trainable_params))
+        }
+    }
+}
+
+enum BenchError: Error, CustomStringConvertible {
+    case childFailed(arguments: [String], status: Int32, output: String)
+    case unknownMode(String, known: [String])
+
+    var description: String {
+        switch self {
+        case let .childFailed(arguments, status, output):
+            return "benchmark process `lorakit \(arguments.joined(separator: " "))` failed (status \(status)): \(output.suffix(2000))"
+        case let .unknownMode(mode, known):
+            return "unknown benchmark mode '\(mode)' (known: \(known.joined(separator: ", ")))"
+        }
+    }
+}
