@@ -113,5 +113,7 @@ final class TokenizerGoldenTests: XCTestCase {
             XCTAssertEqual(tokenizer.decode(tokenizer.encode(text).ids), text)
         }
         XCTAssertEqual(tokenizer.decode(tokenizer.encode("Café, NAÏVE!").ids), "cafe, naive!")
+        // The example of WordPieceTokenizer's documentation (tokens from tokenizers 0.23).
+        XCTAssertEqual(tokenizer.tokenize("Unaffable café!"), ["una", "##ffa", "##ble", "cafe", "!"])
     }
 }

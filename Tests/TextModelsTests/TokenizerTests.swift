@@ -259,8 +259,7 @@ final class TokenizerTests: XCTestCase {
         assertError(try WordPieceTokenizer(vocabularyFile: vocabulary), .fileNotFound(path: vocabulary.path))
         let json = directory.appendingPathComponent("tokenizer.json")
         assertError(try WordPieceTokenizer(tokenizerFile: json), .fileNotFound(path: json.path))
-        // A directory with neither file: the error names vocab.txt, the last one looked for.
-        assertError(try WordPieceTokenizer(directory: directory), .fileNotFound(path: vocabulary.path))
+        assertError(try WordPieceTokenizer(directory: directory), .noTokenizerFiles(path: directory.path))
     }
 
     func testCorruptJSONIsReportedWithItsFile() throws {

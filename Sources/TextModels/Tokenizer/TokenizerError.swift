@@ -5,8 +5,10 @@ import Foundation
 /// Every case names the file (`path`), and the line where there is one, so that the message
 /// alone tells the user what to fix. Tokenizers built in memory report `"vocabulary"` as the path.
 public enum TokenizerError: Error, Equatable, Sendable {
-    /// The file (or, for a directory, any of the files that could hold the tokenizer) does not exist.
+    /// The file does not exist.
     case fileNotFound(path: String)
+    /// The model directory has neither `tokenizer.json` nor `vocab.txt`.
+    case noTokenizerFiles(path: String)
     /// The file exists but could not be read.
     case unreadableFile(path: String, reason: String)
     /// A line of `vocab.txt` is not valid UTF-8 (lines count from 1).
@@ -30,7 +32,7 @@ public enum TokenizerError: Error, Equatable, Sendable {
     /// The file the error is about.
     public var path: String {
         switch self {
-        case let .fileNotFound(path), let .unreadableFile(path, _), let .invalidUTF8(path, _),
+        case let .fileNotFound(path), let .noTokenizerFiles(path), let .unreadableFile(path, _), let .invalidUTF8(path, _),
              let .malformedJSON(path, _), let .invalidField(path, _, _), let .unsupported(path, _, _),
              let .invalidVocabulary(path, _), let .missingSpecialTokens(path, _):
             return path
@@ -43,6 +45,8 @@ extension TokenizerError: CustomStringConvertible, LocalizedError {
         switch self {
         case let .fileNotFound(path):
             return "\(path): no such file"
+        case let .noTokenizerFiles(path):
+            return "\(path): has neither tokenizer.json nor vocab.txt"
         case let .unreadableFile(path, reason):
             return "\(path): cannot be read: \(reason)"
         case let .invalidUTF8(path, line):

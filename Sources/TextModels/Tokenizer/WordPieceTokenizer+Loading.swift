@@ -14,7 +14,7 @@ extension WordPieceTokenizer {
         }
         let vocabularyFile = directory.appendingPathComponent("vocab.txt")
         guard FileManager.default.fileExists(atPath: vocabularyFile.path) else {
-            throw TokenizerError.fileNotFound(path: vocabularyFile.path)
+            throw TokenizerError.noTokenizerFiles(path: directory.path)
         }
         let configFile = directory.appendingPathComponent("tokenizer_config.json")
         var normalization = Normalization()

@@ -11,8 +11,8 @@
 ///    cannot be covered this way, or that has more than `maxInputCharactersPerWord` scalars,
 ///    becomes a single `[UNK]`.
 ///
-/// For example, with BERT's vocabulary `"Unaffable café!"` becomes
-/// `un ##af ##fa ##ble cafe !`.
+/// For example, with BERT's uncased vocabulary `"Unaffable café!"` becomes
+/// `una ##ffa ##ble cafe !`, and `encode` makes that `[CLS] una ##ffa ##ble cafe ! [SEP]`.
 ///
 /// Lengths are counted in Unicode scalars (code points), as the reference counts them, not in
 /// Swift `Character`s.
