@@ -104,7 +104,7 @@ struct PredictCommand: ParsableCommand {
         }
         let load = try makeLoader(run.dataRequest(.validation))
         let names = run.classNames
-        for path in input {
+        for path in try expandedInputs(textual: run.registry.textInputFormats.contains(run.recipe.data.format)) {
             let x: Tensor
             do { x = try load(path) } catch { throw UsageError("\(path): \(error)") }
             let logits = try withNoGrad { try built.forward(built.module, x.unsqueezed(0)) }
@@ -119,6 +119,29 @@ struct PredictCommand: ParsableCommand {
                 print("\(path): \(label) (p = \(String(format: "%.3f", probabilities[best])))")
             }
         }
+    }
+}
+
+extension PredictCommand {
+    /// The inputs to predict: as given, except that for text formats an input naming an existing
+    /// file stands for its lines (one text per line; blank lines skipped).
+    func expandedInputs(textual: Bool) throws -> [String] {
+        guard textual else { return input }
+        var texts: [String] = []
+        for item in input {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: item, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                texts.append(item)
+                continue
+            }
+            let content: String
+            do { content = try String(contentsOfFile: item, encoding: .utf8) } catch {
+                throw UsageError("\(item): cannot read it as UTF-8 text (\(error.localizedDescription))")
+            }
+            texts += content.split(whereSeparator: \.isNewline).map(String.init)
+                .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        }
+        return texts
     }
 }
 

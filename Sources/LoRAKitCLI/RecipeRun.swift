@@ -69,8 +69,11 @@ final class RecipeRun {
     }
 
     func modelRequest() throws -> ModelRequest {
-        ModelRequest(architecture: recipe.model.architecture, classes: try classCount, inputSize: recipe.model.inputSize,
-                     options: recipe.model.options.mapValues(Self.text), seed: recipe.train.seed)
+        var request = ModelRequest(architecture: recipe.model.architecture, classes: try classCount,
+                                   inputSize: recipe.model.inputSize, options: recipe.model.options.mapValues(Self.text),
+                                   seed: recipe.train.seed)
+        request.weights = recipe.model.weights.map { URL(fileURLWithPath: $0) }
+        return request
     }
 
     /// The architecture with fresh weights.
@@ -147,6 +150,7 @@ final class RecipeRun {
         request.imageColumn = d.imageColumn
         request.labelColumn = d.labelColumn
         request.textColumn = d.textColumn
+        request.modelWeights = recipe.model.weights.map { URL(fileURLWithPath: $0) }
         return request
     }
 
@@ -166,9 +170,15 @@ final class RecipeRun {
             let split = try DatasetSplit.trainValidation(labels: labels, validationFraction: fraction, seed: recipe.train.seed)
             let indices = role == .train ? split.train : split.validation
             result = AnyClassificationDataset(try Subset(full, indices: indices), classNames: full.classNames,
-                                              labels: indices.map { labels[$0] })
+                                              labels: indices.map { labels[$0] }, collate: full.collate)
         } else {
-            result = try registry.dataset(d.format)(dataRequest(role))
+            var request = dataRequest(role)
+            if role != .train {
+                request.classNames = try recipe.model.classNames ?? (d.train != nil ? dataset(.train).classNames : nil)
+            } else {
+                request.classNames = recipe.model.classNames
+            }
+            result = try registry.dataset(d.format)(request)
         }
         cache[role] = result
         return result
@@ -176,9 +186,10 @@ final class RecipeRun {
 
     func loader(_ role: DataRole) throws -> DataLoader<AnyClassificationDataset, ClassificationBatch> {
         let d = recipe.data
-        return DataLoader(dataset: try dataset(role), batchSize: role == .train ? d.batchSize : d.evalBatchSize,
+        let data = try dataset(role)
+        return DataLoader(dataset: data, batchSize: role == .train ? d.batchSize : d.evalBatchSize,
                           shuffle: role == .train, seed: recipe.train.seed, prefetch: d.prefetch,
-                          readThreads: d.readThreads, collate: ClassificationBatch.collate)
+                          readThreads: d.readThreads, collate: data.collate)
     }
 
     // MARK: - Helpers

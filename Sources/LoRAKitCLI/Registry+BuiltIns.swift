@@ -38,6 +38,7 @@ extension Registry {
             }
         }
         try registerImages(&r)
+        try registerText(&r)
         try r.registerMetric("referable_auc") { ThresholdAUC(threshold: 2) }
         try registerBuiltInHooks(&r)
         try r.makeAvailable(plugins)
@@ -62,6 +63,9 @@ extension ModelRequest {
 }
 
 extension DataRequest {
+    /// A string option, or `default`.
+    public func string(_ key: String, default value: String? = nil) -> String? { options[key] ?? value }
+
     /// An integer option, or `default`; a non-integer value is an error naming it.
     public func int(_ key: String, default value: Int) throws -> Int {
         guard let text = options[key] else { return value }

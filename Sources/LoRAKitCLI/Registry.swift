@@ -33,6 +33,9 @@ public struct ModelRequest {
     /// Architecture-specific options from the recipe (`model.options`).
     public var options: [String: String]
     public var seed: UInt64
+    /// The recipe's `model.weights` (absolute), for architectures whose shape comes with the
+    /// checkpoint (a Transformer's config.json beside its safetensors).
+    public var weights: URL?
 
     public init(architecture: String, classes: Int, inputSize: Int? = nil, options: [String: String] = [:], seed: UInt64 = 0) {
         self.architecture = architecture
@@ -50,13 +53,19 @@ public struct AnyClassificationDataset: Dataset {
     public let classNames: [String]?
     /// Labels of every item, in order (for stratified splits), when cheap to know.
     public let labels: [Int]?
+    /// Builds a batch from items: `ClassificationBatch.collate` (equal input shapes) unless the
+    /// format needs another (text pads its variable-length id rows).
+    public let collate: ([(input: Tensor, label: Int)]) throws -> ClassificationBatch
     private let read: (Int, inout ItemContext) throws -> (input: Tensor, label: Int)
 
-    public init<D: Dataset>(_ base: D, classNames: [String]? = nil, labels: [Int]? = nil)
+    public init<D: Dataset>(_ base: D, classNames: [String]? = nil, labels: [Int]? = nil,
+                            collate: @escaping ([(input: Tensor, label: Int)]) throws -> ClassificationBatch
+                                = ClassificationBatch.collate)
     where D.Item == (input: Tensor, label: Int) {
         count = base.count
         self.classNames = classNames
         self.labels = labels
+        self.collate = collate
         read = { i, ctx in try base.item(at: i, context: &ctx) }
     }
 
@@ -86,6 +95,11 @@ public struct DataRequest {
     public var imageColumn: String?
     public var labelColumn: String?
     public var textColumn: String?
+    /// The recipe's `model.weights` (absolute): text formats find the tokenizer beside it.
+    public var modelWeights: URL?
+    /// For validation and test data: the training data's classes (or the recipe's), so that a
+    /// separate file maps its label names to the same indices.
+    public var classNames: [String]?
     public var seed: UInt64
 
     public init(format: String, role: DataRole, path: URL?, options: [String: String] = [:], inputSize: Int? = nil,
@@ -133,6 +147,8 @@ public struct Registry {
     /// For `predict`: turns a user's input (a file path or a text) into the model's input tensor
     /// with the format's preprocessing, by dataset format.
     public private(set) var inputLoaders: [String: (DataRequest) throws -> (String) throws -> Tensor] = [:]
+    /// Formats whose predict inputs are texts: an `--input` naming a file means one text per line.
+    public private(set) var textInputFormats: Set<String> = []
     /// Transform names each dataset format accepts in `data.transforms` (for recipe validation).
     public private(set) var transformNames: Set<String> = []
     public var metrics = MetricRegistry.builtIn
@@ -158,6 +174,9 @@ public struct Registry {
         guard inputLoaders[format] == nil else { throw RegistryError.duplicate(kind: "input loader", name: format, plugin: registering) }
         inputLoaders[format] = factory
     }
+
+    /// Marks `format`'s predict inputs as texts (see `textInputFormats`).
+    public mutating func registerTextInputs(_ format: String) { textInputFormats.insert(format) }
 
     public mutating func registerTransforms(_ names: [String]) { transformNames.formUnion(names) }
 

@@ -1,0 +1,58 @@
+import Foundation
+import NN
+import Tensor
+import TextModels
+import Training
+
+extension Registry {
+    /// Text classification: the `text_csv` and `text_jsonl` dataset formats (columns or keys
+    /// `text` and `label` unless `data.text_column` / `data.label_column` say otherwise), tokenised
+    /// with the WordPiece tokenizer found beside `model.weights` (or in `data.options.tokenizer`),
+    /// truncated to `data.options.max_length` tokens (default 128) and padded per batch.
+    /// `predict --input` takes texts, or files with one text per line.
+    static func registerText(_ r: inout Registry) throws {
+        for (name, format) in [("text_csv", TextFileFormat.csv), ("text_jsonl", TextFileFormat.jsonl)] {
+            try r.registerDataset(name) { request in
+                guard let path = request.path else {
+                    throw UsageError("\(name) needs data.\(request.role.rawValue): a \(format.rawValue.uppercased()) file of texts and labels")
+                }
+                let tokenizer = try textTokenizer(request)
+                let maxLength = try request.int("max_length", default: 128)
+                let file = try TextClassificationFile(path: path.path, format: format,
+                                                      textColumn: request.textColumn ?? "text",
+                                                      labelColumn: request.labelColumn ?? "label",
+                                                      classNames: request.classNames)
+                let dataset = try TextClassificationDataset(file: file) { tokenizer.encode($0, maxLength: maxLength).ids }
+                let padId = tokenizer.padId
+                return AnyClassificationDataset(dataset, classNames: dataset.classNames, labels: dataset.labels,
+                                                collate: { try TextBatchCollation.pad($0, padId: padId) })
+            }
+            try r.registerInputLoader(name) { request in
+                let tokenizer = try textTokenizer(request)
+                let maxLength = try request.int("max_length", default: 128)
+                return { text in
+                    let ids = tokenizer.encode(text, maxLength: maxLength).ids
+                    return try Tensor(shape: [ids.count], indices: ids)
+                }
+            }
+            r.registerTextInputs(name)
+        }
+    }
+
+    /// The tokenizer of a text dataset: `data.options.tokenizer` (a directory with tokenizer.json
+    /// or vocab.txt, or one of those files), else the directory of `model.weights`.
+    static func textTokenizer(_ request: DataRequest) throws -> WordPieceTokenizer {
+        let location: URL
+        if let given = request.string("tokenizer") {
+            location = URL(fileURLWithPath: given)
+        } else if let weights = request.modelWeights {
+            location = weights.deletingLastPathComponent()
+        } else {
+            throw UsageError("\(request.format): the tokenizer is read beside model.weights; set model.weights or data.options.tokenizer")
+        }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: location.path, isDirectory: &isDirectory), isDirectory.boolValue { return try WordPieceTokenizer(directory: location) }
+        if location.pathExtension == "json" { return try WordPieceTokenizer(tokenizerFile: location) }
+        return try WordPieceTokenizer(vocabularyFile: location)
+    }
+}
