@@ -2,7 +2,7 @@
 """Golden fixtures from torchvision's ResNet for the ImageModels tests (Tests/ImageModelsTests/Fixtures/).
 
 No weights are committed: every parameter and running statistic is set by a closed formula that
-the Swift test evaluates too (ResNetGoldenTests.swift, `formulaStateDict`):
+the Swift tests evaluate too (Sources/TestSupport/FormulaWeights.swift):
 
     phase(key) = (sum over j of (j + 1) * byte_j of the UTF-8 key, mod 1009) / 100
     wave(i, k) = sin(0.37 * i + k + 0.7 * (i * i mod 1009))     (integer i * i mod 1009, exact)

@@ -11,9 +11,10 @@ struct RecipeArguments: ParsableArguments {
     @Argument(help: "The recipe (.yaml).") var recipe: String
     @Argument(help: "Overrides of recipe keys, e.g. lora.rank=32 train.epochs=1.") var overrides: [String] = []
 
-    func load() throws -> RecipeRun {
+    /// The recipe, validated; missing files under `unused` keys are not errors (see `RecipeRun.validate`).
+    func load(ignoringMissingFilesOf unused: Set<String> = []) throws -> RecipeRun {
         let run = try RecipeRun(path: recipe, overrides: overrides, plugins: LoRAKitCLI.plugins)
-        try run.validate()
+        try run.validate(ignoringMissingFilesOf: unused)
         return run
     }
 }
@@ -96,7 +97,11 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
-        let run = try arguments.load()
+        // Predict reads no data split (class names come from them only when they exist), nor the
+        // recipe's weights when --weights replaces them.
+        var unused: Set<String> = ["data.train", "data.validation", "data.test", "data.image_directory"]
+        if weights != nil { unused.insert("model.weights") }
+        let run = try arguments.load(ignoringMissingFilesOf: unused)
         let (built, _) = try run.trainedModel(adapter: adapter, weights: weights)
         built.module.eval()
         guard let makeLoader = run.registry.inputLoaders[run.recipe.data.format] else {

@@ -37,18 +37,32 @@ final class RecipeRun {
     }
 
     /// Checks the recipe, including that every LoRA target matches a layer of the built model.
-    func validate() throws {
-        try loaded.validate(in: context) { recipe in
+    /// - Parameter unused: keys whose files the command does not read (predict reads no data
+    ///   split, nor the recipe's weights under `--weights`); their absence is not an error.
+    func validate(ignoringMissingFilesOf unused: Set<String> = []) throws {
+        let errors = loaded.recipe.problems(in: context, modelCheck: modelCheck).filter { problem in
+            if case .missingFile = problem.kind, unused.contains(problem.key) { return false }
+            return true
+        }.map(loaded.error(for:))
+        if errors.count == 1 { throw errors[0] }
+        if errors.count > 1 { throw RecipeError.several(errors) }
+    }
+
+    /// Whether every LoRA target matches a layer of the built model.
+    private func modelCheck(_ recipe: Recipe) -> [RecipeProblem] {
+        do {
             guard let lora = recipe.lora, recipe.train.mode == .lora else { return [] }
-            do {
-                let built = try self.buildBareModel()
-                _ = try LoRAModel(wrapping: built.module).dryRun(lora.loraConfig())
-                return []
-            } catch let error as LoRAError {
-                return [.invalid("lora.target_modules", "\(error)")]
-            } catch {
-                return [.invalid("model.architecture", "\(error)")]
-            }
+            // Classes counted from training data that is missing (an error reported already): the
+            // targets do not depend on the head's size, so any count checks them.
+            let uncounted = recipe.model.classes == nil && recipe.model.classNames == nil
+                && recipe.data.train.map { !FileManager.default.fileExists(atPath: $0) } == true
+            let built = try buildBareModel(classes: uncounted ? 2 : nil)
+            _ = try LoRAModel(wrapping: built.module).dryRun(lora.loraConfig())
+            return []
+        } catch let error as LoRAError {
+            return [.invalid("lora.target_modules", "\(error)")]
+        } catch {
+            return [.invalid("model.architecture", "\(error)")]
         }
     }
 
@@ -59,7 +73,11 @@ final class RecipeRun {
         get throws {
             if let c = recipe.model.classes { return c }
             if let names = recipe.model.classNames { return names.count }
-            if let names = try dataset(.train).classNames { return names.count }
+            let names: [String]?
+            do { names = try dataset(.train).classNames } catch {
+                throw UsageError("\(loaded.location(of: "model")): model.classes is not set and the training data cannot count the classes: \(error)")
+            }
+            if let names { return names.count }
             throw UsageError("\(loaded.location(of: "model")): model.classes is needed (the data does not name its classes)")
         }
     }
@@ -68,16 +86,19 @@ final class RecipeRun {
         recipe.model.classNames ?? (try? dataset(.train))?.classNames
     }
 
-    func modelRequest() throws -> ModelRequest {
-        var request = ModelRequest(architecture: recipe.model.architecture, classes: try classCount,
+    /// - Parameter classes: the head's size; nil: `classCount`.
+    func modelRequest(classes: Int? = nil) throws -> ModelRequest {
+        var request = ModelRequest(architecture: recipe.model.architecture, classes: try classes ?? classCount,
                                    inputSize: recipe.model.inputSize, options: recipe.model.options.mapValues(Self.text),
                                    seed: recipe.train.seed)
         request.weights = recipe.model.weights.map { URL(fileURLWithPath: $0) }
         return request
     }
 
-    /// The architecture with fresh weights.
-    func buildBareModel() throws -> BuiltModel { try registry.architecture(recipe.model.architecture)(try modelRequest()) }
+    /// The architecture with fresh weights (`classes`: the head's size; nil: `classCount`).
+    func buildBareModel(classes: Int? = nil) throws -> BuiltModel {
+        try registry.architecture(recipe.model.architecture)(try modelRequest(classes: classes))
+    }
 
     /// The model with its pretrained weights: the recipe's (the head replaced if the recipe asks for
     /// a new one), or `override` — a complete trained model, head included, loaded strictly.

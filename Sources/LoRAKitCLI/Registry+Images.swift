@@ -76,7 +76,18 @@ extension Registry {
                 return v
             }
             switch name {
-            case "resize": steps.append(Resize(size: try int("size", request.inputSize)))
+            case "resize":
+                // `size`: exactly size × size; `shorter_side` (+ `max_size`): torchvision's Resize(int).
+                if p["shorter_side"] != nil {
+                    guard p["size"] == nil else { throw UsageError("data.transforms resize: give size or shorter_side, not both") }
+                    let side = try int("shorter_side"), maxSize = p["max_size"] == nil ? nil : try int("max_size")
+                    guard side > 0, (maxSize ?? side) >= side else {
+                        throw UsageError("data.transforms resize: shorter_side must be positive and at most max_size")
+                    }
+                    steps.append(Resize(shorterSide: side, maxSize: maxSize))
+                } else {
+                    steps.append(Resize(size: try int("size", request.inputSize)))
+                }
             case "center_crop": steps.append(CenterCrop(size: try int("size", request.inputSize)))
             case "random_crop":
                 if training { steps.append(RandomCrop(size: try int("size", request.inputSize), padding: try int("padding", 0))) }

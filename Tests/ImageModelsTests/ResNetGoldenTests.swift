@@ -6,62 +6,8 @@ import Tensor
 import TestSupport
 import XCTest
 
-/// The closed-form weights and inputs of scripts/make_resnet_goldens.py, evaluated identically
-/// here (float64, rounded to float32), so that no weights need to be committed.
-enum ResNetFormula {
-    /// `(Σ_j (j + 1)·byte_j mod 1009) / 100` over the key's UTF-8 bytes.
-    static func phase(_ key: String) -> Double {
-        var sum = 0
-        for (j, byte) in key.utf8.enumerated() { sum += (j + 1) * Int(byte) }
-        return Double(sum % 1009) / 100
-    }
-
-    /// `a + b · sin(0.37·i + k + 0.7·(i² mod 1009))` for i in 0..<n, rounded to Float. The
-    /// quadratic term keeps weight matrices from being rank 2.
-    static func wave(_ n: Int, _ k: Double, times b: Double = 1, plus a: Double = 0) -> [Float] {
-        [Float](unsafeUninitializedCapacity: n) { buffer, count in
-            for i in 0..<n {
-                let argument: Double = Double(i) * 0.37 + k + 0.7 * Double((i * i) % 1009)
-                buffer[i] = Float(a + b * sin(argument))
-            }
-            count = n
-        }
-    }
-
-    /// The value of the state-dict entry `key` with `shape` (the script's `formula`).
-    static func value(_ key: String, shape: [Int]) -> Tensor {
-        let n = shape.reduce(1, *), k = phase(key)
-        let leaf = key.split(separator: ".").last.map(String.init) ?? key
-        let values: [Float]
-        if key.hasPrefix("fc.") {
-            values = leaf == "weight" ? wave(n, k, times: 1 / Double(shape[1]).squareRoot()) : wave(n, k, times: 0.1)
-        } else if shape.count == 4 {
-            values = wave(n, k, times: 2 / Double(shape.dropFirst().reduce(1, *)).squareRoot())
-        } else {
-            switch leaf {
-            case "weight": values = wave(n, k, times: 0.2, plus: 1)
-            case "bias", "running_mean": values = wave(n, k, times: 0.1)
-            case "running_var": values = wave(n, k, times: 0.3, plus: 1)
-            default: preconditionFailure("no formula for \(key)")
-            }
-        }
-        return Tensor(values, shape: shape)
-    }
-
-    /// Formula values for every parameter and running statistic of `model`'s state dict.
-    static func stateDict(for model: Module) -> [String: Tensor] {
-        var state = model.stateDict()
-        for (key, tensor) in state where !key.hasSuffix("num_batches_tracked") {
-            state[key] = value(key, shape: tensor.shape)
-        }
-        return state
-    }
-
-    /// The script's input: `wave(i, 0.3)` reshaped.
-    static func input(_ shape: [Int]) -> Tensor {
-        Tensor(wave(shape.reduce(1, *), 0.3), shape: shape)
-    }
-}
+/// The formula now lives in TestSupport (the CLI's vision golden uses it too).
+typealias ResNetFormula = FormulaWeights
 
 /// ResNet-18 and ResNet-50 against torchvision (float64 reference) with the same closed-form
 /// weights: logits, input and parameter gradients in train and eval mode, and running statistics
