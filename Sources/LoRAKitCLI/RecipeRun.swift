@@ -92,6 +92,7 @@ final class RecipeRun {
                                    inputSize: recipe.model.inputSize, options: recipe.model.options.mapValues(Self.text),
                                    seed: recipe.train.seed)
         request.weights = recipe.model.weights.map { URL(fileURLWithPath: $0) }
+        request.newHead = recipe.model.head == .new
         return request
     }
 
@@ -108,7 +109,7 @@ final class RecipeRun {
             do { try built.module.loadSafeTensors(path: override) } catch { throw UsageError("\(override): \(error)") }
             return built
         }
-        if let path = recipe.model.weights {
+        if let path = recipe.model.weights, !built.loadedWeights {
             var values: [String: Tensor]
             do { values = try SafeTensorsFile(path: path).tensors() } catch {
                 throw UsageError("\(loaded.location(of: "model.weights")): model.weights: \(error)")

@@ -11,6 +11,38 @@ extension Registry {
     /// truncated to `data.options.max_length` tokens (default 128) and padded per batch.
     /// `predict --input` takes texts, or files with one text per line.
     static func registerText(_ r: inout Registry) throws {
+        // A BERT-style encoder with a classification head. With model.weights: a Hugging Face
+        // checkpoint (config.json beside the safetensors; keys with or without `bert.`), loaded
+        // here; without: random weights for model.options.config (a config.json).
+        // model.options.pooling: mean | cls | pooler (default: pooler if the checkpoint has one).
+        try r.registerArchitecture("bert") { request in
+            var rng = RandomGenerator(seed: request.seed)
+            var pooling: BertPooling?
+            if let text = request.options["pooling"] {
+                guard let p = BertPooling(rawValue: text) else {
+                    throw RegistryError.invalidOption(kind: "architecture", name: "bert", option: "pooling",
+                                                      reason: "expected one of \(BertPooling.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")
+                }
+                pooling = p
+            }
+            let model: BertForSequenceClassification
+            if let weights = request.weights {
+                let loaded = try BertForSequenceClassification.loadPretrained(from: weights, classes: request.classes,
+                                                                              pooling: pooling, generator: &rng)
+                model = request.newHead
+                    ? BertForSequenceClassification(bert: loaded.bert, classes: request.classes, pooling: loaded.pooling,
+                                                    generator: &rng)
+                    : loaded
+            } else if let config = request.options["config"] {
+                model = BertForSequenceClassification(config: try BertConfig.load(from: URL(fileURLWithPath: config)),
+                                                      classes: request.classes, pooling: pooling ?? .pooler, generator: &rng)
+            } else {
+                throw UsageError("architecture bert needs model.weights (a Hugging Face checkpoint with config.json beside it) or model.options.config")
+            }
+            return BuiltModel(module: model, forward: { m, x in try (m as! BertForSequenceClassification).logits(x) },
+                              headKey: "classifier", inputDescription: "token ids [N, T] (int64)",
+                              loadedWeights: request.weights != nil)
+        }
         for (name, format) in [("text_csv", TextFileFormat.csv), ("text_jsonl", TextFileFormat.jsonl)] {
             try r.registerDataset(name) { request in
                 guard let path = request.path else {

@@ -13,13 +13,18 @@ public struct BuiltModel {
     public var headKey: String
     /// The preprocessing the model expects, for datasets and `predict` (e.g. image size).
     public var inputDescription: String
+    /// True when the factory already loaded `ModelRequest.weights` itself (checkpoints whose keys
+    /// or configuration need the architecture's own loader, e.g. Hugging Face BERT files with or
+    /// without the `bert.` prefix); the recipe runner then skips its generic loading.
+    public var loadedWeights: Bool
 
     public init(module: Module, forward: @escaping (Module, Tensor) throws -> Tensor, headKey: String,
-                inputDescription: String = "") {
+                inputDescription: String = "", loadedWeights: Bool = false) {
         self.module = module
         self.forward = forward
         self.headKey = headKey
         self.inputDescription = inputDescription
+        self.loadedWeights = loadedWeights
     }
 }
 
@@ -36,6 +41,8 @@ public struct ModelRequest {
     /// The recipe's `model.weights` (absolute), for architectures whose shape comes with the
     /// checkpoint (a Transformer's config.json beside its safetensors).
     public var weights: URL?
+    /// Whether the recipe asks for a new head (`model.head: new`) rather than the checkpoint's.
+    public var newHead: Bool = true
 
     public init(architecture: String, classes: Int, inputSize: Int? = nil, options: [String: String] = [:], seed: UInt64 = 0) {
         self.architecture = architecture
