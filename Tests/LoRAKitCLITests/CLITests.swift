@@ -3,37 +3,8 @@ import XCTest
 
 /// The `lorakit` command end to end on a tiny model: exit codes, files and JSON output. Runs the
 /// binary built next to the tests.
-final class CLITests: XCTestCase {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    var binary: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lorakit")
-    }
+final class CLITests: CLITestCase {
     var recipe: String { root.appendingPathComponent("recipes/examples/tiny_convnet_lora.yaml").path }
-
-    struct Output { var status: Int32; var stdout: String; var stderr: String }
-
-    func lorakit(_ arguments: [String]) throws -> Output {
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            throw XCTSkip("lorakit not built next to the tests at \(binary.path)")
-        }
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = arguments
-        p.currentDirectoryURL = root
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
-
-    func temporaryDirectory() -> String {
-        let path = NSTemporaryDirectory() + "lorakit-cli-\(UUID().uuidString)"
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
-        return path
-    }
 
     func testTrainEvalPredictMergeInspect() throws {
         let out = temporaryDirectory()

@@ -10,11 +10,7 @@ import XCTest
 /// recipe's evaluation preprocessing and `--weights` reproduces torchvision's ResNet-34 logits for a
 /// 224 × 224 image (`Fixtures/vision_resnet34_golden.json`, made by scripts/make_vision_golden.py
 /// with the closed-formula weights of `FormulaWeights` and an integer-formula image).
-final class VisionRecipeTests: XCTestCase {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    var binary: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lorakit")
-    }
+final class VisionRecipeTests: CLITestCase {
     var recipe: String { root.appendingPathComponent("recipes/vision/resnet34_lora.yaml").path }
 
     struct Golden: Decodable {
@@ -122,32 +118,5 @@ final class VisionRecipeTests: XCTestCase {
         XCTAssertThrowsError(try Registry.imagePipeline(both)) { XCTAssertTrue("\($0)".contains("not both"), "\($0)") }
         both.transforms = [("resize", ["shorter_side": "0"])]
         XCTAssertThrowsError(try Registry.imagePipeline(both))
-    }
-
-    // MARK: - Helpers (as CLITests)
-
-    struct Output { var status: Int32; var stdout: String; var stderr: String }
-
-    func lorakit(_ arguments: [String]) throws -> Output {
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            throw XCTSkip("lorakit not built next to the tests at \(binary.path)")
-        }
-        let p = Process()
-        p.executableURL = binary
-        p.arguments = arguments
-        p.currentDirectoryURL = root
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Output(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
-
-    func temporaryDirectory() -> String {
-        let path = NSTemporaryDirectory() + "lorakit-vision-\(UUID().uuidString)"
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
-        return path
     }
 }
