@@ -192,7 +192,8 @@ final class RecipeRun {
             let split = try DatasetSplit.trainValidation(labels: labels, validationFraction: fraction, seed: recipe.train.seed)
             let indices = role == .train ? split.train : split.validation
             result = AnyClassificationDataset(try Subset(full, indices: indices), classNames: full.classNames,
-                                              labels: indices.map { labels[$0] }, collate: full.collate)
+                                              labels: indices.map { labels[$0] }, collate: full.collate,
+                                              lengths: full.lengths.map { all in indices.map { all[$0] } })
         } else {
             var request = dataRequest(role)
             if role != .train {
@@ -211,7 +212,7 @@ final class RecipeRun {
         let data = try dataset(role)
         return DataLoader(dataset: data, batchSize: role == .train ? d.batchSize : d.evalBatchSize,
                           shuffle: role == .train, seed: recipe.train.seed, prefetch: d.prefetch,
-                          readThreads: d.readThreads, collate: data.collate)
+                          readThreads: d.readThreads, lengths: data.lengths, collate: data.collate)
     }
 
     // MARK: - Helpers

@@ -8,7 +8,8 @@ extension Registry {
     /// Text classification: the `text_csv` and `text_jsonl` dataset formats (columns or keys
     /// `text` and `label` unless `data.text_column` / `data.label_column` say otherwise), tokenised
     /// with the WordPiece tokenizer found beside `model.weights` (or in `data.options.tokenizer`),
-    /// truncated to `data.options.max_length` tokens (default 128) and padded per batch.
+    /// truncated to `data.options.max_length` tokens (default 128) and padded per batch; batches
+    /// group texts of similar length (`DataLoader.lengths`), so padding costs little.
     /// `predict --input` takes texts, or files with one text per line.
     static func registerText(_ r: inout Registry) throws {
         // A BERT-style encoder with a classification head. With model.weights: a Hugging Face
@@ -57,7 +58,8 @@ extension Registry {
                 let dataset = try TextClassificationDataset(file: file) { tokenizer.encode($0, maxLength: maxLength).ids }
                 let padId = tokenizer.padId
                 return AnyClassificationDataset(dataset, classNames: dataset.classNames, labels: dataset.labels,
-                                                collate: { try TextBatchCollation.pad($0, padId: padId) })
+                                                collate: { try TextBatchCollation.pad($0, padId: padId) },
+                                                lengths: dataset.ids.map(\.count))
             }
             try r.registerInputLoader(name) { request in
                 let tokenizer = try textTokenizer(request)

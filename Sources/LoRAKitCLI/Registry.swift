@@ -63,16 +63,21 @@ public struct AnyClassificationDataset: Dataset {
     /// Builds a batch from items: `ClassificationBatch.collate` (equal input shapes) unless the
     /// format needs another (text pads its variable-length id rows).
     public let collate: ([(input: Tensor, label: Int)]) throws -> ClassificationBatch
+    /// Each item's length, for formats whose batches pad to the longest item (text): the loader
+    /// then groups items of similar length into batches. Nil: no grouping.
+    public let lengths: [Int]?
     private let read: (Int, inout ItemContext) throws -> (input: Tensor, label: Int)
 
     public init<D: Dataset>(_ base: D, classNames: [String]? = nil, labels: [Int]? = nil,
                             collate: @escaping ([(input: Tensor, label: Int)]) throws -> ClassificationBatch
-                                = ClassificationBatch.collate)
+                                = ClassificationBatch.collate,
+                            lengths: [Int]? = nil)
     where D.Item == (input: Tensor, label: Int) {
         count = base.count
         self.classNames = classNames
         self.labels = labels
         self.collate = collate
+        self.lengths = lengths
         read = { i, ctx in try base.item(at: i, context: &ctx) }
     }
 

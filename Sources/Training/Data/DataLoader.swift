@@ -41,6 +41,12 @@ public struct DataLoader<D: Dataset, Batch> {
     public let readThreads: Int
     /// Turns the items of one batch, in order, into a batch.
     public let collate: ([D.Item]) throws -> Batch
+    /// Each item's length (e.g. tokens), when batches should group items of similar length so
+    /// that padding to the longest wastes little (Hugging Face's `group_by_length`); nil: no grouping.
+    public let lengths: [Int]?
+    /// Items per length group: the epoch's order is cut into groups of this many, each sorted by
+    /// decreasing length, and (with `shuffle`) the resulting full batches are shuffled.
+    public static var lengthGroupBatches: Int { 50 }
 
     /// - Parameters:
     ///   - dataset: the items, read by index.
@@ -50,10 +56,14 @@ public struct DataLoader<D: Dataset, Batch> {
     ///   - seed: seeds the order of each epoch and each item's `ItemContext`.
     ///   - prefetch: batches prepared ahead on a background thread (0: none, synchronous).
     ///   - readThreads: threads that read the items of one batch (1: sequential).
+    ///   - lengths: each item's length, to group items of similar length into batches (see
+    ///     `order(epoch:)`); nil: no grouping. Must have one entry per item.
     ///   - collate: builds a batch from its items, in batch order.
     public init(dataset: D, batchSize: Int, shuffle: Bool = true, dropLast: Bool = false,
-                seed: UInt64 = 0, prefetch: Int = 1, readThreads: Int = 1,
+                seed: UInt64 = 0, prefetch: Int = 1, readThreads: Int = 1, lengths: [Int]? = nil,
                 collate: @escaping ([D.Item]) throws -> Batch) {
+        precondition(lengths == nil || lengths!.count == dataset.count,
+                     "DataLoader: lengths has \(lengths?.count ?? 0) entries for \(dataset.count) items")
         precondition(batchSize >= 1, "DataLoader: batchSize must be at least 1, got \(batchSize)")
         precondition(prefetch >= 0, "DataLoader: prefetch must be 0 or more, got \(prefetch)")
         precondition(readThreads >= 1, "DataLoader: readThreads must be at least 1, got \(readThreads)")
@@ -65,6 +75,7 @@ public struct DataLoader<D: Dataset, Batch> {
         self.prefetch = prefetch
         self.readThreads = readThreads
         self.collate = collate
+        self.lengths = lengths
     }
 
     /// Batches in one epoch: `count / batchSize` with `dropLast`, otherwise `⌈count / batchSize⌉`.
@@ -77,13 +88,35 @@ public struct DataLoader<D: Dataset, Batch> {
     /// otherwise a Fisher–Yates permutation drawn from a generator seeded by `(seed, epoch)` alone.
     /// The shuffle is written out (not `Array.shuffle(using:)`), so the order stays the same
     /// across Swift versions and checkpoints stay resumable.
+    ///
+    /// With `lengths`, that order is then cut into groups of `lengthGroupBatches` batches, each
+    /// group sorted by decreasing length (ties in order), and with `shuffle` the full batches are
+    /// shuffled by the same generator (a final partial batch stays last): every batch holds items
+    /// of similar length, and the order is still a pure function of `(seed, epoch)`.
     public func order(epoch: Int) -> [Int] {
         var order = Array(0..<dataset.count)
-        guard shuffle, order.count > 1 else { return order }
+        guard order.count > 1 else { return order }
         var generator = RandomGenerator(
             seed: (seed ^ 0x5851_F42D_4C95_7F2D) &+ UInt64(bitPattern: Int64(epoch)) &* 0xD1B5_4A32_D192_ED03)
-        generator.shuffle(&order)
-        return order
+        if shuffle { generator.shuffle(&order) }
+        guard let lengths else { return order }
+        let group = batchSize * Self.lengthGroupBatches
+        var grouped: [Int] = []
+        grouped.reserveCapacity(order.count)
+        for start in stride(from: 0, to: order.count, by: group) {
+            let chunk = order[start..<min(start + group, order.count)].enumerated()
+                .sorted { a, b in lengths[a.element] != lengths[b.element] ? lengths[a.element] > lengths[b.element] : a.offset < b.offset }
+            grouped += chunk.map(\.element)
+        }
+        guard shuffle else { return grouped }
+        let fullBatches = grouped.count / batchSize
+        var batchOrder = Array(0..<fullBatches)
+        generator.shuffle(&batchOrder)
+        var result: [Int] = []
+        result.reserveCapacity(grouped.count)
+        for b in batchOrder { result += grouped[b * batchSize..<(b + 1) * batchSize] }
+        result += grouped[(fullBatches * batchSize)...]
+        return result
     }
 
     /// The dataset indices of the batch at `position`, in batch order.
