@@ -15,6 +15,35 @@ final class ResNetLoRATests: XCTestCase {
         return model
     }
 
+    /// Merged inference costs what the base costs: after `merge()` a forward runs exactly the
+    /// kernels of the plain model (no adapter convolutions), and gives the unmerged model's output.
+    func testMergedForwardRunsTheBaseKernelsOnly() throws {
+        let base = makeResNet18()
+        let adapted = makeResNet18()
+        let lora = LoRAModel(wrapping: adapted)
+        var rng = RandomGenerator(seed: 9)
+        try lora.addAdapter(config: LoRAConfig(rank: 4, alpha: 4, targetModules: ["layer*.*.conv*", "layer*.*.downsample.0"]),
+                            generator: &rng)
+        // B starts at 0: give the adapters an effect, so that merging changes the weights.
+        for (key, slot) in adapted.namedParameterSlots() where key.hasSuffix(".adapters.default.lora_B.weight") {
+            slot.tensor = Tensor.randn(slot.tensor!.shape, generator: &rng) * 0.05
+        }
+        base.eval()
+        adapted.eval()
+        let x = ResNetFormula.input([1, 3, 32, 32])
+        let unmerged = withNoGrad { adapted(x) }
+        try lora.merge()
+        func kernels(_ model: ResNet) -> [String] {
+            let trace = KernelTrace()
+            _ = KernelTrace.record(into: trace) { withNoGrad { model(x).plain() } }
+            return trace.kernels
+        }
+        XCTAssertEqual(kernels(adapted), kernels(base))
+        let merged = withNoGrad { adapted(x) }
+        assertClose(merged, unmerged, atol: 1e-4, rtol: 1e-4)
+        XCTAssertGreaterThan((unmerged - withNoGrad { base(x) }).abs().max().item, 1e-3)
+    }
+
     func testAdapterContractOnResNet18() throws {
         let config = LoRAConfig(rank: 2, alpha: 4, targetModules: ["layer4.*.conv*"], modulesToSave: ["fc"])
         let input = ResNetFormula.input([2, 3, 32, 32])
