@@ -5,6 +5,6 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run LoRAKit's benchmarks (build with -c release).",
-        subcommands: [BenchKernelsCommand.self, BenchLoRALayersCommand.self]
+        subcommands: [BenchKernelsCommand.self, BenchLoRALayersCommand.self, BenchBertCommand.self]
     )
 }
