@@ -38,13 +38,14 @@ struct BenchBertCommand: ParsableCommand {
     @Option(help: "Sequences per batch.") var batch = 8
     @Option(help: "Tokens per sequence.") var sequence = 128
     @Option(help: "Encoder layers (12 for BERT-base; fewer for a quick run).") var layers = 12
+    @Option(help: "Vocabulary size (30522 for BERT-base; smaller for a quick run).") var vocabulary = 30522
 
     /// Runs one mode in this process and prints its result as one JSON object.
     @Option(help: .hidden) var child: String?
 
     func validate() throws {
-        guard steps >= 1, warmup >= 0, threads >= 1, batch >= 1, sequence >= 2, layers >= 1 else {
-            throw ValidationError("--steps, --threads, --batch and --layers must be at least 1, --sequence at least 2")
+        guard steps >= 1, warmup >= 0, threads >= 1, batch >= 1, sequence >= 2, layers >= 1, vocabulary >= 2 else {
+            throw ValidationError("--steps, --threads, --batch and --layers must be at least 1, --sequence and --vocabulary at least 2")
         }
         guard sequence <= BertConfig.base.maxPositionEmbeddings else {
             throw ValidationError("--sequence must be at most \(BertConfig.base.maxPositionEmbeddings)")
@@ -84,7 +85,7 @@ struct BenchBertCommand: ParsableCommand {
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         process.arguments = ["bench", "bert", "--child", mode, "--steps", "\(steps)", "--warmup", "\(warmup)",
                              "--threads", "\(threads)", "--batch", "\(batch)", "--sequence", "\(sequence)",
-                             "--layers", "\(layers)"]
+                             "--layers", "\(layers)", "--vocabulary", "\(vocabulary)"]
         let output = Pipe()
         process.standardOutput = output
         try process.run()
@@ -126,6 +127,7 @@ struct BertStepBenchmark {
         var rng = RandomGenerator(seed: 42)
         var config = BertConfig.base
         config.layerCount = settings.layers
+        config.vocabularySize = settings.vocabulary
         let model = BertForSequenceClassification(config: config, classes: 2, pooling: .pooler, generator: &rng)
         model.train()
         let learningRate: Float
