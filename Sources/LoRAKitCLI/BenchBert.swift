@@ -26,7 +26,7 @@ struct BenchBertCommand: ParsableCommand {
 
     static let allModes = ["lora-qv-r8", "lora-all-r16", "full"]
 
-    @Flag(help: "Print one JSON array of {mode, step_ms, items_per_s, tokens_per_s, peak_rss_mib, trainable_params}.")
+    @Flag(help: "Print one JSON array of {mode, step_ms, items_per_s, tokens_per_s, peak_rss_mib, trainable_params, cpu_ms}.")
     var json = false
 
     @Option(help: "Modes to run (comma-separated): \(BenchBertCommand.allModes.joined(separator: ", ")).")
@@ -71,11 +71,11 @@ struct BenchBertCommand: ParsableCommand {
         }
         print("BERT-base shape (\(layers) layers), batch \(batch) × \(sequence) tokens, \(threads) threads, "
               + "median of \(steps) steps after \(warmup) warm-up steps, each mode in its own process")
-        print("mode            step ms   items/s  tokens/s   peak RSS MiB    trainable")
+        print("mode            step ms    CPU ms   items/s  tokens/s   peak RSS MiB    trainable")
         for r in results {
             let mode = r.mode.padding(toLength: 14, withPad: " ", startingAt: 0)
-            print(mode + String(format: "%9.0f %9.2f %9.1f %14.0f %12d", r.stepMilliseconds, r.itemsPerSecond,
-                                r.tokensPerSecond, r.peakResidentMebibytes, r.trainableParameters))
+            print(mode + String(format: "%9.0f %9.0f %9.2f %9.1f %14.0f %12d", r.stepMilliseconds, r.cpuMilliseconds,
+                                r.itemsPerSecond, r.tokensPerSecond, r.peakResidentMebibytes, r.trainableParameters))
         }
     }
 
@@ -111,6 +111,9 @@ struct BertStepBenchmark {
         var tokensPerSecond: Double
         var peakResidentMebibytes: Double
         var trainableParameters: Int
+        /// Median processor time (user + system, all threads) of a step: the work done, which
+        /// other processes on the machine inflate far less than the wall time.
+        var cpuMilliseconds: Double
 
         enum CodingKeys: String, CodingKey {
             case mode
@@ -119,6 +122,7 @@ struct BertStepBenchmark {
             case tokensPerSecond = "tokens_per_s"
             case peakResidentMebibytes = "peak_rss_mib"
             case trainableParameters = "trainable_params"
+            case cpuMilliseconds = "cpu_ms"
         }
     }
 
@@ -150,23 +154,39 @@ struct BertStepBenchmark {
         let ids = Tensor(indices: (0..<(n * t)).map { _ in 1 + Int(rng.next() % UInt64(config.vocabularySize - 1)) },
                          shape: [n, t])
         let labels = Tensor(indices: (0..<n).map { _ in Int(rng.next() % 2) }, shape: [n])
-        var times: [Double] = []
+        var times: [Double] = [], cpuTimes: [Double] = []
         for step in 0..<(settings.warmup + settings.steps) {
-            let start = DispatchTime.now().uptimeNanoseconds
+            let start = DispatchTime.now().uptimeNanoseconds, cpuStart = BertStepBenchmark.processorMilliseconds()
             optimizer.zeroGrad()
             let loss = crossEntropy(logits: model(ids), targets: labels)
             loss.backward()
             optimizer.step()
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-            if step >= settings.warmup { times.append(ms) }
+            if step >= settings.warmup {
+                times.append(ms)
+                cpuTimes.append(BertStepBenchmark.processorMilliseconds() - cpuStart)
+            }
         }
-        times.sort()
-        let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+        let median = BertStepBenchmark.median(times)
         let items = Double(n) / (median / 1000)
         return Result(mode: mode, stepMilliseconds: (median * 10).rounded() / 10, itemsPerSecond: (items * 100).rounded() / 100,
                       tokensPerSecond: (items * Double(t) * 10).rounded() / 10,
                       peakResidentMebibytes: (BertStepBenchmark.peakResidentMebibytes() * 10).rounded() / 10,
-                      trainableParameters: model.trainableParameterCount)
+                      trainableParameters: model.trainableParameterCount,
+                      cpuMilliseconds: (BertStepBenchmark.median(cpuTimes) * 10).rounded() / 10)
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let v = values.sorted()
+        return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
+    }
+
+    /// User plus system time of the whole process (every thread) so far, in milliseconds.
+    static func processorMilliseconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3
     }
 
     /// The process's peak resident set (`VmHWM` in /proc/self/status), in MiB; 0 where unavailable.

@@ -11,7 +11,8 @@ torch.set_num_threads(2), in the modes of `lorakit bench bert`:
     full           every parameter trained
 
 Each mode runs in a fresh subprocess, so its peak resident memory (VmHWM) is its own. Prints one JSON
-array of {mode, step_ms (median), items_per_s, tokens_per_s, peak_rss_mib, trainable_params}, or, with
+array of {mode, step_ms (median), items_per_s, tokens_per_s, peak_rss_mib, trainable_params, cpu_ms (median
+processor time of a step, all threads: the work, which other processes inflate far less)}, or, with
 --lorakit, also runs `lorakit bench bert --json` in the same window (mode by mode, alternating with
 PEFT so that both sides of each ratio see the same machine load) and prints both with ratios:
 
@@ -64,9 +65,9 @@ def run_mode(mode, args):
     optimizer = torch.optim.AdamW(parameters, lr=lr)
     ids = torch.randint(1, config.vocab_size, (args.batch, args.sequence))
     labels = torch.randint(0, 2, (args.batch,))
-    times = []
+    times, cpu_times = [], []
     for step in range(args.warmup + args.steps):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         optimizer.zero_grad(set_to_none=True)
         logits = model(input_ids=ids).logits
         loss = torch.nn.functional.cross_entropy(logits, labels)
@@ -75,11 +76,13 @@ def run_mode(mode, args):
         ms = (time.perf_counter() - start) * 1e3
         if step >= args.warmup:
             times.append(ms)
+            cpu_times.append((time.process_time() - cpu_start) * 1e3)
     median = statistics.median(times)
     items = args.batch / (median / 1000)
     return {"mode": mode, "step_ms": round(median, 1), "items_per_s": round(items, 2),
             "tokens_per_s": round(items * args.sequence, 1), "peak_rss_mib": round(peak_rss_mib(), 1),
-            "trainable_params": sum(p.numel() for p in parameters)}
+            "trainable_params": sum(p.numel() for p in parameters),
+            "cpu_ms": round(statistics.median(cpu_times), 1)}
 
 
 def child_command(mode, args):
@@ -104,6 +107,7 @@ def main():
         print(json.dumps(run_mode(args.child, args)))
         return
     modes = [m.strip() for m in args.modes.split(",")]
+    load_before = os.getloadavg()
     peft, ours = [], []
     for mode in modes:
         # Interleaved per mode, so that both sides of a ratio see the same machine load.
@@ -118,12 +122,14 @@ def main():
         print(json.dumps(peft))
         return
     print(json.dumps({"peft": peft, "lorakit": ours}))
-    print(f"{'mode':<14}{'PEFT ms':>10}{'ours ms':>10}{'speed ×':>9}{'PEFT MiB':>10}{'ours MiB':>10}"
-          f"{'mem ratio':>10}{'PEFT params':>13}{'ours params':>13}", file=sys.stderr)
+    print(f"{'mode':<14}{'PEFT ms':>10}{'ours ms':>10}{'speed ×':>9}{'PEFT cpu':>10}{'ours cpu':>10}{'cpu ×':>7}"
+          f"{'PEFT MiB':>10}{'ours MiB':>10}{'mem ratio':>10}{'PEFT params':>13}{'ours params':>13}", file=sys.stderr)
     for p, o in zip(peft, ours):
         print(f"{p['mode']:<14}{p['step_ms']:>10.0f}{o['step_ms']:>10.0f}{p['step_ms'] / o['step_ms']:>9.2f}"
+              f"{p['cpu_ms']:>10.0f}{o['cpu_ms']:>10.0f}{p['cpu_ms'] / o['cpu_ms']:>7.2f}"
               f"{p['peak_rss_mib']:>10.0f}{o['peak_rss_mib']:>10.0f}{o['peak_rss_mib'] / p['peak_rss_mib']:>10.2f}"
               f"{p['trainable_params']:>13}{o['trainable_params']:>13}", file=sys.stderr)
+    print(f"load average before and after: {load_before} / {os.getloadavg()}", file=sys.stderr)
 
 
 if __name__ == "__main__":
