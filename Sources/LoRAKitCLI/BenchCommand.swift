@@ -5,6 +5,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run LoRAKit's benchmarks (build with -c release).",
-        subcommands: [BenchKernelsCommand.self, BenchLoRALayersCommand.self, BenchResNetCommand.self]
+        subcommands: [BenchKernelsCommand.self, BenchLoRALayersCommand.self, BenchResNetCommand.self,
+                      BenchBertCommand.self]
     )
 }

@@ -1,0 +1,208 @@
+import ArgumentParser
+import Foundation
+import LoRA
+import NN
+import Tensor
+import TextModels
+import Training
+
+/// `lorakit bench bert`: a training step of a BERT-base-shaped encoder (hidden 768, 12 layers,
+/// 12 heads, FFN 3072, vocabulary 30522, random weights) with a 2-class head, batch 8 × 128
+/// tokens: forward, cross-entropy, backward and an AdamW step, in three modes:
+///
+/// - `lora-qv-r8`: LoRA r = 8 (alpha 16, dropout 0.1) on `query` and `value`, classifier trained;
+/// - `lora-all-r16`: LoRA r = 16 (alpha 32, dropout 0.1) on every encoder `Linear` (`query`,
+///   `key`, `value`, `dense`; not the pooler), classifier trained;
+/// - `full`: every parameter trained.
+///
+/// Each mode runs in a fresh process (the command runs itself with a hidden `--child` option), so
+/// that each reports its own peak resident memory (`VmHWM`). `scripts/reference/bert_peft.py`
+/// does the same with transformers + PEFT.
+struct BenchBertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bert",
+        abstract: "Time a LoRA and a full fine-tuning step of a BERT-base-shaped encoder."
+    )
+
+    static let allModes = ["lora-qv-r8", "lora-all-r16", "full"]
+
+    @Flag(help: "Print one JSON array of {mode, step_ms, items_per_s, tokens_per_s, peak_rss_mib, trainable_params, cpu_ms}.")
+    var json = false
+
+    @Option(help: "Modes to run (comma-separated): \(BenchBertCommand.allModes.joined(separator: ", ")).")
+    var modes = BenchBertCommand.allModes.joined(separator: ",")
+
+    @Option(help: "Timed steps per mode; the median is reported.") var steps = 5
+    @Option(help: "Untimed steps before timing.") var warmup = 2
+    @Option(help: "Kernel threads.") var threads = 2
+    @Option(help: "Sequences per batch.") var batch = 8
+    @Option(help: "Tokens per sequence.") var sequence = 128
+    @Option(help: "Encoder layers (12 for BERT-base; fewer for a quick run).") var layers = 12
+    @Option(help: "Vocabulary size (30522 for BERT-base; smaller for a quick run).") var vocabulary = 30522
+
+    /// Runs one mode in this process and prints its result as one JSON object.
+    @Option(help: .hidden) var child: String?
+
+    func validate() throws {
+        guard steps >= 1, warmup >= 0, threads >= 1, batch >= 1, sequence >= 2, layers >= 1, vocabulary >= 2 else {
+            throw ValidationError("--steps, --threads, --batch and --layers must be at least 1, --sequence and --vocabulary at least 2")
+        }
+        guard sequence <= BertConfig.base.maxPositionEmbeddings else {
+            throw ValidationError("--sequence must be at most \(BertConfig.base.maxPositionEmbeddings)")
+        }
+        for mode in modeList + (child.map { [$0] } ?? []) where !BenchBertCommand.allModes.contains(mode) {
+            throw ValidationError("unknown mode \(mode); modes: \(BenchBertCommand.allModes.joined(separator: ", "))")
+        }
+    }
+
+    private var modeList: [String] { modes.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+
+    func run() throws {
+        if let child {
+            let result = try BertStepBenchmark(settings: self).run(mode: child)
+            print(try sortedJSON(result))
+            return
+        }
+        var results: [BertStepBenchmark.Result] = []
+        for mode in modeList { results.append(try runChild(mode)) }
+        if json {
+            print(try sortedJSON(results))
+            return
+        }
+        print("BERT-base shape (\(layers) layers), batch \(batch) × \(sequence) tokens, \(threads) threads, "
+              + "median of \(steps) steps after \(warmup) warm-up steps, each mode in its own process")
+        print("mode            step ms    CPU ms   items/s  tokens/s   peak RSS MiB    trainable")
+        for r in results {
+            let mode = r.mode.padding(toLength: 14, withPad: " ", startingAt: 0)
+            print(mode + String(format: "%9.0f %9.0f %9.2f %9.1f %14.0f %12d", r.stepMilliseconds, r.cpuMilliseconds,
+                                r.itemsPerSecond, r.tokensPerSecond, r.peakResidentMebibytes, r.trainableParameters))
+        }
+    }
+
+    /// Runs this executable again for one mode and reads its JSON line.
+    private func runChild(_ mode: String) throws -> BertStepBenchmark.Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = ["bench", "bert", "--child", mode, "--steps", "\(steps)", "--warmup", "\(warmup)",
+                             "--threads", "\(threads)", "--batch", "\(batch)", "--sequence", "\(sequence)",
+                             "--layers", "\(layers)", "--vocabulary", "\(vocabulary)"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw UsageError("bench bert: the \(mode) process failed with status \(process.terminationStatus)")
+        }
+        do { return try JSONDecoder().decode(BertStepBenchmark.Result.self, from: data) } catch {
+            throw UsageError("bench bert: the \(mode) process printed no result: \(String(decoding: data, as: UTF8.self))")
+        }
+    }
+}
+
+/// One mode of `lorakit bench bert`, in the current process.
+struct BertStepBenchmark {
+    let settings: BenchBertCommand
+
+    struct Result: Codable {
+        var mode: String
+        var stepMilliseconds: Double
+        var itemsPerSecond: Double
+        var tokensPerSecond: Double
+        var peakResidentMebibytes: Double
+        var trainableParameters: Int
+        /// Median processor time (user + system, all threads) of a step: the work done, which
+        /// other processes on the machine inflate far less than the wall time.
+        var cpuMilliseconds: Double
+
+        enum CodingKeys: String, CodingKey {
+            case mode
+            case stepMilliseconds = "step_ms"
+            case itemsPerSecond = "items_per_s"
+            case tokensPerSecond = "tokens_per_s"
+            case peakResidentMebibytes = "peak_rss_mib"
+            case trainableParameters = "trainable_params"
+            case cpuMilliseconds = "cpu_ms"
+        }
+    }
+
+    func run(mode: String) throws -> Result {
+        Threads.set(settings.threads)
+        var rng = RandomGenerator(seed: 42)
+        var config = BertConfig.base
+        config.layerCount = settings.layers
+        config.vocabularySize = settings.vocabulary
+        let model = BertForSequenceClassification(config: config, classes: 2, pooling: .pooler, generator: &rng)
+        model.train()
+        let learningRate: Float
+        switch mode {
+        case "lora-qv-r8":
+            try LoRAModel(wrapping: model).addAdapter(config: LoRAConfig(
+                rank: 8, alpha: 16, dropout: 0.1, targetModules: ["query", "value"], modulesToSave: ["classifier"]),
+                generator: &rng)
+            learningRate = 1e-4
+        case "lora-all-r16":
+            try LoRAModel(wrapping: model).addAdapter(config: LoRAConfig(
+                rank: 16, alpha: 32, dropout: 0.1, targetModules: ["query", "key", "value", "dense"],
+                excludeModules: ["pooler.dense"], modulesToSave: ["classifier"]), generator: &rng)
+            learningRate = 1e-4
+        default:
+            learningRate = 2e-5
+        }
+        let optimizer = try AdamW(parameters: model.trainableParameters(), learningRate: learningRate)
+        let (n, t) = (settings.batch, settings.sequence)
+        let ids = Tensor(indices: (0..<(n * t)).map { _ in 1 + Int(rng.next() % UInt64(config.vocabularySize - 1)) },
+                         shape: [n, t])
+        let labels = Tensor(indices: (0..<n).map { _ in Int(rng.next() % 2) }, shape: [n])
+        var times: [Double] = [], cpuTimes: [Double] = []
+        for step in 0..<(settings.warmup + settings.steps) {
+            let start = DispatchTime.now().uptimeNanoseconds, cpuStart = BertStepBenchmark.processorMilliseconds()
+            optimizer.zeroGrad()
+            let loss = crossEntropy(logits: model(ids), targets: labels)
+            loss.backward()
+            optimizer.step()
+            let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            if step >= settings.warmup {
+                times.append(ms)
+                cpuTimes.append(BertStepBenchmark.processorMilliseconds() - cpuStart)
+            }
+        }
+        let median = BertStepBenchmark.median(times)
+        let items = Double(n) / (median / 1000)
+        return Result(mode: mode, stepMilliseconds: (median * 10).rounded() / 10, itemsPerSecond: (items * 100).rounded() / 100,
+                      tokensPerSecond: (items * Double(t) * 10).rounded() / 10,
+                      peakResidentMebibytes: (BertStepBenchmark.peakResidentMebibytes() * 10).rounded() / 10,
+                      trainableParameters: model.trainableParameterCount,
+                      cpuMilliseconds: (BertStepBenchmark.median(cpuTimes) * 10).rounded() / 10)
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let v = values.sorted()
+        return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
+    }
+
+    /// User plus system time of the whole process (every thread) so far, in milliseconds.
+    static func processorMilliseconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3
+    }
+
+    /// The process's peak resident set (`VmHWM` in /proc/self/status), in MiB; 0 where unavailable.
+    static func peakResidentMebibytes() -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if fields.count >= 2, let kib = Double(fields[1]) { return kib / 1024 }
+        }
+        return 0
+    }
+}
+
+/// `value` as JSON with sorted keys (stable output for scripts).
+private func sortedJSON<T: Encodable>(_ value: T) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
