@@ -131,6 +131,13 @@ final class BertTests: XCTestCase {
         }
         let unprefixed = try BertModel.loadPretrained(from: directory)
         XCTAssertEqual(unprefixed.stateDict().mapValues(\.scalars), encoder.stateDict().mapValues(\.scalars))
+        // Layer norms named gamma and beta, as in the original BERT checkpoints.
+        let original = try temporaryCheckpoint(from: tiny) { key in
+            key.replacingOccurrences(of: "LayerNorm.weight", with: "LayerNorm.gamma")
+                .replacingOccurrences(of: "LayerNorm.bias", with: "LayerNorm.beta")
+        }
+        XCTAssertEqual(try BertModel.loadPretrained(from: original).stateDict().mapValues(\.scalars),
+                       encoder.stateDict().mapValues(\.scalars))
 
         // A classifier on the bare encoder has a new head; it needs a class count.
         var rng = RandomGenerator(seed: 3)

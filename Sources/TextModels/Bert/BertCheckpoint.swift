@@ -7,8 +7,10 @@ import Tensor
 ///
 /// Keys are read with or without the `bert.` prefix: a `BertModel` checkpoint (MiniLM's) has
 /// `embeddings.…`, `encoder.…`, `pooler.…`; a `BertForSequenceClassification` checkpoint has
-/// `bert.embeddings.…`, …, and `classifier.{weight,bias}`. Tensors of pre-training heads
-/// (`cls.…`) and the `position_ids` buffer are ignored; any other key is unexpected.
+/// `bert.embeddings.…`, …, and `classifier.{weight,bias}`. Layer norms may be named
+/// `LayerNorm.gamma`/`.beta`, as in the original BERT checkpoints. Tensors of pre-training heads
+/// (`cls.…`) and the `position_ids`/`token_type_ids` buffers are ignored; any other key is
+/// unexpected.
 struct BertCheckpoint {
     let config: BertConfig
     let weightsPath: String
@@ -35,8 +37,11 @@ struct BertCheckpoint {
         }
         var encoder: [String: String] = [:], head: [String: String] = [:], unexpected: [String] = []
         for name in file.names {
-            let key = name.hasPrefix("bert.") ? String(name.dropFirst(5)) : name
-            if name.hasSuffix("position_ids") || name.hasPrefix("cls.") { continue }
+            if name.hasSuffix("position_ids") || name.hasSuffix("token_type_ids") || name.hasPrefix("cls.") { continue }
+            var key = name.hasPrefix("bert.") ? String(name.dropFirst(5)) : name
+            // The original BERT checkpoints name layer-norm parameters gamma and beta.
+            if key.hasSuffix("LayerNorm.gamma") { key = String(key.dropLast(5)) + "weight" }
+            if key.hasSuffix("LayerNorm.beta") { key = String(key.dropLast(4)) + "bias" }
             if ["embeddings.", "encoder.", "pooler."].contains(where: key.hasPrefix) {
                 if let other = encoder[key] {
                     throw BertError.unexpectedWeights(file: weights.path, keys: [other, name])
