@@ -18,7 +18,7 @@ extension Tensor {
 
     /// `self + other`, broadcasting.
     public func adding(_ other: Tensor) -> Tensor {
-        let out = Tensor.binaryKernel(self, other, op: "add") { $0 + $1 }
+        let out = Tensor.binaryKernel(self, other, op: "add", vector: .add) { $0 + $1 }
         // Capture shapes and flags only: the gradient of a sum needs neither operand.
         let (aShape, bShape, aNeeds, bNeeds) = (shape, other.shape, requiresGrad, other.requiresGrad)
         return Tensor.record(out, op: "add", inputs: [self, other]) { g in
@@ -28,7 +28,7 @@ extension Tensor {
 
     /// `self - other`, broadcasting.
     public func subtracting(_ other: Tensor) -> Tensor {
-        let out = Tensor.binaryKernel(self, other, op: "sub") { $0 - $1 }
+        let out = Tensor.binaryKernel(self, other, op: "sub", vector: .subtract) { $0 - $1 }
         let (aShape, bShape, aNeeds, bNeeds) = (shape, other.shape, requiresGrad, other.requiresGrad)
         return Tensor.record(out, op: "sub", inputs: [self, other]) { g in
             [aNeeds ? g.sum(toShape: aShape) : nil, bNeeds ? g.negated().sum(toShape: bShape) : nil]
@@ -37,7 +37,7 @@ extension Tensor {
 
     /// `self * other` elementwise, broadcasting.
     public func multiplying(_ other: Tensor) -> Tensor {
-        let out = Tensor.binaryKernel(self, other, op: "mul") { $0 * $1 }
+        let out = Tensor.binaryKernel(self, other, op: "mul", vector: .multiply) { $0 * $1 }
         // Each gradient needs only the other operand: capture it only if that gradient is wanted.
         let aShape = shape, bShape = other.shape
         let bForA = requiresGrad ? other.detached() : nil
@@ -63,25 +63,25 @@ extension Tensor {
 
     /// `-self`.
     public func negated() -> Tensor {
-        let out = Tensor.unaryKernel(self, zeroPreserving: true) { -$0 }
+        let out = Tensor.unaryKernel(self, zeroPreserving: true, affine: (-1, 0)) { -$0 }
         return Tensor.record(out, op: "neg", inputs: [self]) { g in [g.negated()] }
     }
 
     /// `self + s`.
     public func addingScalar(_ s: Float) -> Tensor {
-        let out = Tensor.unaryKernel(self, zeroPreserving: s == 0) { $0 + s }
+        let out = Tensor.unaryKernel(self, zeroPreserving: s == 0, affine: (1, s)) { $0 + s }
         return Tensor.record(out, op: "add-scalar", inputs: [self]) { g in [g] }
     }
 
     /// `self * s`.
     public func scaled(by s: Float) -> Tensor {
-        let out = Tensor.unaryKernel(self, zeroPreserving: true) { $0 * s }
+        let out = Tensor.unaryKernel(self, zeroPreserving: true, affine: (s, 0)) { $0 * s }
         return Tensor.record(out, op: "scale", inputs: [self]) { g in [g.scaled(by: s)] }
     }
 
     /// Adds a gradient to an accumulated one, keeping a shared blocked layout (no tape).
     func addingGradient(_ g: Tensor) -> Tensor {
-        Tensor.binaryKernel(self.detached(), g.detached(), op: "accumulate") { $0 + $1 }
+        Tensor.binaryKernel(self.detached(), g.detached(), op: "accumulate", vector: .add) { $0 + $1 }
     }
 }
 
@@ -90,8 +90,13 @@ extension Tensor {
 extension Tensor {
     /// Applies `f` elementwise. A blocked tensor without padding keeps its layout when `f` maps 0
     /// to 0 or there is no padding, since the operation does not care where elements sit.
+    ///
+    /// `affine: (a, b)` says that `f(x) = a·x + b`; the loop then runs that arithmetic itself.
+    /// `f` is opaque inside the parallel loop's body (a captured closure, called per element and
+    /// never vectorised), so the common operations name their arithmetic this way.
     @inline(__always)
-    static func unaryKernel(_ x: Tensor, zeroPreserving: Bool, _ f: (Float) -> Float) -> Tensor {
+    static func unaryKernel(_ x: Tensor, zeroPreserving: Bool, affine: (Float, Float)? = nil,
+                            _ f: (Float) -> Float) -> Tensor {
         let src: Tensor
         let out: Tensor
         if let format = x.format, zeroPreserving || !format.hasPadding {
@@ -104,19 +109,32 @@ extension Tensor {
         }
         let n = src.format?.elementCount ?? src.count
         let s = src.storage.floats + src.offset, d = out.storage.floats
-        parallelFor(n) { b, e in for i in b..<e { d[i] = f(s[i]) } }
+        if let (scale, shift) = affine {
+            parallelFor(n) { b, e in for i in b..<e { d[i] = scale * s[i] + shift } }
+        } else {
+            parallelFor(n) { b, e in for i in b..<e { d[i] = f(s[i]) } }
+        }
         return out
     }
 
     /// Applies `f` elementwise with broadcasting. Two blocked tensors of the same shape and
     /// layout are combined in place of their layout; anything else goes through plain layout.
+    ///
+    /// `vector` names `f`'s arithmetic when it is one of the common ones, so that the loops run
+    /// it directly (vectorised) instead of calling `f`, which is opaque inside the parallel
+    /// loop's body (a captured closure) and would be called once per element.
     @inline(__always)
-    static func binaryKernel(_ a: Tensor, _ b: Tensor, op: String, _ f: (Float, Float) -> Float) -> Tensor {
+    static func binaryKernel(_ a: Tensor, _ b: Tensor, op: String, vector: ElementwiseOperation? = nil,
+                             _ f: (Float, Float) -> Float) -> Tensor {
         if let fa = a.format, let fb = b.format, a.shape == b.shape, fa == fb, !fa.hasPadding {
             let out = Tensor(shape: a.shape, storage: TensorStorage(byteCount: fa.byteCount, dtype: .float32),
                              format: fa)
             let pa = a.storage.floats + a.offset, pb = b.storage.floats + b.offset, d = out.storage.floats
-            parallelFor(fa.elementCount) { s, e in for i in s..<e { d[i] = f(pa[i], pb[i]) } }
+            if let vector {
+                parallelFor(fa.elementCount) { s, e in vector.apply(pa + s, 1, pb + s, 1, d + s, e - s) }
+            } else {
+                parallelFor(fa.elementCount) { s, e in for i in s..<e { d[i] = f(pa[i], pb[i]) } }
+            }
             return out
         }
         let a = a.plain(), b = b.plain()
@@ -126,7 +144,10 @@ extension Tensor {
         let out = Tensor(uninitialized: shape)
         let pa = a.floats, pb = b.floats, d = out.storage.floats
         let n = out.count
-        if a.shape == b.shape {
+        if let vector, a.shape == b.shape || a.count == 1 || b.count == 1 {
+            let (ia, ib) = (a.count == 1 && n > 1 ? 0 : 1, b.count == 1 && n > 1 ? 0 : 1)
+            parallelFor(n) { s, e in vector.apply(pa + s * ia, ia, pb + s * ib, ib, d + s, e - s) }
+        } else if a.shape == b.shape {
             parallelFor(n) { s, e in for i in s..<e { d[i] = f(pa[i], pb[i]) } }
         } else if b.count == 1 {
             let v = pb[0]
@@ -152,7 +173,9 @@ extension Tensor {
                         ob += idx * sb[dim]
                     }
                     let row = d + r * inner
-                    if ia == 1 && ib == 1 {
+                    if let vector, (ia == 0 || ia == 1) && (ib == 0 || ib == 1) {
+                        vector.apply(pa + oa, ia, pb + ob, ib, row, inner)
+                    } else if ia == 1 && ib == 1 {
                         for j in 0..<inner { row[j] = f(pa[oa + j], pb[ob + j]) }
                     } else if ib == 0 {
                         let v = pb[ob]
@@ -167,5 +190,31 @@ extension Tensor {
             }
         }
         return out
+    }
+}
+
+/// The arithmetic of the common elementwise binary operations, run by `binaryKernel`'s loops
+/// directly so that they vectorise.
+enum ElementwiseOperation {
+    case add, subtract, multiply
+
+    /// `d[i] = x[i·sx] ∘ y[i·sy]` for `i < n`, with strides 0 (a broadcast scalar) or 1.
+    @inline(__always)
+    func apply(_ x: UnsafeMutablePointer<Float>, _ sx: Int, _ y: UnsafeMutablePointer<Float>, _ sy: Int,
+               _ d: UnsafeMutablePointer<Float>, _ n: Int) {
+        switch (self, sx, sy) {
+        case (.add, 1, 1): for i in 0..<n { d[i] = x[i] + y[i] }
+        case (.add, 1, _): let v = y[0]; for i in 0..<n { d[i] = x[i] + v }
+        case (.add, _, 1): let v = x[0]; for i in 0..<n { d[i] = v + y[i] }
+        case (.subtract, 1, 1): for i in 0..<n { d[i] = x[i] - y[i] }
+        case (.subtract, 1, _): let v = y[0]; for i in 0..<n { d[i] = x[i] - v }
+        case (.subtract, _, 1): let v = x[0]; for i in 0..<n { d[i] = v - y[i] }
+        case (.multiply, 1, 1): for i in 0..<n { d[i] = x[i] * y[i] }
+        case (.multiply, 1, _): let v = y[0]; for i in 0..<n { d[i] = x[i] * v }
+        case (.multiply, _, 1): let v = x[0]; for i in 0..<n { d[i] = v * y[i] }
+        case (.add, _, _): let v = x[0] + y[0]; for i in 0..<n { d[i] = v }
+        case (.subtract, _, _): let v = x[0] - y[0]; for i in 0..<n { d[i] = v }
+        case (.multiply, _, _): let v = x[0] * y[0]; for i in 0..<n { d[i] = v }
+        }
     }
 }

@@ -44,7 +44,10 @@ extension Tensor {
         let s = x.floats, d = out.storage.floats
         parallelFor(x.count) { b, e in
             for i in b..<e {
-                d[i] = dropoutKeeps(seed: seed, index: i, threshold: threshold) ? s[i] * scale : 0
+                // Branch-free (the keep/drop branch is unpredictable): the bits of s[i]·scale
+                // where the element is kept, of +0 where it is dropped.
+                let keep: UInt32 = dropoutKeeps(seed: seed, index: i, threshold: threshold) ? ~0 : 0
+                d[i] = Float(bitPattern: (s[i] * scale).bitPattern & keep)
             }
         }
         return out

@@ -7,7 +7,7 @@ import Tensor
 ///     e[n, t] = LayerNorm(word[ids[n, t]] + position[t] + tokenType[types[n, t]])
 ///
 /// Keys: `word_embeddings.weight` [V, H], `position_embeddings.weight` [P, H],
-/// `token_type_embeddings.weight` [2, H], `LayerNorm.weight`, `LayerNorm.bias` [H]. The word
+/// `token_type_embeddings.weight` [types, H], `LayerNorm.weight`, `LayerNorm.bias` [H]. The word
 /// table's padding row receives no gradient (PyTorch's `padding_idx`).
 public final class BertEmbeddings: Module {
     @Child public var wordEmbeddings: Embedding
