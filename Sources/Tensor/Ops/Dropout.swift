@@ -37,30 +37,51 @@ extension Tensor {
 
 extension Tensor {
     /// `x[i] · scale` where element `i` is kept, else 0. Element `i` is kept when the top 24 bits
-    /// of SplitMix64's output for counter `i` are at least `threshold`.
+    /// of `dropoutHash(seed, i)` are at least `threshold`.
     static func dropoutKernel(_ x: Tensor, seed: UInt64, threshold: UInt64, scale: Float) -> Tensor {
         KernelTrace.note("dropout")
         let out = Tensor(uninitialized: x.shape)
         let s = x.floats, d = out.storage.floats
+        let limit = UInt32(threshold)
         parallelFor(x.count) { b, e in
-            for i in b..<e {
-                // Branch-free (the keep/drop branch is unpredictable): the bits of s[i]·scale
-                // where the element is kept, of +0 where it is dropped.
-                let keep: UInt32 = dropoutKeeps(seed: seed, index: i, threshold: threshold) ? ~0 : 0
-                d[i] = Float(bitPattern: (s[i] * scale).bitPattern & keep)
+            // The hash takes a 32-bit counter: the element index within its block of 2³² elements,
+            // with the block number folded into the key.
+            var start = b
+            while start < e {
+                let block = UInt64(start) >> 32
+                let end = Swift.min(e, Int((block + 1) << 32))
+                let (k0, k1) = dropoutKeys(seed: seed, block: block)
+                for i in start..<end {
+                    // Branch-free (the keep/drop branch is unpredictable, and the loop vectorises):
+                    // the bits of s[i]·scale where the element is kept, of +0 where it is dropped.
+                    let h = dropoutHash(UInt32(truncatingIfNeeded: i), k0, k1)
+                    let keep: UInt32 = h >> 8 >= limit ? ~0 : 0
+                    d[i] = Float(bitPattern: (s[i] * scale).bitPattern & keep)
+                }
+                start = end
             }
         }
         return out
     }
 
-    /// SplitMix64 (Steele et al. 2014) evaluated at position `index` of the stream seeded by `seed`:
-    /// a stateless, well-mixed hash, so each element's draw needs no sequential generator.
+    /// The two 32-bit keys of block `block` (elements `block·2³² ..< (block+1)·2³²`) of the
+    /// stream seeded by `seed`.
     @inline(__always)
-    static func dropoutKeeps(seed: UInt64, index: Int, threshold: UInt64) -> Bool {
-        var z = seed &+ (UInt64(index) &+ 1) &* 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return z >> 40 >= threshold
+    static func dropoutKeys(seed: UInt64, block: UInt64) -> (UInt32, UInt32) {
+        let key = seed ^ (block &* 0x9E37_79B9_7F4A_7C15)
+        return (UInt32(truncatingIfNeeded: key), UInt32(truncatingIfNeeded: key >> 32))
+    }
+
+    /// A keyed 32-bit counter hash: two rounds of Wellons' `lowbias32` integer hash (an avalanching
+    /// bijection of 32-bit words built from xor-shifts and odd multiplies), the first keyed by `k0`,
+    /// the second by `k1`. It is stateless, so each element's draw needs no sequential generator,
+    /// and it uses only 32-bit lane operations, so the dropout loop vectorises (16 lanes).
+    @inline(__always)
+    static func dropoutHash(_ counter: UInt32, _ k0: UInt32, _ k1: UInt32) -> UInt32 {
+        var h = counter ^ k0
+        h ^= h >> 16; h = h &* 0x7FEB_352D; h ^= h >> 15; h = h &* 0x846C_A68B; h ^= h >> 16
+        h = h &+ k1
+        h ^= h >> 16; h = h &* 0x7FEB_352D; h ^= h >> 15; h = h &* 0x846C_A68B; h ^= h >> 16
+        return h
     }
 }
