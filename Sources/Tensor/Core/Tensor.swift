@@ -180,6 +180,7 @@ public struct Tensor {
     /// plain F32 (parameters are). Not recorded by autograd.
     public func withUnsafeMutableFloats<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
         precondition(format == nil && dtype == .float32, "in-place access needs a plain F32 tensor")
+        storage.noteMutation()
         return try body(UnsafeMutableBufferPointer(start: storage.floats + offset, count: count))
     }
 

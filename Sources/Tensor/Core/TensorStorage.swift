@@ -32,6 +32,39 @@ public final class TensorStorage: @unchecked Sendable {
         self.owner = owner
     }
 
+    /// Counts in-place writes through the public API (`Tensor.withUnsafeMutableFloats`, which
+    /// optimizers use), so that data derived from the contents and kept here can tell it is stale.
+    private(set) var version: UInt64 = 0
+    /// Data derived from this storage's contents (a frozen weight pre-packed for oneDNN's GEMM),
+    /// by purpose, with the `version` it was derived from. It lives and dies with the storage.
+    private var derived: [String: (version: UInt64, value: AnyObject)] = [:]
+    private static let derivedLock = NSLock()
+
+    /// Called before every in-place write of the contents.
+    func noteMutation() {
+        TensorStorage.derivedLock.lock()
+        version &+= 1
+        derived.removeAll()
+        TensorStorage.derivedLock.unlock()
+    }
+
+    /// The value derived for `purpose` if it was derived from the current contents and
+    /// `isValid` accepts it; otherwise `make()`'s, which replaces it.
+    func derivedValue<T: AnyObject>(_ purpose: String, isValid: (T) -> Bool, make: () -> T) -> T {
+        TensorStorage.derivedLock.lock()
+        if let entry = derived[purpose], entry.version == version, let value = entry.value as? T, isValid(value) {
+            TensorStorage.derivedLock.unlock()
+            return value
+        }
+        let v = version
+        TensorStorage.derivedLock.unlock()
+        let value = make()
+        TensorStorage.derivedLock.lock()
+        if version == v { derived[purpose] = (v, value) }
+        TensorStorage.derivedLock.unlock()
+        return value
+    }
+
     deinit {
         if pooled { BufferPool.shared.release(base, byteCount: byteCount) }
     }

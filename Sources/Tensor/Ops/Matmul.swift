@@ -6,12 +6,19 @@ extension Tensor {
     /// `matmul(x, w, transposeB: true)` is `x · wᵀ`, the product of a `Linear` layer.
     /// Shapes: `[..., M, K] · [..., K, N] -> [..., M, N]`; 1-D operands are not promoted.
     public func matmul(_ other: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+        matmul(other, transposeA: transposeA, transposeB: transposeB, packingB: false)
+    }
+
+    /// `matmul`, where `packingB` says that `other` is a matrix that stays unchanged across calls
+    /// (a frozen weight), so that a 2-D product may run on a packed copy of it (`DNNL.matmulPacked`).
+    func matmul(_ other: Tensor, transposeA: Bool, transposeB: Bool, packingB: Bool) -> Tensor {
         if rank > 2 && other.rank == 2 && !transposeA {
             // A matrix shared by every batch (a Linear layer's weight): one product over all the
             // rows, `[B·M, K] · [K, N]`, as PyTorch does, rather than B products of M rows (which
             // run far below the GEMM's speed for M ≈ 128 and, in backward, sum B weight gradients).
             let rows = Array(shape.dropLast())
-            let product = reshaped([rows.reduce(1, *), shape[rank - 1]]).matmul(other, transposeB: transposeB)
+            let product = reshaped([rows.reduce(1, *), shape[rank - 1]])
+                .matmul(other, transposeA: false, transposeB: transposeB, packingB: packingB)
             return product.reshaped(rows + [product.shape[1]])
         }
         let a = self.plain(), b = other.plain()
@@ -28,6 +35,40 @@ extension Tensor {
         let sa = Broadcast.strides(of: batchA, in: batch), sb = Broadcast.strides(of: batchB, in: batch)
         let pa = a.floats, pb = b.floats, pc = out.storage.floats
         let lda = a.shape[a.rank - 1], ldb = b.shape[b.rank - 1]
+        // The input gradient `g · W` of a frozen weight W (rather than the weight's own gradient,
+        // or a product of activations): the weight is reused unchanged every step, so it is packed.
+        if packingB && count == 1 && !transposeA && m >= Tensor.packedProductMinimumRows
+            && ka * n >= Tensor.packedProductMinimumWork {
+            DNNL.matmulPacked(m: m, n: n, k: ka, a: pa, b: b, transB: transposeB, c: pc)
+        } else {
+            run(count: count, m: m, n: n, ka: ka, batch: batch, sa: sa, sb: sb, pa: pa, pb: pb, pc: pc, lda: lda, ldb: ldb,
+                transposeA: transposeA, transposeB: transposeB)
+        }
+        // dA = g · op(B)ᵀ needs only B; dB = op(A)ᵀ · g needs only A. A frozen 2-D B (a weight that
+        // requires no gradient) is the same matrix in every step's backward: pack it there.
+        let bForA = self.requiresGrad ? b.detached() : nil
+        let aForB = other.requiresGrad ? a.detached() : nil
+        let packBForA = !other.requiresGrad && b.rank == 2 && !transposeA
+        let aShape = a.shape, bShape = b.shape
+        return Tensor.record(out, op: "matmul", inputs: [self, other]) { g in
+            let ga = bForA.map { b -> Tensor in
+                let r = transposeA ? b.matmul(g, transposeA: transposeB, transposeB: true)
+                                   : g.matmul(b, transposeA: false, transposeB: !transposeB, packingB: packBForA)
+                return r.sum(toShape: aShape)
+            }
+            let gb = aForB.map { a -> Tensor in
+                let r = transposeB ? g.matmul(a, transposeA: true, transposeB: transposeA)
+                                   : a.matmul(g, transposeA: !transposeA)
+                return r.sum(toShape: bShape)
+            }
+            return [ga, gb]
+        }
+    }
+
+    /// The products of `matmul` on `dnnl_sgemm`, one per batch element.
+    private func run(count: Int, m: Int, n: Int, ka: Int, batch: [Int], sa: [Int], sb: [Int],
+                     pa: UnsafeMutablePointer<Float>, pb: UnsafeMutablePointer<Float>, pc: UnsafeMutablePointer<Float>,
+                     lda: Int, ldb: Int, transposeA: Bool, transposeB: Bool) {
         let product = { (i: Int) in
             var rem = i, oa = 0, ob = 0
             for d in stride(from: batch.count - 1, through: 0, by: -1) {
@@ -48,29 +89,15 @@ extension Tensor {
         } else {
             for i in 0..<count { product(i) }
         }
-        // dA = g · op(B)ᵀ needs only B; dB = op(A)ᵀ · g needs only A.
-        let bForA = self.requiresGrad ? b.detached() : nil
-        let aForB = other.requiresGrad ? a.detached() : nil
-        let aShape = a.shape, bShape = b.shape
-        return Tensor.record(out, op: "matmul", inputs: [self, other]) { g in
-            let ga = bForA.map { b -> Tensor in
-                let r = transposeA ? b.matmul(g, transposeA: transposeB, transposeB: true)
-                                   : g.matmul(b, transposeB: !transposeB)
-                return r.sum(toShape: aShape)
-            }
-            let gb = aForB.map { a -> Tensor in
-                let r = transposeB ? g.matmul(a, transposeA: true, transposeB: transposeA)
-                                   : a.matmul(g, transposeA: !transposeA)
-                return r.sum(toShape: bShape)
-            }
-            return [ga, gb]
-        }
     }
 }
 
 extension Tensor {
     /// The largest `m·n·k` of a batched product that runs one product per thread.
     static let smallProductWork = 1 << 21
+    /// Packing B pays off only for products of at least this many rows and B of this many elements.
+    static let packedProductMinimumRows = 64
+    static let packedProductMinimumWork = 1 << 16
 }
 
 extension Tensor {
