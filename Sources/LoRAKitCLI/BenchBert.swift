@@ -59,14 +59,19 @@ struct BenchBertCommand: ParsableCommand {
 
     func run() throws {
         if let child {
-            let result = try BertStepBenchmark(settings: self).run(mode: child)
-            print(try sortedJSON(result))
+            print(try BenchProcess.json([try BertStepBenchmark(settings: self).run(mode: child)]))
             return
         }
-        var results: [BertStepBenchmark.Result] = []
-        for mode in modeList { results.append(try runChild(mode)) }
+        var results: [ModelBenchResult] = []
+        for mode in modeList {
+            results += try BenchProcess.runChild([
+                "bench", "bert", "--child", mode, "--steps", "\(steps)", "--warmup", "\(warmup)",
+                "--threads", "\(threads)", "--batch", "\(batch)", "--sequence", "\(sequence)",
+                "--layers", "\(layers)", "--vocabulary", "\(vocabulary)",
+            ])
+        }
         if json {
-            print(try sortedJSON(results))
+            print(try BenchProcess.json(results))
             return
         }
         print("BERT-base shape (\(layers) layers), batch \(batch) × \(sequence) tokens, \(threads) threads, "
@@ -74,28 +79,8 @@ struct BenchBertCommand: ParsableCommand {
         print("mode            step ms    CPU ms   items/s  tokens/s   peak RSS MiB    trainable")
         for r in results {
             let mode = r.mode.padding(toLength: 14, withPad: " ", startingAt: 0)
-            print(mode + String(format: "%9.0f %9.0f %9.2f %9.1f %14.0f %12d", r.stepMilliseconds, r.cpuMilliseconds,
-                                r.itemsPerSecond, r.tokensPerSecond, r.peakResidentMebibytes, r.trainableParameters))
-        }
-    }
-
-    /// Runs this executable again for one mode and reads its JSON line.
-    private func runChild(_ mode: String) throws -> BertStepBenchmark.Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = ["bench", "bert", "--child", mode, "--steps", "\(steps)", "--warmup", "\(warmup)",
-                             "--threads", "\(threads)", "--batch", "\(batch)", "--sequence", "\(sequence)",
-                             "--layers", "\(layers)", "--vocabulary", "\(vocabulary)"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw UsageError("bench bert: the \(mode) process failed with status \(process.terminationStatus)")
-        }
-        do { return try JSONDecoder().decode(BertStepBenchmark.Result.self, from: data) } catch {
-            throw UsageError("bench bert: the \(mode) process printed no result: \(String(decoding: data, as: UTF8.self))")
+            print(mode + String(format: "%9.0f %9.0f %9.2f %9.1f %14.0f %12d", r.step_ms, r.cpu_ms ?? 0,
+                                r.items_per_s, r.tokens_per_s ?? 0, r.peak_rss_mib, r.trainable_params))
         }
     }
 }
@@ -104,29 +89,7 @@ struct BenchBertCommand: ParsableCommand {
 struct BertStepBenchmark {
     let settings: BenchBertCommand
 
-    struct Result: Codable {
-        var mode: String
-        var stepMilliseconds: Double
-        var itemsPerSecond: Double
-        var tokensPerSecond: Double
-        var peakResidentMebibytes: Double
-        var trainableParameters: Int
-        /// Median processor time (user + system, all threads) of a step: the work done, which
-        /// other processes on the machine inflate far less than the wall time.
-        var cpuMilliseconds: Double
-
-        enum CodingKeys: String, CodingKey {
-            case mode
-            case stepMilliseconds = "step_ms"
-            case itemsPerSecond = "items_per_s"
-            case tokensPerSecond = "tokens_per_s"
-            case peakResidentMebibytes = "peak_rss_mib"
-            case trainableParameters = "trainable_params"
-            case cpuMilliseconds = "cpu_ms"
-        }
-    }
-
-    func run(mode: String) throws -> Result {
+    func run(mode: String) throws -> ModelBenchResult {
         Threads.set(settings.threads)
         var rng = RandomGenerator(seed: 42)
         var config = BertConfig.base
@@ -156,7 +119,7 @@ struct BertStepBenchmark {
         let labels = Tensor(indices: (0..<n).map { _ in Int(rng.next() % 2) }, shape: [n])
         var times: [Double] = [], cpuTimes: [Double] = []
         for step in 0..<(settings.warmup + settings.steps) {
-            let start = DispatchTime.now().uptimeNanoseconds, cpuStart = BertStepBenchmark.processorMilliseconds()
+            let start = DispatchTime.now().uptimeNanoseconds, cpuStart = BenchProcess.processorMilliseconds()
             optimizer.zeroGrad()
             let loss = crossEntropy(logits: model(ids), targets: labels)
             loss.backward()
@@ -164,45 +127,16 @@ struct BertStepBenchmark {
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             if step >= settings.warmup {
                 times.append(ms)
-                cpuTimes.append(BertStepBenchmark.processorMilliseconds() - cpuStart)
+                cpuTimes.append(BenchProcess.processorMilliseconds() - cpuStart)
             }
         }
-        let median = BertStepBenchmark.median(times)
+        let median = BenchProcess.median(times)
         let items = Double(n) / (median / 1000)
-        return Result(mode: mode, stepMilliseconds: (median * 10).rounded() / 10, itemsPerSecond: (items * 100).rounded() / 100,
-                      tokensPerSecond: (items * Double(t) * 10).rounded() / 10,
-                      peakResidentMebibytes: (BertStepBenchmark.peakResidentMebibytes() * 10).rounded() / 10,
-                      trainableParameters: model.trainableParameterCount,
-                      cpuMilliseconds: (BertStepBenchmark.median(cpuTimes) * 10).rounded() / 10)
+        func rounded(_ x: Double, _ places: Double) -> Double { (x * places).rounded() / places }
+        return ModelBenchResult(mode: mode, step_ms: rounded(median, 10), items_per_s: rounded(items, 100),
+                                peak_rss_mib: rounded(BenchProcess.peakResidentMiB(), 10),
+                                trainable_params: model.trainableParameterCount,
+                                tokens_per_s: rounded(items * Double(t), 10),
+                                cpu_ms: rounded(BenchProcess.median(cpuTimes), 10))
     }
-
-    static func median(_ values: [Double]) -> Double {
-        let v = values.sorted()
-        return v.count % 2 == 1 ? v[v.count / 2] : (v[v.count / 2 - 1] + v[v.count / 2]) / 2
-    }
-
-    /// User plus system time of the whole process (every thread) so far, in milliseconds.
-    static func processorMilliseconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3
-            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3
-    }
-
-    /// The process's peak resident set (`VmHWM` in /proc/self/status), in MiB; 0 where unavailable.
-    static func peakResidentMebibytes() -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            if fields.count >= 2, let kib = Double(fields[1]) { return kib / 1024 }
-        }
-        return 0
-    }
-}
-
-/// `value` as JSON with sorted keys (stable output for scripts).
-private func sortedJSON<T: Encodable>(_ value: T) throws -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    return String(decoding: try encoder.encode(value), as: UTF8.self)
 }

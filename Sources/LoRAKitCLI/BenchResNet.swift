@@ -37,9 +37,7 @@ struct BenchResNetCommand: ParsableCommand {
     func run() throws {
         if let mode = childMode {
             let results = mode == "inference" ? try measureInference() : [try measure(mode: mode)]
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(results), as: UTF8.self))
+            print(try BenchProcess.json(results))
             return
         }
         var selected = modes.map { $0.split(separator: ",").map(String.init) } ?? Self.trainingModes

@@ -11,6 +11,11 @@ struct ModelBenchResult: Codable {
     /// The process's peak resident memory (VmHWM) in MiB.
     var peak_rss_mib: Double
     var trainable_params: Int
+    /// Tokens per second (text models).
+    var tokens_per_s: Double?
+    /// Median processor time (user + system, all threads) of a step: the work done, which other
+    /// processes on the machine inflate far less than the wall time.
+    var cpu_ms: Double?
 }
 
 /// Helpers for benchmarks that run each mode in a fresh process, so that each mode's peak
@@ -24,6 +29,14 @@ enum BenchProcess {
             return kib / 1024
         }
         return 0
+    }
+
+    /// User plus system time of the whole process (every thread) so far, in milliseconds.
+    static func processorMilliseconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3
     }
 
     /// The median of `values` (which must not be empty).
@@ -65,12 +78,17 @@ enum BenchProcess {
         return result
     }
 
+    /// `value` as one line of JSON with sorted keys (stable output for scripts).
+    static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
     /// Prints `results` as one JSON array (keys sorted) or as a table.
     static func report(_ results: [ModelBenchResult], json: Bool, title: String) throws {
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(results), as: UTF8.self))
+            print(try Self.json(results))
             return
         }
         print(title)
