@@ -80,3 +80,38 @@ final class MatmulPackedTests: XCTestCase {
         assertClose(x.grad!, Tensor.ones([8, 16]).matmul(w), atol: 1e-5, rtol: 1e-5)
     }
 }
+
+/// A Linear layer's forward `x · Wᵀ` that keeps or shrinks the width runs on oneDNN's matmul
+/// primitive (reading Wᵀ in place); its values and gradients are those of the plain product.
+final class MatmulTransposedWeightTests: XCTestCase {
+    func testNarrowingProductRunsOnTheMatmulPrimitive() {
+        let x = randomTensor([64, 320], seed: 8).requiringGrad()
+        let w = randomTensor([256, 320], seed: 9).requiringGrad()
+        let trace = KernelTrace()
+        let y = KernelTrace.record(into: trace) { x.matmul(w, transposeB: true) }
+        XCTAssertEqual(trace.count("matmul"), 1, "\(trace.kernels)")
+        // Independently: each row of x against each row of w, in Double.
+        let xs = x.scalars, ws = w.scalars
+        var expected = [Float](repeating: 0, count: 64 * 256)
+        for i in 0..<64 {
+            for o in 0..<256 {
+                var s = 0.0
+                for k in 0..<320 { s += Double(xs[i * 320 + k]) * Double(ws[o * 320 + k]) }
+                expected[i * 256 + o] = Float(s)
+            }
+        }
+        assertClose(y, Tensor(expected, shape: [64, 256]), atol: 1e-4, rtol: 1e-4)
+        y.sum().backward()
+        // d/dx Σ x·Wᵀ = 1·W (column sums of W per input feature), d/dW = 1ᵀ·x.
+        assertClose(x.grad!, Tensor.ones([64, 256]).matmul(w.detached()), atol: 1e-4, rtol: 1e-4)
+        assertClose(w.grad!, Tensor.ones([256, 64]).matmul(x.detached()), atol: 1e-4, rtol: 1e-4)
+    }
+
+    func testWideningProductStaysOnSgemm() {
+        let x = randomTensor([64, 256], seed: 10), w = randomTensor([320, 256], seed: 11)
+        let trace = KernelTrace()
+        _ = KernelTrace.record(into: trace) { x.matmul(w, transposeB: true) }
+        XCTAssertEqual(trace.count("matmul"), 0)
+        XCTAssertEqual(trace.count("sgemm"), 1)
+    }
+}

@@ -40,6 +40,10 @@ extension Tensor {
         if packingB && count == 1 && !transposeA && m >= Tensor.packedProductMinimumRows
             && ka * n >= Tensor.packedProductMinimumWork {
             DNNL.matmulPacked(m: m, n: n, k: ka, a: pa, b: b, transB: transposeB, c: pc)
+        } else if count == 1 && !transposeA && transposeB && n <= ka && m >= Tensor.packedProductMinimumRows
+                    && ka * n >= Tensor.packedProductMinimumWork {
+            // A Linear layer's forward x·Wᵀ that keeps or shrinks the width.
+            DNNL.matmulTransposedB(m: m, n: n, k: ka, a: pa, b: pb, c: pc)
         } else {
             run(count: count, m: m, n: n, ka: ka, batch: batch, sa: sa, sb: sb, pa: pa, pb: pb, pc: pc, lda: lda, ldb: ldb,
                 transposeA: transposeA, transposeB: transposeB)
