@@ -75,7 +75,7 @@ extension Tensor {
     /// A keyed 32-bit counter hash: two rounds of Wellons' `lowbias32` integer hash (an avalanching
     /// bijection of 32-bit words built from xor-shifts and odd multiplies), the first keyed by `k0`,
     /// the second by `k1`. It is stateless, so each element's draw needs no sequential generator,
-    /// and it uses only 32-bit lane operations, so the dropout loop vectorises (16 lanes).
+    /// and it uses only 32-bit lane operations, so the dropout loop vectorises (8 lanes with AVX2).
     @inline(__always)
     static func dropoutHash(_ counter: UInt32, _ k0: UInt32, _ k1: UInt32) -> UInt32 {
         var h = counter ^ k0
