@@ -138,24 +138,30 @@ enum DNNL {
         let (srcMD, srcPtr) = arg(t)
         var a = srcMD, b = md
         if dnnl_memory_desc_equal(&a, &b) != 0 { return t }
-        let plainTarget = isPlain(md, shape: t.shape)
+        return reorder(srcMD, at: srcPtr, shape: t.shape, to: md)
+    }
+
+    /// The data at `pointer`, laid out as `source` (any strides or blocking) with logical `shape`,
+    /// copied into a new tensor laid out as `md`. `trace` names the kernel for `KernelTrace`.
+    static func reorder(_ source: dnnl_memory_desc_t, at pointer: UnsafeMutableRawPointer, shape: [Int],
+                        to md: dnnl_memory_desc_t, trace: String = "reorder") -> Tensor {
         let out: Tensor
-        if plainTarget {
-            out = Tensor(uninitialized: t.shape)
+        if isPlain(md, shape: shape) {
+            out = Tensor(uninitialized: shape)
         } else {
-            let fmt = BlockedFormat(md, logicalCount: t.count)
-            out = Tensor(shape: t.shape, storage: TensorStorage(byteCount: fmt.byteCount, dtype: .float32),
+            let fmt = BlockedFormat(md, logicalCount: shape.reduce(1, *))
+            out = Tensor(shape: shape, storage: TensorStorage(byteCount: fmt.byteCount, dtype: .float32),
                          format: fmt)
         }
-        let key = "reorder|" + BlockedFormat.key(srcMD) + "|" + BlockedFormat.key(md)
+        let key = "reorder|" + BlockedFormat.key(source) + "|" + BlockedFormat.key(md)
         let prim = context.primitive(key) {
             var pd: dnnl_primitive_desc_t?
-            var s = srcMD, d = md
+            var s = source, d = md
             check(dnnl_reorder_primitive_desc_create(&pd, &s, context.engine, &d, context.engine, nil), "reorder")
             return pd!
         }
-        KernelTrace.note("reorder")
-        prim.execute([(DNNL_ARG_FROM, srcMD, srcPtr), (DNNL_ARG_TO, md, out.storage.base)])
+        KernelTrace.note(trace)
+        prim.execute([(DNNL_ARG_FROM, source, pointer), (DNNL_ARG_TO, md, out.storage.base)])
         return out
     }
 

@@ -12,13 +12,17 @@ extension DNNL {
     /// A packed copy of a matrix, in the layout `desc`.
     final class PackedMatrix: @unchecked Sendable {
         let desc: dnnl_memory_desc_t
-        let key: String
         let tensor: Tensor
 
         init(desc: dnnl_memory_desc_t, tensor: Tensor) {
             self.desc = desc
-            self.key = BlockedFormat.key(desc)
             self.tensor = tensor
+        }
+
+        /// Whether the copy is laid out as `wanted`.
+        func isLaidOut(as wanted: dnnl_memory_desc_t) -> Bool {
+            var a = desc, b = wanted
+            return dnnl_memory_desc_equal(&a, &b) != 0
         }
     }
 
@@ -38,9 +42,8 @@ extension DNNL {
             return pd!
         }
         let wanted = prim.md(dnnl_query_weights_md)
-        let wantedKey = BlockedFormat.key(wanted)
         let packed = b.storage.derivedValue("matmul-b|\(b.offset)|\(b.shape)|\(transB)",
-                                            isValid: { (p: PackedMatrix) in p.key == wantedKey }) {
+                                            isValid: { (p: PackedMatrix) in p.isLaidOut(as: wanted) }) {
             pack(b, transB: transB, k: k, n: n, into: wanted)
         }
         KernelTrace.note("matmul-packed")
@@ -81,19 +84,8 @@ extension DNNL {
         var source = dnnl_memory_desc_t()
         let strides: [Int64] = transB ? [1, Int64(k)] : [Int64(n), 1]
         check(dnnl_memory_desc_init_by_strides(&source, 2, [Int64(k), Int64(n)], dnnl_f32, strides), "packed source md")
-        let format = BlockedFormat(desc, logicalCount: k * n)
-        let out = Tensor(shape: [k, n], storage: TensorStorage(byteCount: format.byteCount, dtype: .float32),
-                         format: format)
-        let key = "reorder|" + BlockedFormat.key(source) + "|" + format.key
-        let prim = context.primitive(key) {
-            var pd: dnnl_primitive_desc_t?
-            var s = source, d = desc
-            check(dnnl_reorder_primitive_desc_create(&pd, &s, context.engine, &d, context.engine, nil), "pack reorder")
-            return pd!
-        }
-        KernelTrace.note("pack")
-        prim.execute([(DNNL_ARG_FROM, source, UnsafeMutableRawPointer(b.storage.floats + b.offset)),
-                      (DNNL_ARG_TO, desc, out.storage.base)])
-        return PackedMatrix(desc: desc, tensor: out)
+        let packed = reorder(source, at: UnsafeMutableRawPointer(b.storage.floats + b.offset), shape: [k, n], to: desc,
+                             trace: "pack")
+        return PackedMatrix(desc: desc, tensor: packed)
     }
 }
