@@ -97,6 +97,20 @@ extension Tensor {
     @inline(__always)
     static func unaryKernel(_ x: Tensor, zeroPreserving: Bool, affine: (Float, Float)? = nil,
                             _ f: (Float) -> Float) -> Tensor {
+        if let (scale, shift) = affine {
+            return unaryRangeKernel(x, zeroPreserving: zeroPreserving) { s, d, n in
+                for i in 0..<n { d[i] = scale * s[i] + shift }
+            }
+        }
+        return unaryRangeKernel(x, zeroPreserving: zeroPreserving) { s, d, n in
+            for i in 0..<n { d[i] = f(s[i]) }
+        }
+    }
+
+    /// `unaryKernel` with the loop written by the caller: `body(x, out, n)` fills `out[0..<n]` from
+    /// `x[0..<n]`, one call per chunk of the parallel loop, so that the loop vectorises.
+    static func unaryRangeKernel(_ x: Tensor, zeroPreserving: Bool,
+                                 _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
         let src: Tensor
         let out: Tensor
         if let format = x.format, zeroPreserving || !format.hasPadding {
@@ -109,11 +123,7 @@ extension Tensor {
         }
         let n = src.format?.elementCount ?? src.count
         let s = src.storage.floats + src.offset, d = out.storage.floats
-        if let (scale, shift) = affine {
-            parallelFor(n) { b, e in for i in b..<e { d[i] = scale * s[i] + shift } }
-        } else {
-            parallelFor(n) { b, e in for i in b..<e { d[i] = f(s[i]) } }
-        }
+        parallelFor(n) { b, e in body(s + b, d + b, e - b) }
         return out
     }
 

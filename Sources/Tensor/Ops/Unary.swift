@@ -130,11 +130,19 @@ extension Tensor {
     ///
     /// Backward: `g` where `y > 0`, 0 elsewhere, so 0 at x = 0 (PyTorch's rule). It captures
     /// the output, which the next layer usually keeps anyway, never the input.
+    ///
+    /// Both loops are written out here rather than passed to `unaryKernel`/`gradientKernel` as a
+    /// per-element function, which the parallel loop would call opaquely, once per element: written
+    /// out they vectorise (ReLU's two passes were 7 % of a ResNet-34 training step's samples).
     public func relu() -> Tensor {
-        let out = Tensor.unaryKernel(self, zeroPreserving: true) { $0 < 0 ? 0 : $0 }
+        let out = Tensor.unaryRangeKernel(self, zeroPreserving: true) { s, d, n in
+            for i in 0..<n { d[i] = s[i] < 0 ? 0 : s[i] }
+        }
         let y = out.detached()
         return Tensor.record(out, op: "relu", inputs: [self]) { g in
-            [Tensor.gradientKernel(g, y, zeroPreserving: true) { gv, yv in yv > 0 ? gv : 0 }]
+            [Tensor.gradientRangeKernel(g, y, zeroPreserving: true) { pg, py, d, n in
+                for i in 0..<n { d[i] = py[i] > 0 ? pg[i] : 0 }
+            }]
         }
     }
 
@@ -197,19 +205,30 @@ extension Tensor {
     @inline(__always)
     static func gradientKernel(_ g: Tensor, _ s: Tensor, zeroPreserving: Bool,
                                _ f: (Float, Float) -> Float) -> Tensor {
+        gradientRangeKernel(g, s, zeroPreserving: zeroPreserving) { pg, ps, d, n in
+            for i in 0..<n { d[i] = f(pg[i], ps[i]) }
+        }
+    }
+
+    /// `gradientKernel` with the loop written by the caller: `body(g, s, out, n)` fills `out[0..<n]`
+    /// from `g[0..<n]` and `s[0..<n]`, one call per chunk of the parallel loop. A loop written in
+    /// the caller's closure vectorises, where `gradientKernel`'s per-element function does not.
+    static func gradientRangeKernel(_ g: Tensor, _ s: Tensor, zeroPreserving: Bool,
+                                    _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
+                                             UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
         precondition(g.shape == s.shape, "gradient shape \(g.shape) does not match saved shape \(s.shape)")
         if let format = s.format, zeroPreserving || !format.hasPadding {
             let gb = g.format == format ? g : DNNL.reorder(g.detached(), to: format.desc)
             let out = Tensor(shape: s.shape, storage: TensorStorage(byteCount: format.byteCount, dtype: .float32),
                              format: format)
             let pg = gb.storage.floats + gb.offset, ps = s.storage.floats + s.offset, d = out.storage.floats
-            parallelFor(format.elementCount) { b, e in for i in b..<e { d[i] = f(pg[i], ps[i]) } }
+            parallelFor(format.elementCount) { b, e in body(pg + b, ps + b, d + b, e - b) }
             return out
         }
         let gp = g.plain(), sp = s.plain()
         let out = Tensor(uninitialized: s.shape)
         let pg = gp.floats, ps = sp.floats, d = out.storage.floats
-        parallelFor(out.count) { b, e in for i in b..<e { d[i] = f(pg[i], ps[i]) } }
+        parallelFor(out.count) { b, e in body(pg + b, ps + b, d + b, e - b) }
         return out
     }
 }
