@@ -53,8 +53,11 @@ enum DNNL {
             self.primitive = prim!
             let md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0)!
             let bytes = dnnl_memory_desc_get_size(md)
+            // Kept as long as the primitive (the process): memory of its own (see `MemoryPool`).
             scratchpad = bytes > 0
-                ? Tensor(shape: [bytes / 4 + 1], storage: TensorStorage(byteCount: bytes + 4, dtype: .float32))
+                ? MemoryPool.withLongLivedAllocations {
+                    Tensor(shape: [bytes / 4 + 1], storage: TensorStorage(byteCount: bytes + 4, dtype: .float32))
+                }
                 : nil
         }
 

@@ -76,8 +76,10 @@ public final class AdamW: Optimizer {
             let lr = Double(learningRate(group: i))
             for (j, (_, slot)) in group.parameters.enumerated() {
                 guard let parameter = slot.tensor, let grad = parameter.grad else { continue }
-                var state = moments[i][j] ?? Moments(step: 0, expAvg: .zeros(parameter.shape),
-                                                      expAvgSq: .zeros(parameter.shape))
+                // The moments live as long as the optimizer: memory of their own (see MemoryPool).
+                var state = moments[i][j] ?? MemoryPool.withLongLivedAllocations {
+                    Moments(step: 0, expAvg: .zeros(parameter.shape), expAvgSq: .zeros(parameter.shape))
+                }
                 state.step += 1
                 moments[i][j] = state
                 update(parameter, grad: grad.plain(), state: state, lr: lr, weightDecay: Double(group.weightDecay))

@@ -74,7 +74,7 @@ public final class SGD: Optimizer {
                 var first = false
                 if momentum != 0 {
                     if let b = buffers[i][j] { buffer = b } else {
-                        buffer = .zeros(parameter.shape)
+                        buffer = MemoryPool.withLongLivedAllocations { .zeros(parameter.shape) }
                         buffers[i][j] = buffer
                         first = true
                     }
