@@ -83,7 +83,7 @@ public final class LoRAConv2d: Conv2d, LoRAHost {
             let down = h.conv2d(weight: adapter.a, stride: stride, padding: padding, dilation: dilation)
             guard let m = adapter.magnitude else {
                 // Scaling the small B rather than the output saves a pass over the activations.
-                y = y + down.conv2d(weight: adapter.b * adapter.scaling, groups: groups)       // [N, O, H', W']
+                y.addConv2d(down, weight: adapter.b * adapter.scaling, groups: groups)       // [N, O, H', W']
                 continue
             }
             let lora = down.conv2d(weight: adapter.b, groups: groups)

@@ -1,4 +1,5 @@
 import CDNNL
+import Foundation
 
 /// Everything a oneDNN convolution primitive depends on, for 1-D and 2-D convolutions.
 ///
@@ -133,7 +134,7 @@ extension DNNL {
 
     /// Whether a primitive descriptor fell back to oneDNN's reference kernels (scalar loops,
     /// hundreds of times slower: seen for plain source with channels-last destination).
-    private static func isReference(_ pd: dnnl_primitive_desc_t) -> Bool {
+    static func isReference(_ pd: dnnl_primitive_desc_t) -> Bool {
         var p: UnsafePointer<CChar>?
         dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &p)
         return p.map { String(cString: $0).hasPrefix("ref") } ?? true
@@ -250,6 +251,64 @@ extension DNNL {
         KernelTrace.note(name + ".forward")
         prim.execute(args)
         return (dst, src)
+    }
+
+    /// The forward convolution of `g` that adds its result to what its destination holds
+    /// (oneDNN's `sum` post-op), in the preferred layout family; nil when oneDNN has no
+    /// optimised kernel for it there.
+    static func convolutionForwardAccumulating(_ g: ConvolutionGeometry) -> Primitive? {
+        let key = g.key
+        accumulating.lock.lock()
+        if let known = accumulating.primitives[key] { accumulating.lock.unlock(); return known }
+        accumulating.lock.unlock()
+        var src = ConvolutionLayout.preferred.desc(g.sourceShape), dst = ConvolutionLayout.preferred.desc(g.destinationShape)
+        var wei = anyDesc(g.weightDims)
+        var desc = dnnl_convolution_desc_t()
+        check(dnnl_dilated_convolution_forward_desc_init(
+            &desc, dnnl_forward_training, dnnl_convolution_direct, &src, &wei, nil, &dst,
+            g.stride.map(Int64.init), g.dilation.map { Int64($0 - 1) },
+            g.padding.map(Int64.init), g.paddingRight.map(Int64.init)), "convolution forward desc \(g)")
+        var postOps: dnnl_post_ops_t?
+        var attr: dnnl_primitive_attr_t?
+        check(dnnl_post_ops_create(&postOps), "post-ops")
+        check(dnnl_post_ops_append_sum(postOps, 1), "sum post-op")
+        check(dnnl_primitive_attr_create(&attr), "primitive attr")
+        check(dnnl_primitive_attr_set_post_ops(attr, postOps), "set post-ops")
+        var pd: dnnl_primitive_desc_t?
+        let status = dnnl_primitive_desc_create(&pd, &desc, attr, context.engine, nil)
+        dnnl_post_ops_destroy(postOps)
+        dnnl_primitive_attr_destroy(attr)
+        var prim: Primitive?
+        if status == dnnl_success, let pd {
+            if isReference(pd) { dnnl_primitive_desc_destroy(pd) } else { prim = Primitive(pd) }
+        }
+        accumulating.lock.lock()
+        accumulating.primitives[key] = .some(prim)
+        accumulating.lock.unlock()
+        return prim
+    }
+
+    /// Accumulating forward convolutions by geometry (nil: oneDNN has no optimised kernel).
+    private final class AccumulatingPrimitives: @unchecked Sendable {
+        let lock = NSLock()
+        var primitives: [String: Primitive?] = [:]
+    }
+    private static let accumulating = AccumulatingPrimitives()
+
+    /// `destination += conv(source, weight)` in `destination`'s memory, which must be laid out as
+    /// the accumulating primitive's destination and belong to nobody else. Returns the source as
+    /// the primitive read it (kept by the caller for backward-weights), or nil when there is no
+    /// such primitive or `destination`'s layout differs (the caller then adds by itself).
+    static func runConvolutionForwardAccumulating(_ g: ConvolutionGeometry, source: Tensor, weight: Tensor,
+                                                  into destination: Tensor, name: String) -> Tensor? {
+        guard let prim = convolutionForwardAccumulating(g) else { return nil }
+        var want = prim.md(dnnl_query_dst_md), have = desc(of: destination)
+        guard dnnl_memory_desc_equal(&want, &have) != 0 else { return nil }
+        let src = reorder(source.detached(), to: prim.md(dnnl_query_src_md))
+        let wei = reorder(weightView(weight, g), to: prim.md(dnnl_query_weights_md))
+        KernelTrace.note(name + ".forward-accumulate")
+        prim.execute([execArg(DNNL_ARG_SRC, src), execArg(DNNL_ARG_WEIGHTS, wei), execArg(DNNL_ARG_DST, destination)])
+        return src
     }
 
     /// `dL/dW` (plain, PyTorch's weight shape) and `dL/db` when `g.hasBias`, from the source

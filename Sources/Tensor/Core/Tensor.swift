@@ -10,7 +10,7 @@ public struct Tensor {
     /// The logical shape, outermost dimension first.
     public let shape: [Int]
     /// The memory behind this tensor, possibly shared with other tensors.
-    public let storage: TensorStorage
+    public internal(set) var storage: TensorStorage
     /// Offset, in elements, of this tensor's first element in `storage`.
     let offset: Int
     /// oneDNN's memory layout when it is not plain row-major (nil: plain).

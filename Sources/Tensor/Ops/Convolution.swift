@@ -110,14 +110,25 @@ extension Tensor {
 
         // dL/dx needs only W; dL/dW needs only x (as the primitive read it, already reordered).
         // Capture each only when its gradient is wanted: a frozen weight keeps x off the tape.
-        let weightForInput = needsInput ? weight.detached() : nil
+        let inputs = bias.map { [input, weight, $0] } ?? [input, weight]
+        let backward = convolutionBackward(g, input: input, weight: weight, source: source, needsBias: needsBias, name: name)
+        return Tensor.record(out, op: name, inputs: inputs) { backward($0) }
+    }
+
+    /// The backward of a convolution of `input` by `weight` that read `source` (the input as the
+    /// primitive saw it): `[dL/dx, dL/dW, dL/db]`, each nil unless wanted. It keeps W only for
+    /// dL/dx and the source only for dL/dW.
+    static func convolutionBackward(_ g: ConvolutionGeometry, input: Tensor, weight: Tensor, source: Tensor,
+                                    needsBias: Bool, name: String) -> (Tensor) -> [Tensor?] {
+        let needsWeight = weight.requiresGrad
+        let weightForInput = input.requiresGrad ? weight.detached() : nil
         let sourceForWeight = needsWeight ? source : nil
         let inputIsLeaf = input.isLeaf
-        let inputs = bias.map { [input, weight, $0] } ?? [input, weight]
-        return Tensor.record(out, op: name, inputs: inputs) { gradient in
+        return { gradient in
             var gx: Tensor?
             if let w = weightForInput {
-                let d = DNNL.runConvolutionBackwardData(g, outputGradient: gradient, weight: w, name: name)
+                let d = DNNL.runConvolutionBackwardData(g, outputGradient: gradient, weight: w,
+                                                        weightIsFrozen: !needsWeight, name: name)
                 // A leaf (user data) gets a plain gradient; inner nodes take it blocked.
                 gx = inputIsLeaf ? d.plain() : d
             }
@@ -133,6 +144,37 @@ extension Tensor {
                 gb = gradient.plain().detached().sum(axes: axes)
             }
             return [gx, gw, gb]
+        }
+    }
+}
+
+extension Tensor {
+    /// `self = self + input.conv2d(weight: weight, …)` (no bias), adding the convolution's result
+    /// into `self`'s own memory inside the convolution kernel (oneDNN's `sum` post-op) when nothing
+    /// else refers to that memory and it has the convolution's output layout: a LoRA convolution's
+    /// `y += B(A(x))` without a pass of its own. Otherwise the result is computed and added.
+    ///
+    /// Gradients are those of the sum: the output's gradient for the old `self` (whose values no
+    /// backward reads), and the convolution's for `input` and `weight`.
+    public mutating func addConv2d(_ input: Tensor, weight: Tensor, stride: IntPair = 1, padding: IntPair = 0,
+                                   dilation: IntPair = 1, groups: Int = 1) {
+        precondition(input.rank == 4 && weight.rank == 4,
+                     "addConv2d: input must be [N, C, H, W] and weight [O, C/groups, kH, kW], got \(input.shape), \(weight.shape)")
+        let g = Tensor.convolutionGeometry(input: input.shape, weight: weight.shape, bias: nil, stride: stride.array,
+                                           padding: padding.array, dilation: dilation.array, groups: groups,
+                                           op: "addConv2d")
+        precondition(shape == g.destinationShape, "addConv2d: \(shape) does not match the convolution's output \(g.destinationShape)")
+        guard GradMode.isEnabled, offset == 0, isKnownUniquelyReferenced(&storage),
+              let source = DNNL.runConvolutionForwardAccumulating(g, source: input, weight: weight, into: self,
+                                                                  name: "conv2d") else {
+            self = self + input.conv2d(weight: weight, stride: stride, padding: padding, dilation: dilation, groups: groups)
+            return
+        }
+        let backward = Tensor.convolutionBackward(g, input: input, weight: weight, source: source, needsBias: false,
+                                                  name: "conv2d")
+        let base = self
+        self = Tensor.record(detached(), op: "conv2d-accumulate", inputs: [base, input, weight]) { gradient in
+            [gradient] + backward(gradient).prefix(2)
         }
     }
 }
