@@ -45,7 +45,7 @@ public final class LoRALinear: Linear, LoRAHost {
             let h = adapter.dropped(x)
             let down = h.matmul(adapter.a, transposeB: true)                                   // [..., r]
             guard let m = adapter.magnitude else {
-                y = y.addingMatmul(down, adapter.b, transposeB: true, alpha: adapter.scaling)   // y + s·(h·Aᵀ)·Bᵀ
+                y.addMatmul(down, adapter.b, transposeB: true, alpha: adapter.scaling)   // y += s·(h·Aᵀ)·Bᵀ
                 continue
             }
             let lora = down.matmul(adapter.b, transposeB: true)                               // [..., out]

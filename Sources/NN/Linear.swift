@@ -28,7 +28,6 @@ open class Linear: Module, UnaryLayer {
 
     /// `x` [..., in] → [..., out].
     open func callAsFunction(_ x: Tensor) -> Tensor {
-        let y = x.matmul(weight, transposeB: true)
-        return bias.map { y + $0 } ?? y
+        Tensor.linear(x, weight: weight, bias: bias)
     }
 }

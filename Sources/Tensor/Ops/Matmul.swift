@@ -105,12 +105,78 @@ extension Tensor {
 }
 
 extension Tensor {
+    /// A fully connected layer, `x · Wᵀ + b`, with the bias added inside the product rather than
+    /// by a pass of its own over the output (a `Linear` layer's forward).
+    ///
+    /// Shapes: `x` [..., K] (rank ≥ 2), `weight` [N, K], `bias` [N] or nil; result [..., N].
+    /// Gradients are those of `x.matmul(weight, transposeB: true) + bias`, each computed only if
+    /// wanted; a frozen weight's input gradient runs on its packed copy as in `matmul`.
+    public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+        guard let bias, x.rank >= 2, weight.rank == 2, bias.shape == [weight.shape[0]],
+              x.shape[x.rank - 1] == weight.shape[1] else {
+            let y = x.matmul(weight, transposeB: true)
+            return bias.map { y + $0 } ?? y
+        }
+        let (k, n) = (weight.shape[1], weight.shape[0])
+        let rows = Array(x.shape.dropLast())
+        let m = rows.reduce(1, *)
+        guard m >= Tensor.packedProductMinimumRows, k * n >= Tensor.packedProductMinimumWork else {
+            return x.matmul(weight, transposeB: true) + bias
+        }
+        let a = x.plain().detached().reshaped([m, k]), w = weight.plain().detached(), b = bias.plain().detached()
+        let out = Tensor(uninitialized: rows + [n])
+        let pc = out.storage.floats
+        if n <= k {
+            // Keeps or shrinks the width: the matmul primitive, reading Wᵀ in place (see `matmul`).
+            DNNL.matmulTransposedB(m: m, n: n, k: k, a: a.floats, b: w.floats, bias: b.floats, c: pc)
+        } else {
+            // Widening (768→3072): sgemm, which is faster there, accumulating onto rows of b.
+            let pb = b.floats
+            parallelFor(m, grain: Swift.max(1, 32_768 / n)) { r0, r1 in
+                for r in r0..<r1 { (pc + r * n).update(from: pb, count: n) }
+            }
+            DNNL.sgemm(transA: false, transB: true, m: m, n: n, k: k, a: a.floats, lda: k, b: w.floats, ldb: k,
+                       beta: 1, c: pc, ldc: n)
+        }
+        // As in `matmul`: dx needs only W (packed when frozen), dW only x, db neither.
+        let wForX = x.requiresGrad ? w.detached() : nil
+        let xForW = weight.requiresGrad ? a.detached() : nil
+        let packW = !weight.requiresGrad
+        let needsBias = bias.requiresGrad
+        let xShape = x.shape
+        return Tensor.record(out, op: "linear", inputs: [x, weight, bias]) { g in
+            let g2 = g.plain().reshaped([m, n])
+            let gx = wForX.map { w in
+                g2.matmul(w, transposeA: false, transposeB: false, packingB: packW).reshaped(xShape)
+            }
+            let gw = xForW.map { a in g2.matmul(a, transposeA: true) }
+            let gb = needsBias ? g2.sum(axes: [0]) : nil
+            return [gx, gw, gb]
+        }
+    }
+}
+
+extension Tensor {
     /// `self + alpha · (a · op(b))` in one GEMM that accumulates into a copy of `self` (beta = 1):
     /// the LoRA update `y + s·(h·Bᵀ)` without a product-sized temporary or an extra pass.
     ///
     /// Shapes: `self` [..., M, N] (or broadcastable rows [M, N] for a 2-D `a`), `a` [..., M, K],
     /// `b` [K, N] (or [N, K] with `transposeB`). `a` may have leading dimensions, flattened into M.
     public func addingMatmul(_ a: Tensor, _ b: Tensor, transposeB: Bool = false, alpha: Float = 1) -> Tensor {
+        addingMatmul(a, b, transposeB: transposeB, alpha: alpha, inPlace: false)
+    }
+
+    /// `self = self + alpha · (a · op(b))` (see `addingMatmul`), accumulating into `self`'s own
+    /// memory when nothing else refers to it (a layer's fresh output: LoRA's `y += s·(h·Aᵀ)·Bᵀ`),
+    /// which saves copying it; otherwise into a copy. The tape is the same either way: the
+    /// gradient with respect to the old `self` is the output's, and no backward reads its values.
+    public mutating func addMatmul(_ a: Tensor, _ b: Tensor, transposeB: Bool = false, alpha: Float = 1) {
+        let owned = format == nil && offset == 0 && storage.byteCount == count * MemoryLayout<Float>.size
+            && isKnownUniquelyReferenced(&storage)
+        self = addingMatmul(a, b, transposeB: transposeB, alpha: alpha, inPlace: owned)
+    }
+
+    private func addingMatmul(_ a: Tensor, _ b: Tensor, transposeB: Bool, alpha: Float, inPlace: Bool) -> Tensor {
         let a2 = a.plain(), b2 = b.plain()
         precondition(b2.rank == 2 && a2.rank >= 2, "addingMatmul: b must be 2-D and a at least 2-D, got \(a.shape), \(b.shape)")
         let k = a2.shape[a2.rank - 1]
@@ -119,7 +185,7 @@ extension Tensor {
         let m = a2.count / Swift.max(k, 1)
         let outShape = Array(a2.shape.dropLast()) + [n]
         precondition(shape == outShape, "addingMatmul: base \(shape) does not match the product \(outShape)")
-        let out = detached().copy()
+        let out = inPlace ? detached() : detached().copy()
         DNNL.sgemm(transA: false, transB: transposeB, m: m, n: n, k: k, alpha: alpha, a: a2.floats, lda: k,
                    b: b2.floats, ldb: b2.shape[1], beta: 1, c: out.storage.floats, ldc: n)
         let bForA = a.requiresGrad ? b2.detached() : nil
