@@ -32,9 +32,16 @@ struct BenchResNetCommand: ParsableCommand {
     @Option(help: "Comma-separated modes (default: lora,full,probe).") var modes: String?
     @Flag(help: "Also time batch-1 inference of the base and the merged LoRA model.") var inference = false
     @Flag(help: "Print one JSON array instead of a table.") var json = false
+    @Flag(help: ArgumentHelp("Time LoRA and full fine-tuning steps alternately in one process and report the ratio.",
+                             discussion: "Both modes then see the same machine load, step by step; peak memory is the process's, not per mode."))
+    var interleave = false
     @Option(help: .hidden) var childMode: String?
 
     func run() throws {
+        if interleave {
+            try measureInterleaved()
+            return
+        }
         if let mode = childMode {
             let results = mode == "inference" ? try measureInference() : [try measure(mode: mode)]
             print(try BenchProcess.json(results))
@@ -53,6 +60,55 @@ struct BenchResNetCommand: ParsableCommand {
         }
         try BenchProcess.report(results, json: json, title:
             "ResNet-34 at \(size)×\(size), batch \(batch) (inference: batch 1), \(threads) threads, median of \(repeats)")
+    }
+
+    /// LoRA and full fine-tuning steps alternated in this process, so that a slower or faster
+    /// moment of a shared machine weighs on both: prints each mode's median step and the median
+    /// of the per-round ratios LoRA / full.
+    func measureInterleaved() throws {
+        Threads.set(threads)
+        var rng = RandomGenerator(seed: 1)
+        let loraModel = ResNet.resnet34(classes: 5, generator: &rng)
+        let wrapped = LoRAModel(wrapping: loraModel)
+        try wrapped.addAdapter(config: Self.loraConfig(rank: rank), generator: &rng)
+        let fullModel = ResNet.resnet34(classes: 5, generator: &rng)
+        let x = Tensor.randn([batch, 3, size, size], generator: &rng)
+        let labels = Tensor(indices: (0..<batch).map { $0 % 5 }, shape: [batch])
+        var steps: [() -> Void] = []
+        for model in [loraModel, fullModel] {
+            model.train()
+            let optimizer = try AdamW(groups: [ParameterGroup(name: "trainable", parameters: model.trainableParameters(),
+                                                              learningRate: 1e-4)])
+            steps.append {
+                crossEntropy(logits: model(x), targets: labels).backward()
+                optimizer.step()
+                optimizer.zeroGrad()
+            }
+        }
+        var times: [[Double]] = [[], []]
+        for round in 0..<(warmup + repeats) {
+            for (i, step) in steps.enumerated() {
+                let start = DispatchTime.now().uptimeNanoseconds
+                step()
+                if round >= warmup { times[i].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6) }
+            }
+        }
+        let ratios = zip(times[0], times[1]).map { $0 / $1 }
+        let result = InterleavedResult(lora_step_ms: BenchProcess.median(times[0]), full_step_ms: BenchProcess.median(times[1]),
+                                       ratio: BenchProcess.median(ratios), rounds: repeats)
+        if json {
+            print(try BenchProcess.json(result))
+        } else {
+            print(String(format: "LoRA %.1f ms, full %.1f ms per step (medians of %d alternating rounds); LoRA / full %.3f (median per round)",
+                         result.lora_step_ms, result.full_step_ms, repeats, result.ratio))
+        }
+    }
+
+    struct InterleavedResult: Encodable {
+        var lora_step_ms: Double
+        var full_step_ms: Double
+        var ratio: Double
+        var rounds: Int
     }
 
     /// Builds the model for `mode` and times its step in this process.
