@@ -15,7 +15,7 @@ public enum AttentionMask {
     case boolean(Tensor)
 
     /// The mask as an additive tensor.
-    var additiveTensor: Tensor {
+    public var additiveTensor: Tensor {
         switch self {
         case .additive(let m):
             return m

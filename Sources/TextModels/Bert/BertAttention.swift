@@ -39,9 +39,20 @@ public final class BertSelfAttention: Module, StochasticModule {
     /// `x` [N, T, H] → the attention context [N, T, H], before the output projection.
     /// - Parameter mask: which keys each query may attend to, broadcasting to [N, A, T, T]
     ///   (BERT's padding mask is [N, 1, 1, T]); nil lets every token attend to every token.
+    ///
+    /// With a padding mask (or none) and dropout below 1 it runs as one fused operation on the
+    /// [N, T, H] projections (`Tensor.multiHeadAttention`: no head permutes, the dropped weights
+    /// regenerated in backward); other masks take the composed path. Both draw one dropout seed
+    /// from `generator` per call in training, and drop the same elements.
     public func callAsFunction(_ x: Tensor, mask: AttentionMask?) -> Tensor {
         let (n, t, h) = (x.shape[0], x.shape[1], x.shape[2])
         let d = h / headCount
+        let dropping = isTraining && attentionDropout > 0
+        if attentionDropout < 1, let keyMask = Self.keyPaddingMask(mask, batch: n, length: t) {
+            return Tensor.multiHeadAttention(query: query(x), key: key(x), value: value(x), heads: headCount,
+                                             keyMask: keyMask.tensor, dropoutProbability: dropping ? attentionDropout : 0,
+                                             dropoutSeed: dropping ? generator.next() : nil)
+        }
         func heads(_ y: Tensor) -> Tensor {                                   // [N, T, H] → [N, A, T, D]
             y.reshaped([n, t, headCount, d]).permuted([0, 2, 1, 3])
         }
@@ -54,6 +65,20 @@ public final class BertSelfAttention: Module, StochasticModule {
             context = scaledDotProductAttention(query: q, key: k, value: v, mask: mask)
         }
         return context.permuted([0, 2, 1, 3]).reshaped([n, t, h])
+    }
+
+    /// A mask the fused attention takes: none, or additive values per key [N, T].
+    struct KeyMask {
+        var tensor: Tensor?
+    }
+
+    /// `mask` as the fused attention's key mask, if it is one: none, or a padding mask
+    /// [N, 1, 1, T] that needs no gradient. Nil for any other mask.
+    static func keyPaddingMask(_ mask: AttentionMask?, batch n: Int, length t: Int) -> KeyMask? {
+        guard let mask else { return KeyMask(tensor: nil) }
+        let additive = mask.additiveTensor
+        guard additive.shape == [n, 1, 1, t], !additive.requiresGrad else { return nil }
+        return KeyMask(tensor: additive.reshaped([n, t]))
     }
 }
 
