@@ -58,3 +58,47 @@ final class ConvolutionAccumulateTests: XCTestCase {
         assertClose(z.plain(), y.plain(), atol: 1e-5, rtol: 1e-5)
     }
 }
+
+/// Backward: a convolution adds its input gradient to what the input has accumulated inside the
+/// kernel (when that memory is unshared and laid out as its output); the totals are the sums.
+final class ConvolutionAccumulatingBackwardTests: XCTestCase {
+    func testInputFeedingTwoConvolutionsGetsTheSumOfTheirGradients() {
+        let leaf = randomTensor([2, 8, 6, 6], seed: 20).requiringGrad()
+        let w1 = randomTensor([16, 8, 3, 3], seed: 21, low: -0.3, high: 0.3)
+        let w2 = randomTensor([16, 8, 3, 3], seed: 22, low: -0.3, high: 0.3)
+        let g = randomTensor([2, 16, 6, 6], seed: 23)
+        let trace = KernelTrace()
+        KernelTrace.record(into: trace) {
+            let x = leaf * 2                                              // an inner node: gradients stay blocked
+            let y = x.conv2d(weight: w1, padding: 1) + x.conv2d(weight: w2, padding: 1)
+            (y * g).sum().backward()
+        }
+        if ConvolutionLayout.preferred == .channelsLast {
+            XCTAssertEqual(trace.count("conv2d.backward-data-accumulate"), 1, "\(trace.kernels)")
+        }
+        // The same gradient through one convolution with W1 + W2.
+        let reference = leaf.detached().requiringGrad()
+        (((reference * 2).conv2d(weight: w1 + w2, padding: 1)) * g).sum().backward()
+        assertClose(leaf.grad!, reference.grad!, atol: 1e-4, rtol: 1e-4)
+    }
+
+    func testSharedGradientIsNotWrittenInPlace() {
+        // y = conv(x) + x: the add hands the same gradient to both of its inputs; x's convolution
+        // must not write into it while the other holder still needs it.
+        let leaf = randomTensor([1, 4, 5, 5], seed: 24).requiringGrad()
+        let w = randomTensor([4, 4, 3, 3], seed: 25, low: -0.3, high: 0.3)
+        let g = randomTensor([1, 4, 5, 5], seed: 26)
+        let x = leaf * 1
+        ((x.conv2d(weight: w, padding: 1) + x) * g).sum().backward()
+        let reference = leaf.detached().requiringGrad()
+        let r = reference * 1
+        ((r.conv2d(weight: w, padding: 1).plain() + r) * g).sum().backward()
+        assertClose(leaf.grad!, reference.grad!, atol: 1e-4, rtol: 1e-4)
+    }
+
+    func testAnInputUsedTwiceByOneConvolution() {
+        // conv(x, x): input and weight are the same tensor.
+        let x = randomTensor([2, 2, 3, 3], seed: 27)
+        checkGradients([x]) { t in t[0].conv2d(weight: t[0], padding: 1) }
+    }
+}

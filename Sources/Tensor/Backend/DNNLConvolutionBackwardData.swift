@@ -51,7 +51,8 @@ extension DNNL {
         let make = { reorder(transposedFlippedWeight(weight), to: md) }
         guard weightIsFrozen else { return make() }
         let packed = weight.storage.derivedValue(
-            "conv-flipped|\(weight.offset)|\(weight.shape)", isValid: { (p: PackedMatrix) in p.isLaidOut(as: md) }) {
+            "conv-flipped|\(weight.offset)|\(weight.shape)|" + BlockedFormat.key(md),
+            isValid: { (p: PackedMatrix) in p.isLaidOut(as: md) }) {
             PackedMatrix(desc: md, tensor: make())
         }
         return packed.tensor
@@ -75,6 +76,24 @@ extension DNNL {
             }
         }
         return out
+    }
+
+    /// `destination += dL/dx` in `destination`'s memory, when backward-data runs as a forward
+    /// convolution (`backwardDataByForward`) that can add into it (oneDNN's `sum` post-op) and
+    /// `destination` is laid out as its output. The caller guarantees nothing else refers to
+    /// that memory. Returns false, having done nothing, otherwise.
+    static func runConvolutionBackwardData(_ g: ConvolutionGeometry, outputGradient: Tensor, weight: Tensor,
+                                           weightIsFrozen: Bool, accumulatingInto destination: Tensor,
+                                           name: String) -> Bool {
+        guard destination.offset == 0, let t = backwardDataByForward(g, weightIsFrozen: weightIsFrozen),
+              let prim = convolutionForwardAccumulating(t) else { return false }
+        var want = prim.md(dnnl_query_dst_md), have = desc(of: destination)
+        guard dnnl_memory_desc_equal(&want, &have) != 0 else { return false }
+        let diffDst = reorder(outputGradient.detached(), to: prim.md(dnnl_query_src_md))
+        let wei = flippedWeight(weight, g, md: prim.md(dnnl_query_weights_md), weightIsFrozen: weightIsFrozen)
+        KernelTrace.note(name + ".backward-data-accumulate")
+        prim.execute([execArg(DNNL_ARG_SRC, diffDst), execArg(DNNL_ARG_WEIGHTS, wei), execArg(DNNL_ARG_DST, destination)])
+        return true
     }
 
     /// `dL/dx` in the forward source's layout, from `dL/dy` (any layout) and the plain weight.

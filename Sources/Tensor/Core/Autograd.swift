@@ -13,6 +13,11 @@ final class GradNode {
     private(set) var parents: [GradNode?]
     /// Maps the gradient of the output to gradients of the inputs (nil where not needed).
     private(set) var backward: ((Tensor) -> [Tensor?])?
+    /// A backward that adds to the inputs' gradients itself: given the output's gradient and each
+    /// input's gradient accumulated so far (moved out of the input's node, nil if none yet), it
+    /// leaves each input's new total in its place. A convolution adds its input gradient inside
+    /// the kernel this way (`Tensor.recordAccumulating`).
+    private(set) var accumulatingBackward: ((Tensor, inout [Tensor?]) -> Void)?
     /// Accumulated gradient. Kept on leaves; cleared on interior nodes once propagated.
     var grad: Tensor?
     let isLeaf: Bool
@@ -33,11 +38,54 @@ final class GradNode {
         self.isLeaf = false
     }
 
+    init(op: String, shape: [Int], parents: [GradNode?], accumulatingBackward: @escaping (Tensor, inout [Tensor?]) -> Void) {
+        self.op = op
+        self.shape = shape
+        self.parents = parents
+        self.accumulatingBackward = accumulatingBackward
+        self.isLeaf = false
+    }
+
     /// Drops the closure and the links, so that what they captured is freed.
     func release() {
         parents = []
         backward = nil
+        accumulatingBackward = nil
         grad = nil
+    }
+
+    /// Runs this node's backward for the output gradient `g`, adding to the parents' gradients.
+    func propagate(_ g: Tensor) {
+        if let fn = backward {
+            for (parent, pg) in zip(parents, fn(g)) {
+                if let parent, let pg { parent.accumulate(pg) }
+            }
+            return
+        }
+        guard let fn = accumulatingBackward else { return }
+        let present = parents.compactMap { $0.map(ObjectIdentifier.init) }
+        guard Set(present).count == present.count else {
+            // An input used twice: hand over no gradients, and add what comes back as contributions.
+            var contributions = [Tensor?](repeating: nil, count: parents.count)
+            fn(g, &contributions)
+            for (parent, pg) in zip(parents, contributions) {
+                if let parent, let pg { parent.accumulate(pg) }
+            }
+            return
+        }
+        // Move the parents' gradients out, so that the tape's only reference to each is the array's.
+        var grads = parents.map { parent -> Tensor? in
+            defer { parent?.grad = nil }
+            return parent?.grad
+        }
+        fn(g, &grads)
+        for (parent, total) in zip(parents, grads) {
+            guard let parent else { continue }
+            if let total {
+                precondition(total.shape == parent.shape, "gradient of \(parent.op) has shape \(total.shape), expected \(parent.shape)")
+            }
+            parent.grad = total
+        }
     }
 
     func accumulate(_ g: Tensor) {
@@ -103,6 +151,18 @@ extension Tensor {
         return out
     }
 
+    /// `record` for an operation whose backward adds to its inputs' gradients itself: `backward`
+    /// receives the output's gradient and each input's gradient so far (nil if none), and leaves
+    /// each input's new total in its place. It may take a gradient out (`take()`) and write it in
+    /// place when nothing else refers to its memory (`isKnownUniquelyReferenced`).
+    static func recordAccumulating(_ value: Tensor, op: String, inputs: [Tensor],
+                                   backward: @escaping (Tensor, inout [Tensor?]) -> Void) -> Tensor {
+        guard GradMode.isEnabled, inputs.contains(where: { $0.requiresGrad }) else { return value }
+        var out = value
+        out.node = GradNode(op: op, shape: value.shape, parents: inputs.map { $0.node }, accumulatingBackward: backward)
+        return out
+    }
+
     /// Computes gradients of this scalar with respect to every leaf that requires one, adding
     /// them to the leaves' `grad`. The recorded graph is released afterwards.
     /// - Parameter gradient: the seed gradient; defaults to 1 for a one-element tensor.
@@ -124,11 +184,8 @@ extension Tensor {
             root.grad = seed
             for node in order.reversed() {
                 guard !node.isLeaf else { continue }
-                guard let g = node.grad, let fn = node.backward else { node.release(); continue }
-                let grads = fn(g)
-                for (parent, pg) in zip(node.parents, grads) {
-                    if let parent, let pg { parent.accumulate(pg) }
-                }
+                guard let g = node.grad else { node.release(); continue }
+                node.propagate(g)
                 node.release()
             }
         }

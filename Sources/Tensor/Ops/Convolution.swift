@@ -112,25 +112,41 @@ extension Tensor {
         // Capture each only when its gradient is wanted: a frozen weight keeps x off the tape.
         let inputs = bias.map { [input, weight, $0] } ?? [input, weight]
         let backward = convolutionBackward(g, input: input, weight: weight, source: source, needsBias: needsBias, name: name)
-        return Tensor.record(out, op: name, inputs: inputs) { backward($0) }
+        return Tensor.recordAccumulating(out, op: name, inputs: inputs, backward: backward)
     }
 
     /// The backward of a convolution of `input` by `weight` that read `source` (the input as the
-    /// primitive saw it): `[dL/dx, dL/dW, dL/db]`, each nil unless wanted. It keeps W only for
-    /// dL/dx and the source only for dL/dW.
+    /// primitive saw it), adding dL/dx, dL/dW and dL/db (each only if wanted) to the gradients
+    /// so far (`Tensor.recordAccumulating`). It keeps W only for dL/dx and the source only for dL/dW.
+    ///
+    /// dL/dx is added inside the kernel when it runs as a forward convolution (stride 1, AVX-512)
+    /// and the gradient so far is unshared and laid out as its output: x feeding several
+    /// convolutions (a LoRA convolution's base and A, a residual block) then costs no pass per sum.
     static func convolutionBackward(_ g: ConvolutionGeometry, input: Tensor, weight: Tensor, source: Tensor,
-                                    needsBias: Bool, name: String) -> (Tensor) -> [Tensor?] {
+                                    needsBias: Bool, name: String) -> (Tensor, inout [Tensor?]) -> Void {
         let needsWeight = weight.requiresGrad
         let weightForInput = input.requiresGrad ? weight.detached() : nil
         let sourceForWeight = needsWeight ? source : nil
         let inputIsLeaf = input.isLeaf
-        return { gradient in
-            var gx: Tensor?
+        return { gradient, grads in
             if let w = weightForInput {
-                let d = DNNL.runConvolutionBackwardData(g, outputGradient: gradient, weight: w,
-                                                        weightIsFrozen: !needsWeight, name: name)
-                // A leaf (user data) gets a plain gradient; inner nodes take it blocked.
-                gx = inputIsLeaf ? d.plain() : d
+                if !inputIsLeaf, var sum = grads[0].take() {
+                    if isKnownUniquelyReferenced(&sum.storage),
+                       DNNL.runConvolutionBackwardData(g, outputGradient: gradient, weight: w, weightIsFrozen: !needsWeight,
+                                                       accumulatingInto: sum, name: name) {
+                        grads[0] = sum
+                    } else {
+                        let d = DNNL.runConvolutionBackwardData(g, outputGradient: gradient, weight: w,
+                                                                weightIsFrozen: !needsWeight, name: name)
+                        grads[0] = sum.addingGradient(d)
+                    }
+                } else {
+                    let d = DNNL.runConvolutionBackwardData(g, outputGradient: gradient, weight: w,
+                                                            weightIsFrozen: !needsWeight, name: name)
+                    // A leaf (user data) gets a plain gradient; inner nodes take it blocked.
+                    let gx = inputIsLeaf ? d.plain() : d
+                    grads[0] = grads[0].map { $0.addingGradient(gx) } ?? gx
+                }
             }
             var gw: Tensor?, gb: Tensor?
             if let x = sourceForWeight {
@@ -143,7 +159,8 @@ extension Tensor {
                 let axes = [0] + Array(2..<(2 + g.spatialRank))
                 gb = gradient.plain().detached().sum(axes: axes)
             }
-            return [gx, gw, gb]
+            if let gw { grads[1] = grads[1].map { $0.addingGradient(gw) } ?? gw }
+            if let gb, grads.count > 2 { grads[2] = grads[2].map { $0.addingGradient(gb) } ?? gb }
         }
     }
 }
@@ -173,8 +190,12 @@ extension Tensor {
         let backward = Tensor.convolutionBackward(g, input: input, weight: weight, source: source, needsBias: false,
                                                   name: "conv2d")
         let base = self
-        self = Tensor.record(detached(), op: "conv2d-accumulate", inputs: [base, input, weight]) { gradient in
-            [gradient] + backward(gradient).prefix(2)
+        self = Tensor.recordAccumulating(detached(), op: "conv2d-accumulate", inputs: [base, input, weight]) { gradient, grads in
+            var convolutionGrads = [grads[1].take(), grads[2].take()]
+            backward(gradient, &convolutionGrads)
+            grads[0] = grads[0].map { $0.addingGradient(gradient) } ?? gradient
+            grads[1] = convolutionGrads[0]
+            grads[2] = convolutionGrads[1]
         }
     }
 }
