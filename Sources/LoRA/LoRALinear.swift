@@ -43,7 +43,7 @@ public final class LoRALinear: Linear, LoRAHost {
         var y = super.callAsFunction(x)
         for adapter in forwardAdapters {
             let h = adapter.dropped(x)
-            let down = h.matmul(adapter.a, transposeB: true)                                   // [..., r]
+            let down = Tensor.linear(h, weight: adapter.a, bias: nil)                          // [..., r]
             guard let m = adapter.magnitude else {
                 y.addMatmul(down, adapter.b, transposeB: true, alpha: adapter.scaling)   // y += s·(h·Aᵀ)·Bᵀ
                 continue

@@ -66,6 +66,31 @@ final class LinearBiasTests: XCTestCase {
         assertClose(Tensor.linear(x, weight: w, bias: nil), naiveLinear(x, w, Tensor.zeros([4])), atol: 1e-5, rtol: 1e-5)
     }
 
+    func testInputFeedingSeveralLinearsGetsTheSumOfTheirGradients() {
+        // x feeds three frozen projections (packed, accumulating into x's gradient so far), a small
+        // trainable one without bias (sgemm), and a residual path (its gradient is shared with the
+        // add's other input, so nothing may write into it).
+        let leaf = randomTensor([2, 40, 96], seed: 30).requiringGrad()
+        let ws = (0..<3).map { randomTensor([256, 96], seed: 31 + UInt64($0), low: -0.1, high: 0.1) }
+        let bs = (0..<3).map { randomTensor([256], seed: 34 + UInt64($0)) }
+        let small = randomTensor([8, 96], seed: 37).requiringGrad()
+        let g = randomTensor([2, 40, 256], seed: 38)
+        let gSmall = randomTensor([2, 40, 8], seed: 39)
+        func loss(_ x: Tensor, _ linear: (Tensor, Tensor, Tensor?) -> Tensor, _ smallWeight: Tensor) -> Tensor {
+            var total = (x * g.slice(axis: 2, start: 0, end: 96)).sum()
+            for i in 0..<3 { total = total + (linear(x, ws[i], bs[i]) * g).sum() }
+            return total + (linear(x, smallWeight, nil) * gSmall).sum()
+        }
+        loss(leaf * 1, { Tensor.linear($0, weight: $1, bias: $2) }, small).backward()
+        let reference = leaf.detached().requiringGrad(), referenceSmall = small.detached().requiringGrad()
+        loss(reference * 1, { x, w, b in
+            let y = x.matmul(w, transposeB: true)
+            return b.map { y + $0 } ?? y
+        }, referenceSmall).backward()
+        assertClose(leaf.grad!, reference.grad!, atol: 1e-4, rtol: 1e-4)
+        assertClose(small.grad!, referenceSmall.grad!, atol: 1e-3, rtol: 1e-4)
+    }
+
     func testAddMatmulAccumulatesInPlaceOnlyIntoUnsharedMemory() {
         let h = randomTensor([64, 8], seed: 12).requiringGrad()
         let bMatrix = randomTensor([96, 8], seed: 13).requiringGrad()

@@ -29,20 +29,32 @@ extension DNNL {
     /// Row-major `C = A · op(B)` for a plain `A` [m, k] (leading dimension k) and a matrix `b`
     /// that does not change between calls, packed on first use. `b` is a plain 2-D tensor:
     /// [k, n], or [n, k] with `transB`.
+    ///
+    /// With `accumulate`, C holds a matrix that the product is added to (oneDNN's `sum` post-op).
     static func matmulPacked(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: Tensor, transB: Bool,
-                             c: UnsafeMutablePointer<Float>) {
+                             c: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
         if m == 0 || n == 0 { return }
-        let key = "matmul-packed|\(m)|\(n)|\(k)"
+        let key = "matmul-packed|\(m)|\(n)|\(k)|\(accumulate)"
         let prim = context.primitive(key) {
             var src = plainDesc([m, k]), dst = plainDesc([m, n]), weights = anyDesc([k, n])
             var desc = dnnl_matmul_desc_t()
             check(dnnl_matmul_desc_init(&desc, &src, &weights, nil, &dst), "matmul desc")
+            var attr: dnnl_primitive_attr_t?
+            if accumulate {
+                var postOps: dnnl_post_ops_t?
+                check(dnnl_post_ops_create(&postOps), "post-ops")
+                check(dnnl_post_ops_append_sum(postOps, 1), "sum post-op")
+                check(dnnl_primitive_attr_create(&attr), "primitive attr")
+                check(dnnl_primitive_attr_set_post_ops(attr, postOps), "set post-ops")
+                dnnl_post_ops_destroy(postOps)
+            }
+            defer { if let attr { dnnl_primitive_attr_destroy(attr) } }
             var pd: dnnl_primitive_desc_t?
-            check(dnnl_primitive_desc_create(&pd, &desc, nil, context.engine, nil), "matmul pd")
+            check(dnnl_primitive_desc_create(&pd, &desc, attr, context.engine, nil), "matmul pd")
             return pd!
         }
         let wanted = prim.md(dnnl_query_weights_md)
-        let packed = b.storage.derivedValue("matmul-b|\(b.offset)|\(b.shape)|\(transB)",
+        let packed = b.storage.derivedValue("matmul-b|\(b.offset)|\(b.shape)|\(transB)|" + BlockedFormat.key(wanted),
                                             isValid: { (p: PackedMatrix) in p.isLaidOut(as: wanted) }) {
             pack(b, transB: transB, k: k, n: n, into: wanted)
         }

@@ -106,52 +106,73 @@ extension Tensor {
 
 extension Tensor {
     /// A fully connected layer, `x · Wᵀ + b`, with the bias added inside the product rather than
-    /// by a pass of its own over the output (a `Linear` layer's forward).
+    /// by a pass of its own over the output (a `Linear` layer's forward, LoRA's projections).
     ///
     /// Shapes: `x` [..., K] (rank ≥ 2), `weight` [N, K], `bias` [N] or nil; result [..., N].
     /// Gradients are those of `x.matmul(weight, transposeB: true) + bias`, each computed only if
-    /// wanted; a frozen weight's input gradient runs on its packed copy as in `matmul`.
+    /// wanted; a frozen weight's input gradient runs on its packed copy as in `matmul`, and is
+    /// added to x's gradient so far inside the GEMM when that memory is unshared (x feeding
+    /// query, key, value and LoRA's down-projections then costs no add pass per sum).
     public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
-        guard let bias, x.rank >= 2, weight.rank == 2, bias.shape == [weight.shape[0]],
-              x.shape[x.rank - 1] == weight.shape[1] else {
+        guard x.rank >= 2, weight.rank == 2, x.shape[x.rank - 1] == weight.shape[1],
+              bias.map({ $0.shape == [weight.shape[0]] }) ?? true else {
             let y = x.matmul(weight, transposeB: true)
             return bias.map { y + $0 } ?? y
         }
         let (k, n) = (weight.shape[1], weight.shape[0])
         let rows = Array(x.shape.dropLast())
         let m = rows.reduce(1, *)
-        guard m >= Tensor.packedProductMinimumRows, k * n >= Tensor.packedProductMinimumWork else {
-            return x.matmul(weight, transposeB: true) + bias
-        }
-        let a = x.plain().detached().reshaped([m, k]), w = weight.plain().detached(), b = bias.plain().detached()
+        let a = x.plain().detached().reshaped([m, k]), w = weight.plain().detached(), b = bias?.plain().detached()
         let out = Tensor(uninitialized: rows + [n])
         let pc = out.storage.floats
-        if n <= k {
+        if n <= k && m >= Tensor.packedProductMinimumRows && k * n >= Tensor.packedProductMinimumWork {
             // Keeps or shrinks the width: the matmul primitive, reading Wᵀ in place (see `matmul`).
-            DNNL.matmulTransposedB(m: m, n: n, k: k, a: a.floats, b: w.floats, bias: b.floats, c: pc)
+            DNNL.matmulTransposedB(m: m, n: n, k: k, a: a.floats, b: w.floats, bias: b.map { UnsafePointer($0.floats) },
+                                   c: pc)
         } else {
-            // Widening (768→3072): sgemm, which is faster there, accumulating onto rows of b.
-            let pb = b.floats
-            parallelFor(m, grain: Swift.max(1, 32_768 / n)) { r0, r1 in
-                for r in r0..<r1 { (pc + r * n).update(from: pb, count: n) }
+            // Widening (768→3072) or small: sgemm, onto rows of b when there is one.
+            if let b {
+                let pb = b.floats
+                parallelFor(m, grain: Swift.max(1, 32_768 / Swift.max(n, 1))) { r0, r1 in
+                    for r in r0..<r1 { (pc + r * n).update(from: pb, count: n) }
+                }
             }
             DNNL.sgemm(transA: false, transB: true, m: m, n: n, k: k, a: a.floats, lda: k, b: w.floats, ldb: k,
-                       beta: 1, c: pc, ldc: n)
+                       beta: b == nil ? 0 : 1, c: pc, ldc: n)
         }
         // As in `matmul`: dx needs only W (packed when frozen), dW only x, db neither.
-        let wForX = x.requiresGrad ? w.detached() : nil
-        let xForW = weight.requiresGrad ? a.detached() : nil
-        let packW = !weight.requiresGrad
-        let needsBias = bias.requiresGrad
+        let wForX = x.requiresGrad ? w : nil
+        let xForW = weight.requiresGrad ? a : nil
+        let packW = !weight.requiresGrad && m >= Tensor.packedProductMinimumRows
+            && k * n >= Tensor.packedProductMinimumWork
+        let needsBias = bias?.requiresGrad ?? false
         let xShape = x.shape
-        return Tensor.record(out, op: "linear", inputs: [x, weight, bias]) { g in
-            let g2 = g.plain().reshaped([m, n])
-            let gx = wForX.map { w in
-                g2.matmul(w, transposeA: false, transposeB: false, packingB: packW).reshaped(xShape)
+        let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+        return Tensor.recordAccumulating(out, op: "linear", inputs: inputs) { g, grads in
+            let g2 = g.plain().detached().reshaped([m, n])
+            if let w = wForX {
+                // dx = g · W, [m, n] · [n, k], added into x's gradient so far when that is unshared.
+                var sum = grads[0].take()
+                let inPlace = sum.map { $0.format == nil && $0.offset == 0 && $0.shape == xShape } ?? false
+                    && isKnownUniquelyReferenced(&sum!.storage)
+                let target = inPlace ? sum! : Tensor(uninitialized: xShape)
+                if packW {
+                    DNNL.matmulPacked(m: m, n: k, k: n, a: g2.floats, b: w, transB: false, c: target.storage.floats,
+                                      accumulate: inPlace)
+                } else {
+                    DNNL.sgemm(transA: false, transB: false, m: m, n: k, k: n, a: g2.floats, lda: n, b: w.floats, ldb: k,
+                               beta: inPlace ? 1 : 0, c: target.storage.floats, ldc: k)
+                }
+                grads[0] = inPlace ? target : (sum.map { $0.addingGradient(target) } ?? target)
             }
-            let gw = xForW.map { a in g2.matmul(a, transposeA: true) }
-            let gb = needsBias ? g2.sum(axes: [0]) : nil
-            return [gx, gw, gb]
+            if let a = xForW {
+                let gw = g2.matmul(a, transposeA: true)
+                grads[1] = grads[1].map { $0.addingGradient(gw) } ?? gw
+            }
+            if needsBias {
+                let gb = g2.sum(axes: [0])
+                grads[2] = grads[2].map { $0.addingGradient(gb) } ?? gb
+            }
         }
     }
 }
