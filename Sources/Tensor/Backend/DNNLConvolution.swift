@@ -126,15 +126,16 @@ extension DNNL {
     }
 
     /// Creates a primitive descriptor, or nil when oneDNN has no implementation.
-    private static func createPD(_ desc: UnsafeRawPointer, hint: dnnl_primitive_desc_t?) -> dnnl_primitive_desc_t? {
+    private static func createPD(_ desc: UnsafeRawPointer, hint: dnnl_primitive_desc_t?,
+                                 attributes: dnnl_primitive_attr_t? = nil) -> dnnl_primitive_desc_t? {
         var pd: dnnl_primitive_desc_t?
-        let status = dnnl_primitive_desc_create(&pd, desc, nil, context.engine, hint)
+        let status = dnnl_primitive_desc_create(&pd, desc, attributes, context.engine, hint)
         return status == dnnl_success ? pd : nil
     }
 
     /// Whether a primitive descriptor fell back to oneDNN's reference kernels (scalar loops,
     /// hundreds of times slower: seen for plain source with channels-last destination).
-    static func isReference(_ pd: dnnl_primitive_desc_t) -> Bool {
+    private static func isReference(_ pd: dnnl_primitive_desc_t) -> Bool {
         var p: UnsafePointer<CChar>?
         dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &p)
         return p.map { String(cString: $0).hasPrefix("ref") } ?? true
@@ -152,8 +153,8 @@ extension DNNL {
         return pd
     }
 
-    static func convolutionForwardPD(_ g: ConvolutionGeometry, layout: ConvolutionLayout,
-                                     training: Bool) -> dnnl_primitive_desc_t? {
+    static func convolutionForwardPD(_ g: ConvolutionGeometry, layout: ConvolutionLayout, training: Bool,
+                                     attributes: dnnl_primitive_attr_t? = nil) -> dnnl_primitive_desc_t? {
         var src = layout.desc(g.sourceShape), dst = layout.desc(g.destinationShape)
         var wei = anyDesc(g.weightDims), bias = plainDesc([g.outChannels])
         var desc = dnnl_convolution_desc_t()
@@ -165,7 +166,7 @@ extension DNNL {
                 g.padding.map(Int64.init), g.paddingRight.map(Int64.init))
         }
         check(status, "convolution forward desc \(g)")
-        return createPD(&desc, hint: nil)
+        return createPD(&desc, hint: nil, attributes: attributes)
     }
 
     /// The forward convolution primitive for `g`, in the preferred layout family
@@ -261,25 +262,11 @@ extension DNNL {
         accumulating.lock.lock()
         if let known = accumulating.primitives[key] { accumulating.lock.unlock(); return known }
         accumulating.lock.unlock()
-        var src = ConvolutionLayout.preferred.desc(g.sourceShape), dst = ConvolutionLayout.preferred.desc(g.destinationShape)
-        var wei = anyDesc(g.weightDims)
-        var desc = dnnl_convolution_desc_t()
-        check(dnnl_dilated_convolution_forward_desc_init(
-            &desc, dnnl_forward_training, dnnl_convolution_direct, &src, &wei, nil, &dst,
-            g.stride.map(Int64.init), g.dilation.map { Int64($0 - 1) },
-            g.padding.map(Int64.init), g.paddingRight.map(Int64.init)), "convolution forward desc \(g)")
-        var postOps: dnnl_post_ops_t?
-        var attr: dnnl_primitive_attr_t?
-        check(dnnl_post_ops_create(&postOps), "post-ops")
-        check(dnnl_post_ops_append_sum(postOps, 1), "sum post-op")
-        check(dnnl_primitive_attr_create(&attr), "primitive attr")
-        check(dnnl_primitive_attr_set_post_ops(attr, postOps), "set post-ops")
-        var pd: dnnl_primitive_desc_t?
-        let status = dnnl_primitive_desc_create(&pd, &desc, attr, context.engine, nil)
-        dnnl_post_ops_destroy(postOps)
-        dnnl_primitive_attr_destroy(attr)
+        let attributes = sumPostOpAttributes()
+        defer { dnnl_primitive_attr_destroy(attributes) }
+        let pd = convolutionForwardPD(g, layout: .preferred, training: true, attributes: attributes)
         var prim: Primitive?
-        if status == dnnl_success, let pd {
+        if let pd {
             if isReference(pd) { dnnl_primitive_desc_destroy(pd) } else { prim = Primitive(pd) }
         }
         accumulating.lock.lock()

@@ -39,15 +39,7 @@ extension DNNL {
             var src = plainDesc([m, k]), dst = plainDesc([m, n]), weights = anyDesc([k, n])
             var desc = dnnl_matmul_desc_t()
             check(dnnl_matmul_desc_init(&desc, &src, &weights, nil, &dst), "matmul desc")
-            var attr: dnnl_primitive_attr_t?
-            if accumulate {
-                var postOps: dnnl_post_ops_t?
-                check(dnnl_post_ops_create(&postOps), "post-ops")
-                check(dnnl_post_ops_append_sum(postOps, 1), "sum post-op")
-                check(dnnl_primitive_attr_create(&attr), "primitive attr")
-                check(dnnl_primitive_attr_set_post_ops(attr, postOps), "set post-ops")
-                dnnl_post_ops_destroy(postOps)
-            }
+            let attr = accumulate ? sumPostOpAttributes() : nil
             defer { if let attr { dnnl_primitive_attr_destroy(attr) } }
             var pd: dnnl_primitive_desc_t?
             check(dnnl_primitive_desc_create(&pd, &desc, attr, context.engine, nil), "matmul pd")
@@ -98,6 +90,19 @@ extension DNNL {
         ]
         if let bias { args.append((DNNL_ARG_BIAS, biasDesc, UnsafeMutableRawPointer(mutating: bias))) }
         prim.execute(args)
+    }
+
+    /// Primitive attributes with one post-op, `dst += result` (oneDNN's `sum` with scale 1): the
+    /// kernel adds into what the destination holds. The caller destroys them.
+    static func sumPostOpAttributes() -> dnnl_primitive_attr_t {
+        var postOps: dnnl_post_ops_t?
+        var attr: dnnl_primitive_attr_t?
+        check(dnnl_post_ops_create(&postOps), "post-ops")
+        defer { dnnl_post_ops_destroy(postOps) }
+        check(dnnl_post_ops_append_sum(postOps, 1), "sum post-op")
+        check(dnnl_primitive_attr_create(&attr), "primitive attr")
+        check(dnnl_primitive_attr_set_post_ops(attr, postOps), "set post-ops")
+        return attr!
     }
 
     /// `op(b)` [k, n] reordered into `desc`.

@@ -24,43 +24,57 @@ extension Tensor {
             let zeros = Tensor.zeros(shape)
             return Tensor.record(zeros, op: "dropout", inputs: [self]) { [shape] _ in [Tensor.zeros(shape)] }
         }
-        let seed = generator.next()
-        // Drop where the element's 24-bit uniform draw falls below p·2²⁴.
-        let threshold = UInt64((Double(probability) * 16_777_216).rounded())
-        let scale = 1 / (1 - probability)
-        let y = Tensor.dropoutKernel(plain(), seed: seed, threshold: threshold, scale: scale)
+        let mask = DropoutMask(seed: generator.next(), probability: probability)
+        let y = Tensor.dropoutKernel(plain(), mask)
         return Tensor.record(y, op: "dropout", inputs: [self]) { g in
-            [Tensor.dropoutKernel(g.plain(), seed: seed, threshold: threshold, scale: scale)]
+            [Tensor.dropoutKernel(g.plain(), mask)]
+        }
+    }
+}
+
+/// Which elements inverted dropout keeps: element `i` of a stream seeded by `seed` is kept when
+/// the top 24 bits of `Tensor.dropoutHash` of `i` are at least `limit` (= p·2²⁴), and scaled by
+/// `1/(1 − p)`. Forward and backward (and the fused attention) draw the same mask from the seed.
+struct DropoutMask {
+    let seed: UInt64
+    let limit: UInt32
+    let scale: Float
+
+    init(seed: UInt64, probability: Float) {
+        self.seed = seed
+        limit = UInt32((Double(probability) * 16_777_216).rounded())
+        scale = 1 / (1 - probability)
+    }
+
+    /// `d[i] = s[i]·scale` where element `first + i` of the stream is kept, else 0 (`d` may be `s`).
+    @inline(__always)
+    func apply(_ s: UnsafeMutablePointer<Float>, _ d: UnsafeMutablePointer<Float>, count: Int, first: Int) {
+        // The hash takes a 32-bit counter: the element index within its block of 2³² elements,
+        // with the block number folded into the key.
+        var start = 0
+        while start < count {
+            let block = UInt64(first + start) >> 32
+            let end = Swift.min(count, Int((block + 1) << 32) - first)
+            let (k0, k1) = Tensor.dropoutKeys(seed: seed, block: block)
+            for i in start..<end {
+                // Branch-free (the keep/drop branch is unpredictable, and the loop vectorises):
+                // the bits of s[i]·scale where the element is kept, of +0 where it is dropped.
+                let h = Tensor.dropoutHash(UInt32(truncatingIfNeeded: first + i), k0, k1)
+                let keep: UInt32 = h >> 8 >= limit ? ~0 : 0
+                d[i] = Float(bitPattern: (s[i] * scale).bitPattern & keep)
+            }
+            start = end
         }
     }
 }
 
 extension Tensor {
-    /// `x[i] · scale` where element `i` is kept, else 0. Element `i` is kept when the top 24 bits
-    /// of `dropoutHash(seed, i)` are at least `threshold`.
-    static func dropoutKernel(_ x: Tensor, seed: UInt64, threshold: UInt64, scale: Float) -> Tensor {
+    /// `x` with `mask` applied: element `i` kept (and scaled) or zeroed.
+    static func dropoutKernel(_ x: Tensor, _ mask: DropoutMask) -> Tensor {
         KernelTrace.note("dropout")
         let out = Tensor(uninitialized: x.shape)
         let s = x.floats, d = out.storage.floats
-        let limit = UInt32(threshold)
-        parallelFor(x.count) { b, e in
-            // The hash takes a 32-bit counter: the element index within its block of 2³² elements,
-            // with the block number folded into the key.
-            var start = b
-            while start < e {
-                let block = UInt64(start) >> 32
-                let end = Swift.min(e, Int((block + 1) << 32))
-                let (k0, k1) = dropoutKeys(seed: seed, block: block)
-                for i in start..<end {
-                    // Branch-free (the keep/drop branch is unpredictable, and the loop vectorises):
-                    // the bits of s[i]·scale where the element is kept, of +0 where it is dropped.
-                    let h = dropoutHash(UInt32(truncatingIfNeeded: i), k0, k1)
-                    let keep: UInt32 = h >> 8 >= limit ? ~0 : 0
-                    d[i] = Float(bitPattern: (s[i] * scale).bitPattern & keep)
-                }
-                start = end
-            }
-        }
+        parallelFor(x.count) { b, e in mask.apply(s + b, d + b, count: e - b, first: b) }
         return out
     }
 

@@ -37,11 +37,9 @@ extension Tensor {
         let lda = a.shape[a.rank - 1], ldb = b.shape[b.rank - 1]
         // The input gradient `g · W` of a frozen weight W (rather than the weight's own gradient,
         // or a product of activations): the weight is reused unchanged every step, so it is packed.
-        if packingB && count == 1 && !transposeA && m >= Tensor.packedProductMinimumRows
-            && ka * n >= Tensor.packedProductMinimumWork {
+        if packingB && count == 1 && !transposeA && Tensor.isLargeProduct(m: m, k: ka, n: n) {
             DNNL.matmulPacked(m: m, n: n, k: ka, a: pa, b: b, transB: transposeB, c: pc)
-        } else if count == 1 && !transposeA && transposeB && n <= ka && m >= Tensor.packedProductMinimumRows
-                    && ka * n >= Tensor.packedProductMinimumWork {
+        } else if count == 1 && !transposeA && transposeB && n <= ka && Tensor.isLargeProduct(m: m, k: ka, n: n) {
             // A Linear layer's forward x·Wᵀ that keeps or shrinks the width.
             DNNL.matmulTransposedB(m: m, n: n, k: ka, a: pa, b: pb, c: pc)
         } else {
@@ -102,6 +100,12 @@ extension Tensor {
     /// Packing B pays off only for products of at least this many rows and B of this many elements.
     static let packedProductMinimumRows = 64
     static let packedProductMinimumWork = 1 << 16
+
+    /// Whether an [m, k]·[k, n] product is large enough for the matmul primitive (packed or
+    /// reading a transposed B in place) rather than sgemm.
+    static func isLargeProduct(m: Int, k: Int, n: Int) -> Bool {
+        m >= packedProductMinimumRows && k * n >= packedProductMinimumWork
+    }
 }
 
 extension Tensor {
@@ -125,7 +129,7 @@ extension Tensor {
         let a = x.plain().detached().reshaped([m, k]), w = weight.plain().detached(), b = bias?.plain().detached()
         let out = Tensor(uninitialized: rows + [n])
         let pc = out.storage.floats
-        if n <= k && m >= Tensor.packedProductMinimumRows && k * n >= Tensor.packedProductMinimumWork {
+        if n <= k && Tensor.isLargeProduct(m: m, k: k, n: n) {
             // Keeps or shrinks the width: the matmul primitive, reading Wᵀ in place (see `matmul`).
             DNNL.matmulTransposedB(m: m, n: n, k: k, a: a.floats, b: w.floats, bias: b.map { UnsafePointer($0.floats) },
                                    c: pc)
@@ -143,8 +147,7 @@ extension Tensor {
         // As in `matmul`: dx needs only W (packed when frozen), dW only x, db neither.
         let wForX = x.requiresGrad ? w : nil
         let xForW = weight.requiresGrad ? a : nil
-        let packW = !weight.requiresGrad && m >= Tensor.packedProductMinimumRows
-            && k * n >= Tensor.packedProductMinimumWork
+        let packW = !weight.requiresGrad && Tensor.isLargeProduct(m: m, k: n, n: k)
         let needsBias = bias?.requiresGrad ?? false
         let xShape = x.shape
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]

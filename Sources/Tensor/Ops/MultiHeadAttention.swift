@@ -32,7 +32,7 @@ extension Tensor {
                      "multiHeadAttention: dropout probability must lie in [0, 1), got \(dropoutProbability)")
         let geometry = AttentionGeometry(batch: n, length: t, width: h, heads: heads)
         let drop = dropoutSeed.flatMap { seed in
-            dropoutProbability > 0 ? AttentionDropout(seed: seed, probability: dropoutProbability) : nil
+            dropoutProbability > 0 ? DropoutMask(seed: seed, probability: dropoutProbability) : nil
         }
         let q = query.plain().detached(), k = key.plain().detached(), v = value.plain().detached()
         let mask = keyMask?.plain().detached()
@@ -51,35 +51,6 @@ extension Tensor {
             geometry.backward(gradient: gp.floats, q: q.floats, k: k.floats, v: v.floats, weights: weights.storage.floats,
                               dropout: drop, gq: gq?.storage.floats, gk: gk?.storage.floats, gv: gv?.storage.floats)
             return [gq, gk, gv]
-        }
-    }
-}
-
-/// The dropout of attention weights: its seed and the threshold and scale of `Tensor.dropout`.
-struct AttentionDropout {
-    let seed: UInt64
-    let limit: UInt32
-    let scale: Float
-
-    init(seed: UInt64, probability: Float) {
-        self.seed = seed
-        limit = UInt32((Double(probability) * 16_777_216).rounded())
-        scale = 1 / (1 - probability)
-    }
-
-    /// `d[i] = s[i]·scale` where element `first + i` of the stream is kept, else 0 (`d` may be `s`).
-    func apply(_ s: UnsafeMutablePointer<Float>, _ d: UnsafeMutablePointer<Float>, count: Int, first: Int) {
-        var start = 0
-        while start < count {
-            let block = UInt64(first + start) >> 32
-            let end = Swift.min(count, Int((block + 1) << 32) - first)
-            let (k0, k1) = Tensor.dropoutKeys(seed: seed, block: block)
-            for i in start..<end {
-                let hash = Tensor.dropoutHash(UInt32(truncatingIfNeeded: first + i), k0, k1)
-                let keep: UInt32 = hash >> 8 >= limit ? ~0 : 0
-                d[i] = Float(bitPattern: (s[i] * scale).bitPattern & keep)
-            }
-            start = end
         }
     }
 }
@@ -104,7 +75,7 @@ struct AttentionGeometry {
     }
 
     func forward(q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
-                 mask: UnsafeMutablePointer<Float>?, weights: UnsafeMutablePointer<Float>, dropout: AttentionDropout?,
+                 mask: UnsafeMutablePointer<Float>?, weights: UnsafeMutablePointer<Float>, dropout: DropoutMask?,
                  out: UnsafeMutablePointer<Float>) {
         let (t, h, d) = (length, width, headWidth)
         let scale = 1 / Float(d).squareRoot()
@@ -118,7 +89,7 @@ struct AttentionGeometry {
             for i in 0..<t {
                 let row = p + i * t
                 if let rowMask { for j in 0..<t { row[j] += rowMask[j] } }
-                softmaxRow(row, t)
+                RowMath.softmax(row, row, t)
             }
             var used = p
             if let dropout {
@@ -131,7 +102,7 @@ struct AttentionGeometry {
     }
 
     func backward(gradient g: UnsafeMutablePointer<Float>, q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>,
-                  v: UnsafeMutablePointer<Float>, weights: UnsafeMutablePointer<Float>, dropout: AttentionDropout?,
+                  v: UnsafeMutablePointer<Float>, weights: UnsafeMutablePointer<Float>, dropout: DropoutMask?,
                   gq: UnsafeMutablePointer<Float>?, gk: UnsafeMutablePointer<Float>?, gv: UnsafeMutablePointer<Float>?) {
         let (t, h, d) = (length, width, headWidth)
         let scale = 1 / Float(d).squareRoot()
@@ -167,19 +138,5 @@ struct AttentionGeometry {
                            c: gk + o, ldc: h)
             }
         }
-    }
-
-    /// Softmax of one contiguous row in place; a row masked everywhere (max −∞) becomes zeros,
-    /// or NaN if a NaN hides there (as `softmax`).
-    @inline(__always)
-    private func softmaxRow(_ row: UnsafeMutablePointer<Float>, _ n: Int) {
-        let m = RowMath.max(row, n)
-        if m == -.infinity {
-            let fill: Float = (0..<n).contains { row[$0].isNaN } ? .nan : 0
-            for j in 0..<n { row[j] = fill }
-            return
-        }
-        let inv = 1 / RowMath.storeExp(row, row, n, shift: m)
-        for j in 0..<n { row[j] *= inv }
     }
 }

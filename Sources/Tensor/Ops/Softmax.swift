@@ -74,6 +74,7 @@ extension Tensor {
         parallelFor(rows.count, grain: rows.grain) { r0, r1 in
             for r in r0..<r1 {
                 let src = s + rows.start(r), dst = d + rows.start(r)
+                if st == 1 && !logarithm { RowMath.softmax(src, dst, n); continue }
                 let m = st == 1 ? RowMath.max(src, n) : (0..<n).reduce(-Float.infinity) { Swift.max($0, src[$1 * st]) }
                 if m == -.infinity {
                     // Every element is masked: zeros (log: −∞) instead of 0/0, unless a NaN hides there.
@@ -81,14 +82,9 @@ extension Tensor {
                     let fill: Float = nan ? .nan : logarithm ? -.infinity : 0
                     for i in 0..<n { dst[i * st] = fill }
                 } else if st == 1 {
-                    if logarithm {
-                        let logSum = Foundation.log(RowMath.sum(n, { fastExp(load8(src, $0) - m) },
-                                                                   { fastExp(src[$0] - m) }))
-                        for i in 0..<n { dst[i] = (src[i] - m) - logSum }
-                    } else {
-                        let inv = 1 / RowMath.storeExp(src, dst, n, shift: m)
-                        for i in 0..<n { dst[i] *= inv }
-                    }
+                    let logSum = Foundation.log(RowMath.sum(n, { fastExp(load8(src, $0) - m) },
+                                                               { fastExp(src[$0] - m) }))
+                    for i in 0..<n { dst[i] = (src[i] - m) - logSum }
                 } else {
                     var sum: Float = 0
                     for i in 0..<n { sum += fastExp(src[i * st] - m) }
@@ -164,6 +160,20 @@ enum RowMath {
             d[i] = fastExp(s[i] - shift)
             return d[i]
         })
+    }
+
+    /// Softmax of the contiguous row `s[0..<n]` into `d` (which may be `s`). A row masked
+    /// everywhere (max −∞) becomes zeros, or NaNs if a NaN hides there.
+    @inline(__always)
+    static func softmax(_ s: UnsafeMutablePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int) {
+        let m = max(s, n)
+        if m == -.infinity {
+            let fill: Float = (0..<n).contains { s[$0].isNaN } ? .nan : 0
+            for i in 0..<n { d[i] = fill }
+            return
+        }
+        let inv = 1 / storeExp(s, d, n, shift: m)
+        for i in 0..<n { d[i] *= inv }
     }
 
     /// `max p[i]` (−∞ for an empty row; NaNs are skipped).
