@@ -1,33 +1,51 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Targets follow the layers of ../shared/DESIGN.md and import only downward.
+// Targets follow the layers of ../shared/DESIGN.md and import only downward:
 //
-// Release builds target Haswell-class x86-64 (AVX2, FMA; every x86-64 server since 2013) rather
-// than the SSE2 baseline: the numeric loops written in Swift (elementwise ops, dropout, softmax,
-// normalisation, the optimisers) vectorise 8 lanes wide instead of 4, and 32-bit integer lane
-// multiplies (dropout's hash) exist at all. oneDNN picks its own kernels at run time regardless.
+//   lorakit (executable) → LoRAKitCLI → Runtime → ImageModels, TextModels → Tasks → Recipes
+//     → Training → LoRA → NN → SafeTensors → Tensor → system libraries
+//
+// The manifest carries no unsafe flags, so a user's plugin package can depend on a tagged LoRAKit
+// by version (SwiftPM refuses `unsafeFlags` in such dependencies). Release builds use `-O`, with
+// every precondition kept.
+//
+// LoRAKit's own scripts build with LORAKIT_NATIVE=1, which targets Haswell-class x86-64 (AVX2,
+// FMA; every x86-64 server since 2013) rather than the SSE2 baseline: the numeric loops written in
+// Swift (elementwise ops, dropout, softmax, normalisation, the optimisers) vectorise 8 lanes wide
+// instead of 4, and 32-bit integer lane multiplies (dropout's hash) exist at all. oneDNN picks its
+// own kernels at run time regardless. Only LoRAKit's scripts set the variable, so a package that
+// depends on LoRAKit (and does not set it) sees a manifest without unsafe flags.
 #if arch(x86_64)
-let targetCPU = ["-target-cpu", "haswell"]
+let nativeFlags = ["-target-cpu", "haswell"]
 #else
-let targetCPU: [String] = []
+let nativeFlags: [String] = []
 #endif
-let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"] + targetCPU, .when(configuration: .release))]
+let native = Context.environment["LORAKIT_NATIVE"] == "1"
+let optimize: [SwiftSetting] = native && !nativeFlags.isEmpty
+    ? [.unsafeFlags(nativeFlags, .when(configuration: .release))]
+    : []
 
 let package = Package(
     name: "LoRAKit",
     products: [
         .executable(name: "lorakit", targets: ["lorakit"]),
+        // Everything a Swift program or a plugin needs, in one import.
+        .library(name: "LoRAKit", targets: ["LoRAKit"]),
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "SafeTensors", targets: ["SafeTensors"]),
         .library(name: "NN", targets: ["NN"]),
         .library(name: "LoRA", targets: ["LoRA"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "Recipes", targets: ["Recipes"]),
+        .library(name: "Tasks", targets: ["Tasks"]),
         .library(name: "ImageModels", targets: ["ImageModels"]),
         .library(name: "TextModels", targets: ["TextModels"]),
-        .library(name: "Recipes", targets: ["Recipes"]),
+        .library(name: "Runtime", targets: ["Runtime"]),
         .library(name: "LoRAKitCLI", targets: ["LoRAKitCLI"]),
         .library(name: "TestSupport", targets: ["TestSupport"]),
+        // The seeded demo models and data (tiny_convnet, synthetic_patterns), for examples and tests.
+        .library(name: "Demos", targets: ["Demos"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -44,28 +62,35 @@ let package = Package(
         .systemLibrary(name: "CSndfile", path: "Sources/CSndfile", pkgConfig: "sndfile",
                        providers: [.apt(["libsndfile1-dev"])]),
 
-        .target(name: "CParallel", cSettings: [.unsafeFlags(["-fopenmp=libgomp", "-O2"])],
-                linkerSettings: [.linkedLibrary("gomp")]),
+        .target(name: "CParallel", linkerSettings: [.linkedLibrary("gomp")]),
 
         .target(name: "Tensor", dependencies: ["CDNNL", "CParallel", "CLAPACK"], swiftSettings: optimize),
         .target(name: "SafeTensors", dependencies: ["Tensor"], swiftSettings: optimize),
         .target(name: "NN", dependencies: ["Tensor", "SafeTensors"], swiftSettings: optimize),
         .target(name: "LoRA", dependencies: ["NN", "SafeTensors"], swiftSettings: optimize),
         .target(name: "Training", dependencies: ["NN", "LoRA", "SafeTensors"], swiftSettings: optimize),
-        .target(name: "ImageModels", dependencies: ["Training", "NN", "LoRA", "CPNG", "CTurboJPEG"], swiftSettings: optimize),
-        .target(name: "TextModels", dependencies: ["Training", "NN", "LoRA", "SafeTensors"], swiftSettings: optimize),
-        .target(name: "Recipes", dependencies: ["Training", "NN", "LoRA", .product(name: "Yams", package: "Yams")],
+        .target(name: "Recipes", dependencies: ["Training", "LoRA", .product(name: "Yams", package: "Yams")],
                 swiftSettings: optimize),
+        .target(name: "Tasks", dependencies: ["Recipes", "Training", "NN", "SafeTensors", "Tensor"], swiftSettings: optimize),
+        .target(name: "ImageModels", dependencies: ["Tasks", "CPNG", "CTurboJPEG"], swiftSettings: optimize),
+        .target(name: "TextModels", dependencies: ["Tasks"], swiftSettings: optimize),
+        .target(name: "Runtime", dependencies: ["Tasks", "ImageModels", "TextModels"], swiftSettings: optimize),
         .target(name: "LoRAKitCLI", dependencies: [
-            "Tensor", "SafeTensors", "NN", "LoRA", "Training", "ImageModels", "TextModels", "Recipes",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Runtime", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
-        .target(name: "TestSupport", dependencies: ["Tensor", "NN", "LoRA"], swiftSettings: optimize),
+        .target(name: "LoRAKit", dependencies: ["Runtime", "LoRAKitCLI"], swiftSettings: optimize),
+        .target(name: "TestSupport", dependencies: ["LoRA"], swiftSettings: optimize),
+        .target(name: "Demos", dependencies: ["Tasks"], swiftSettings: optimize),
 
-        .executableTarget(name: "lorakit", dependencies: ["LoRAKitCLI"], swiftSettings: optimize),
+        // Benchmarks (`lorakit bench …`): linked into the tool only, not into the libraries.
+        .target(name: "Bench", dependencies: [
+            "ImageModels", "TextModels", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: optimize),
+
+        .executableTarget(name: "lorakit", dependencies: ["LoRAKitCLI", "Bench", "Demos"], swiftSettings: optimize),
 
         // Examples: small programs that use the public API (and serve the tests).
-        .executableTarget(name: "resume-probe", dependencies: ["Training", "LoRA", "NN", "SafeTensors"],
+        .executableTarget(name: "resume-probe", dependencies: ["Training", "Demos"],
                           path: "examples/ResumeProbe", swiftSettings: optimize),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport", "SafeTensors"],
@@ -74,14 +99,16 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport", "SafeTensors"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport", "SafeTensors"],
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Demos", "TestSupport", "SafeTensors"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ImageModelsTests", dependencies: ["ImageModels", "TestSupport", "SafeTensors"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TextModelsTests", dependencies: ["TextModels", "TestSupport", "SafeTensors"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "TestSupport"]),
-        .testTarget(name: "LoRAKitCLITests", dependencies: ["LoRAKitCLI", "TestSupport", "ImageModels", "NN", "Tensor"],
+        .testTarget(name: "TasksTests", dependencies: ["Tasks", "Demos", "TestSupport"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Demos", "TestSupport", "ImageModels", "TextModels"]),
+        .testTarget(name: "LoRAKitCLITests", dependencies: ["LoRAKitCLI", "Demos", "TestSupport", "ImageModels", "NN", "Tensor"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "NN", "TestSupport", "SafeTensors"],
                     resources: [.copy("Fixtures")]),

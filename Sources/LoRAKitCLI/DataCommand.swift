@@ -1,39 +1,117 @@
 import ArgumentParser
 import Foundation
-import ImageModels
+import Recipes
+import Runtime
+import Tasks
 
-/// `lorakit data …`: demo data generators.
+/// `lorakit data NAME --out DIR [--option value …]`: runs a registered data generator (the
+/// synthetic retina photographs of the main demo: `lorakit data retina --site target --out DIR`).
+/// Without a name, lists the generators and their options.
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "data", abstract: "Generate demo datasets.", subcommands: [RetinaDataCommand.self]
-    )
-}
-
-/// `lorakit data retina --out DIR`: a labelled synthetic fundus set in the APTOS layout
-/// (`labels.csv` with `id_code,diagnosis`, and `images/<id_code>.png`).
-struct RetinaDataCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "retina",
-        abstract: "Write synthetic retina photographs graded 0–4 in the APTOS layout (labels.csv + images/)."
+        commandName: "data",
+        abstract: "Generate a demo or synthetic data set with a registered generator (lorakit data to list them).",
+        discussion: "Each generator takes its own options, written --name value; lorakit data lists them."
     )
 
-    @Option(help: "Output directory.") var out: String
-    @Option(help: "Number of images.") var count = 400
-    @Option(help: "Image size in pixels (square).") var size = 128
-    @Option(help: "Camera site: source or target.") var site = "source"
-    @Option(help: "Seed.") var seed: UInt64 = 0
+    @Argument(help: "The generator, e.g. retina.") var name: String?
+    @Option(help: "Output directory.") var out: String?
+    @Argument(parsing: .allUnrecognized, help: "The generator's options, --name value.") var options: [String] = []
 
     func run() throws {
-        guard let camera = FundusSite(name: site) else { throw UsageError("--site must be source or target, got \(site)") }
-        let start = Date()
-        let rows = try FundusDataset.write(to: URL(fileURLWithPath: out), count: count, site: camera, size: size, seed: seed) {
-            pixels, width, height in
-            Data(try Image(height: height, width: width, channels: 3, pixels: pixels).pngData())
+        let invocation = LoRAKitCLI.invocation
+        var registry = try Registry.standard(builtIns: invocation.builtIns, plugins: invocation.plugins)
+        try registry.load(plugins: invocation.plugins.map { $0.name })
+        guard let name else {
+            for (name, generator) in registry.entries(DataGenerators.self) {
+                print("\(name): \(generator.summary)")
+                for spec in generator.options {
+                    print("  --\(spec.name.replacingOccurrences(of: "_", with: "-")): \(spec.help) (\(spec.expectation)"
+                          + (spec.defaultText.map { "; default \($0)" } ?? "") + ")")
+                }
+            }
+            return
         }
-        let seconds = Date().timeIntervalSince(start)
-        var histogram = [Int](repeating: 0, count: 5)
-        for r in rows { histogram[r.grade] += 1 }
-        print(String(format: "wrote %d %@-site images (%dpx) to %@ in %.1f s; grades 0–4: %@", rows.count, site, size, out,
-                     seconds, histogram.map(String.init).joined(separator: "/")))
+        let generator = try registry.lookup(DataGenerators.self, name)
+        guard let out else { throw ValidationError("give --out DIR") }
+        let values = try Self.parse(options)
+        let parsed = Options(values, owner: "data generator \(name)", keyPrefix: "", specs: generator.options)
+        let problems = parsed.problems()
+        guard problems.isEmpty else {
+            throw UsageError(problems.map { "--" + "\($0)".replacingOccurrences(of: "_", with: "-") }.joined(separator: "\n"))
+        }
+        print(try generator.generate(URL(fileURLWithPath: out), parsed, standardError))
+    }
+
+    /// `--key value` and `--key=value` pairs; `--some-name` is option `some_name`. Values are
+    /// typed as a recipe would type them (integers, numbers, booleans, else text).
+    static func parse(_ arguments: [String]) throws -> [String: RecipeValue] {
+        var values: [String: RecipeValue] = [:]
+        var i = 0
+        while i < arguments.count {
+            let argument = arguments[i]
+            guard argument.hasPrefix("--"), argument.count > 2 else {
+                throw ValidationError("unexpected argument '\(argument)'; generator options are written --name value")
+            }
+            var key = String(argument.dropFirst(2))
+            let value: String
+            if let equals = key.firstIndex(of: "=") {
+                value = String(key[key.index(after: equals)...])
+                key = String(key[..<equals])
+            } else {
+                guard i + 1 < arguments.count else { throw ValidationError("--\(key) needs a value") }
+                i += 1
+                value = arguments[i]
+            }
+            key = key.replacingOccurrences(of: "-", with: "_")
+            guard values[key] == nil else { throw ValidationError("--\(key) is given twice") }
+            if let int = Int(value) { values[key] = .int(int) }
+            else if let double = Double(value), double.isFinite, value.contains(where: \.isNumber) { values[key] = .double(double) }
+            else if value == "true" || value == "false" { values[key] = .bool(value == "true") }
+            else { values[key] = .string(value) }
+            i += 1
+        }
+        return values
+    }
+}
+
+/// `lorakit list`: what recipes can name in this program — tasks, architectures, data formats,
+/// transforms, metrics, hooks, data generators and plugins — with their options.
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List the tasks, architectures, data formats, metrics, hooks and plugins recipes can name."
+    )
+
+    func run() throws {
+        let invocation = LoRAKitCLI.invocation
+        let registry = try Registry.standard(builtIns: invocation.builtIns, plugins: invocation.plugins)
+        func options(_ specs: [OptionSpec]) {
+            for spec in specs {
+                print("      \(spec.name): \(spec.help) (\(spec.expectation)" + (spec.defaultText.map { "; default \($0)" } ?? "") + ")")
+            }
+        }
+        print("tasks:")
+        for (name, task) in registry.entries(Tasks.self) { print("  \(name): \(task.summary)") }
+        print("classifier architectures (model.architecture; model.options):")
+        for (name, a) in registry.entries(Classifiers.self) {
+            print("  \(name) [\(a.input)]: \(a.summary)")
+            options(a.options)
+        }
+        print("classification data formats (data.format; data.options):")
+        for (name, f) in registry.entries(ClassificationFormats.self) {
+            print("  \(name) [\(f.input)]: \(f.summary)")
+            options(f.options)
+            let transforms = f.transforms(registry).map(\.name)
+            if !transforms.isEmpty { print("      transforms: \(transforms.joined(separator: ", "))") }
+        }
+        print("classification metrics (eval.metrics): \((registry.metrics.names + registry.metrics.patternDescriptions).joined(separator: ", "))")
+        print("hooks (hooks.extra):")
+        for (name, h) in registry.entries(Hooks.self) {
+            print("  \(name): \(h.summary)")
+            options(h.options)
+        }
+        print("data generators (lorakit data NAME): \(registry.names(DataGenerators.self).joined(separator: ", "))")
+        let plugins = registry.availablePlugins.keys.sorted()
+        print("plugins (plugins:): \(plugins.isEmpty ? "none compiled in" : plugins.joined(separator: ", "))")
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LoRA
 import SafeTensors
+import Tasks
 
 /// `lorakit inspect FILE|DIR|RECIPE`: what a safetensors file, an adapter directory or a recipe's
 /// model holds.
@@ -39,10 +40,10 @@ struct InspectCommand: ParsableCommand {
     private func printTensors(_ file: SafeTensorsFile) throws {
         let infos = file.names.compactMap { file.info($0) }
         if json {
-            let rows = infos.map { ["name": $0.name, "dtype": $0.dtype.rawValue, "shape": $0.shape] as [String: Any] }
-            let data = try JSONSerialization.data(withJSONObject: ["tensors": rows, "metadata": file.metadata],
-                                                  options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            let rows: [JSONValue] = infos.map {
+                .object(["name": .string($0.name), "dtype": .string($0.dtype.rawValue), "shape": .array($0.shape.map { .integer($0) })])
+            }
+            try printJSON(.object(["tensors": .array(rows), "metadata": .object(file.metadata.mapValues { .string($0) })]))
             return
         }
         let width = max(4, infos.map(\.name.count).max() ?? 0)

@@ -1,38 +1,40 @@
 import Foundation
 import LoRA
-import NN
+import Runtime
+import Tasks
 
 /// `lorakit inspect RECIPE`: the model's modules with parameter counts, and which layers the
 /// recipe's LoRA targets match.
 enum InspectRecipe {
     static func run(path: String, json: Bool) throws {
-        let run = try RecipeRun(path: path, overrides: [], plugins: LoRAKitCLI.plugins)
-        try run.validate()
-        let built = try run.buildBareModel()
-        let model = built.module
-        var report: InjectionReport?
-        if let lora = run.recipe.lora, run.recipe.train.mode == .lora {
-            report = try LoRAModel(wrapping: model).dryRun(lora.loraConfig())
-        }
-        let modules = model.namedModules().filter { !$0.key.isEmpty && $0.module.children().isEmpty }
+        let run = try RecipeArguments.parse([path]).run()
+        try run.validate(ignoringMissingFilesOf: ["data.train", "data.validation", "data.test", "data.image_directory"])
+        let inspection = try run.inspect()
         if json {
-            var object: [String: Any] = [
-                "architecture": run.recipe.model.architecture, "parameters": model.parameterCount,
-                "modules": modules.map { ["key": $0.key, "type": "\(type(of: $0.module))", "parameters": $0.module.parameterCount] },
+            var object: [String: JSONValue] = [
+                "architecture": .string(inspection.architecture), "parameters": .integer(inspection.parameters),
+                "modules": .array(inspection.modules.map {
+                    .object(["key": .string($0.key), "type": .string($0.type), "parameters": .integer($0.parameters)])
+                }),
             ]
-            if let report {
-                object["lora"] = ["layers": report.layers.map { ["key": $0.key, "rank": $0.rank, "base_parameters": $0.baseParameters,
-                                                                "adapter_parameters": $0.adapterParameters] as [String: Any] },
-                                  "adapter_parameters": report.adapterParameters, "warnings": report.warnings]
+            if let report = inspection.lora {
+                object["lora"] = .object([
+                    "layers": .array(report.layers.map {
+                        .object(["key": .string($0.key), "rank": .integer($0.rank), "base_parameters": .integer($0.baseParameters),
+                                 "adapter_parameters": .integer($0.adapterParameters)])
+                    }),
+                    "adapter_parameters": .integer(report.adapterParameters),
+                    "warnings": .array(report.warnings.map { .string($0) }),
+                ])
             }
-            try printJSON(object)
+            try printJSON(.object(object))
             return
         }
-        print("\(run.recipe.model.architecture): \(model.parameterCount) parameters")
-        let targets = Set(report?.layers.map(\.key) ?? [])
-        for (key, module) in modules {
-            print("  \(targets.contains(key) ? "*" : " ") \(key) [\(type(of: module))] \(module.parameterCount)")
+        print("\(inspection.architecture): \(inspection.parameters) parameters")
+        let targets = Set(inspection.lora?.layers.map(\.key) ?? [])
+        for m in inspection.modules {
+            print("  \(targets.contains(m.key) ? "*" : " ") \(m.key) [\(m.type)] \(m.parameters)")
         }
-        if let report { print(report.description) }
+        if let report = inspection.lora { print(report.description) }
     }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Recipes
+import Runtime
+import Tasks
 
 /// The `lorakit` command line as a library, so that a user's package can build the same tool with
 /// its own plugins compiled in:
@@ -9,22 +11,35 @@ import Recipes
 ///     LoRAKitCLI.main(plugins: [MyPlugin.self])
 ///
 /// Exit codes: 0 success, 1 the run failed, 2 usage or validation errors. Errors go to standard
-/// error.
+/// error. The commands parse arguments and print; the work is `Runtime.RecipeRun`'s.
 public enum LoRAKitCLI {
-    /// The plugins compiled into this program, for the commands of this invocation (a task-local
-    /// value, not a global).
-    @TaskLocal static var plugins: [LoRAKitPlugin.Type] = []
+    /// What this program was built with: plugins recipes may list, modules registered always, and
+    /// extra commands (the `lorakit` tool adds `bench`). A task-local value, not a global.
+    struct Invocation {
+        var plugins: [LoRAKitPlugin.Type] = []
+        var builtIns: [LoRAKitPlugin.Type] = []
+        var commands: [ParsableCommand.Type] = []
+    }
+
+    @TaskLocal static var invocation = Invocation()
 
     /// Runs the command line with `arguments` (default: the process's) and exits.
-    public static func main(plugins: [LoRAKitPlugin.Type] = [], arguments: [String]? = nil) -> Never {
+    /// - Parameters:
+    ///   - plugins: plugins recipes may list under `plugins:`.
+    ///   - builtIns: modules registered for every recipe (e.g. `DemosPlugin`).
+    ///   - commands: extra subcommands.
+    public static func main(plugins: [LoRAKitPlugin.Type] = [], builtIns: [LoRAKitPlugin.Type] = [],
+                            commands: [ParsableCommand.Type] = [], arguments: [String]? = nil) -> Never {
         preferPassiveOpenMPWaiting()
-        let code = run(plugins: plugins, arguments: arguments ?? Array(CommandLine.arguments.dropFirst()))
+        let code = run(plugins: plugins, builtIns: builtIns, commands: commands,
+                       arguments: arguments ?? Array(CommandLine.arguments.dropFirst()))
         exit(code)
     }
 
     /// Runs the command line and returns its exit code (for tests).
-    public static func run(plugins: [LoRAKitPlugin.Type] = [], arguments: [String]) -> Int32 {
-        $plugins.withValue(plugins) {
+    public static func run(plugins: [LoRAKitPlugin.Type] = [], builtIns: [LoRAKitPlugin.Type] = [],
+                           commands: [ParsableCommand.Type] = [], arguments: [String]) -> Int32 {
+        $invocation.withValue(Invocation(plugins: plugins, builtIns: builtIns, commands: commands)) {
             do {
                 var command = try LoRAKitCommand.parseAsRoot(arguments)
                 try command.run()
@@ -71,11 +86,17 @@ public enum LoRAKitCLI {
         return LoRAKitCommand.message(for: error)
     }
 
-    /// Usage and validation errors (exit 2): bad arguments, invalid recipes, unknown names.
+    /// Usage and validation errors (exit 2): bad arguments, invalid recipes, unknown names, a
+    /// model or data that does not fit the recipe, a missing trained artifact.
     static func isUsageError(_ error: Error) -> Bool {
-        if error is UsageError || error is RegistryError || error is RecipeError { return true }
-        let code = LoRAKitCommand.exitCode(for: error)
-        return code == .validationFailure || code.rawValue == 64
+        switch error {
+        case is UsageError, is RegistryError, is RecipeError, is RunError, is WeightLoadingError, is PredictionError,
+             is TaskError:
+            return true
+        default:
+            let code = LoRAKitCommand.exitCode(for: error)
+            return code == .validationFailure || code.rawValue == 64
+        }
     }
 }
 
@@ -87,10 +108,13 @@ public struct UsageError: Error, CustomStringConvertible {
 
 /// The root command.
 struct LoRAKitCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "lorakit",
-        abstract: "Fine-tune pretrained models with low-rank adaptation (LoRA).",
-        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, MergeCommand.self,
-                      InspectCommand.self, ValidateCommand.self, SweepCommand.self, DataCommand.self, BenchCommand.self]
-    )
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "lorakit",
+            abstract: "Fine-tune pretrained models with low-rank adaptation (LoRA).",
+            subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, MergeCommand.self,
+                          InspectCommand.self, ValidateCommand.self, SweepCommand.self, DataCommand.self,
+                          ListCommand.self] + LoRAKitCLI.invocation.commands
+        )
+    }
 }

@@ -1,30 +1,44 @@
 import ArgumentParser
 import Foundation
-import LoRA
-import NN
 import Recipes
-import Tensor
-import Training
+import Runtime
+import Tasks
 
 /// A recipe and `key=value` overrides, shared by the recipe commands.
 struct RecipeArguments: ParsableArguments {
     @Argument(help: "The recipe (.yaml).") var recipe: String
     @Argument(help: "Overrides of recipe keys, e.g. lora.rank=32 train.epochs=1.") var overrides: [String] = []
 
-    /// The recipe, validated; missing files under `unused` keys are not errors (see `RecipeRun.validate`).
-    func load(ignoringMissingFilesOf unused: Set<String> = []) throws -> RecipeRun {
-        let run = try RecipeRun(path: recipe, overrides: overrides, plugins: LoRAKitCLI.plugins)
-        try run.validate(ignoringMissingFilesOf: unused)
-        return run
+    /// The recipe with this program's registry (not yet validated).
+    func run(overrides extra: [String] = []) throws -> RecipeRun {
+        let invocation = LoRAKitCLI.invocation
+        return try RecipeRun(path: recipe, overrides: overrides + extra, builtIns: invocation.builtIns,
+                             plugins: invocation.plugins, log: standardError)
+    }
+}
+
+/// Which model `eval` and `predict` use.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "A PEFT adapter directory (default: the run's own, for LoRA recipes).") var adapter: String?
+    @Option(help: "A complete safetensors model replacing the recipe's weights (default: the run's own, for full and probe recipes).")
+    var weights: String?
+    @Flag(help: "Use the recipe's base model as it is, without the run's adapter or trained weights.") var base = false
+
+    func validate() throws {
+        if base && (adapter != nil || weights != nil) {
+            throw ValidationError("--base takes no --adapter or --weights")
+        }
+    }
+
+    var choice: ModelChoice {
+        ModelChoice(weights: weights.map { URL(fileURLWithPath: $0) }, adapter: adapter.map { URL(fileURLWithPath: $0) }, base: base)
     }
 }
 
 func standardError(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 
-func printJSON(_ object: Any) throws {
-    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-    print(String(decoding: data, as: UTF8.self))
-}
+/// Prints one line of JSON.
+func printJSON(_ value: JSONValue) throws { print(try value.jsonText()) }
 
 /// `lorakit train RECIPE [key=value …] [--resume]`.
 struct TrainCommand: ParsableCommand {
@@ -37,15 +51,20 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue from the last complete checkpoint in the output directory.") var resume = false
     @Flag(help: "With --resume: accept a recipe that differs from the checkpoint's.") var force = false
 
+    func validate() throws {
+        if force && !resume { throw ValidationError("--force applies with --resume only") }
+    }
+
     func run() throws {
-        let run = try arguments.load()
-        let r = try run.train(resume: resume, force: force, log: standardError)
-        let m = r.summary.metrics
+        let run = try arguments.run()
+        try run.validate()
+        let r = try run.train(resume: resume, force: force)
         print(String(format: "trained %d steps in %.1f s (%.3f s/step); trainable parameters %d of %d (%.2f %%)",
                      r.summary.steps, r.seconds, r.meanStepSeconds, r.trainableParameters, r.totalParameters,
                      100 * Double(r.trainableParameters) / Double(max(r.totalParameters, 1))))
-        if !m.isEmpty {
-            print("validation: " + m.sorted { $0.key < $1.key }.map { String(format: "%@ %.4f", $0.key, $0.value) }
+        if !r.metrics.isEmpty {
+            let which = r.final == .best ? "best checkpoint (step \(r.finalStep))" : "validation"
+            print("\(which): " + r.metrics.sorted { $0.key < $1.key }.map { String(format: "%@ %.4f", $0.key, $0.value) }
                 .joined(separator: ", "))
         }
         if let reason = r.summary.stopReason { print("stopped early: \(reason)") }
@@ -53,42 +72,46 @@ struct TrainCommand: ParsableCommand {
     }
 }
 
-/// `lorakit eval RECIPE [--adapter DIR] [--weights FILE] [key=value …] [--json]`.
+/// `lorakit eval RECIPE [--adapter DIR] [--weights FILE] [--base] [key=value …] [--json]`.
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Metrics of the recipe's model (with an adapter or trained weights) on the validation or test split."
+        abstract: "Metrics of the recipe's trained model (or an adapter, weights, or the base model) on the validation or test split."
     )
 
     @OptionGroup var arguments: RecipeArguments
-    @Option(help: "A PEFT adapter directory (default: the run's own output, if any).") var adapter: String?
-    @Option(help: "A safetensors file replacing the recipe's weights.") var weights: String?
+    @OptionGroup var model: ModelOptions
     @Option(help: "The split: validation or test.") var split = "validation"
     @Flag(help: "Print JSON.") var json = false
 
-    func run() throws {
+    func validate() throws {
         guard let role = DataRole(rawValue: split), role != .train else {
-            throw UsageError("--split must be validation or test, got \(split)")
+            throw ValidationError("--split must be validation or test, got \(split)")
         }
-        let run = try arguments.load()
-        let (built, _) = try run.trainedModel(adapter: adapter, weights: weights)
-        let metrics = try run.evaluate(built, role: role)
-        if json { try printJSON(metrics.mapValues { $0.isFinite ? $0 as Any : NSNull() }) } else {
+    }
+
+    func run() throws {
+        let run = try arguments.run()
+        try run.validate(ignoringMissingFilesOf: model.weights != nil ? ["model.weights"] : [],
+                         weights: (try? run.resolve(model.choice))?.weights)
+        let metrics = try run.evaluate(model.choice, split: DataRole(rawValue: split) ?? .validation)
+        if json {
+            try printJSON(.object(metrics.mapValues { $0.isFinite ? .number($0) : .null }))
+        } else {
             for (k, v) in metrics.sorted(by: { $0.key < $1.key }) { print(String(format: "%@: %.4f", k, v)) }
         }
     }
 }
 
-/// `lorakit predict RECIPE [--weights FILE] [--adapter DIR] --input PATH… [--json]`.
+/// `lorakit predict RECIPE [--weights FILE] [--adapter DIR] [--base] --input X… [--json]`.
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
-        abstract: "Predict classes for inputs with the recipe's model and preprocessing; one JSON object per input."
+        abstract: "Predict for inputs with the recipe's model and preprocessing; one JSON object per input with --json."
     )
 
     @OptionGroup var arguments: RecipeArguments
-    @Option(help: "A PEFT adapter directory (default: the run's own output, if any).") var adapter: String?
-    @Option(help: "A safetensors file replacing the recipe's weights.") var weights: String?
+    @OptionGroup var model: ModelOptions
     @Option(parsing: .upToNextOption, help: "Inputs: image files, texts, or a file with one text per line.") var input: [String] = []
     @Flag(help: "Print one JSON object per input.") var json = false
 
@@ -97,56 +120,15 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
+        let run = try arguments.run()
         // Predict reads no data split (class names come from them only when they exist), nor the
         // recipe's weights when --weights replaces them.
         var unused: Set<String> = ["data.train", "data.validation", "data.test", "data.image_directory"]
-        if weights != nil { unused.insert("model.weights") }
-        let run = try arguments.load(ignoringMissingFilesOf: unused)
-        let (built, _) = try run.trainedModel(adapter: adapter, weights: weights)
-        built.module.eval()
-        guard let makeLoader = run.registry.inputLoaders[run.recipe.data.format] else {
-            throw UsageError("data format \(run.recipe.data.format) cannot read single inputs for predict")
+        if model.weights != nil { unused.insert("model.weights") }
+        try run.validate(ignoringMissingFilesOf: unused, weights: (try? run.resolve(model.choice))?.weights)
+        for prediction in try run.predict(input, with: model.choice) {
+            if json { try printJSON(prediction.json) } else { print(prediction.summary) }
         }
-        let load = try makeLoader(run.dataRequest(.validation))
-        let names = run.classNames
-        for path in try expandedInputs(textual: run.registry.textInputFormats.contains(run.recipe.data.format)) {
-            let x: Tensor
-            do { x = try load(path) } catch { throw UsageError("\(path): \(error)") }
-            let logits = try withNoGrad { try built.forward(built.module, x.unsqueezed(0)) }
-            let values = logits.scalars
-            let probabilities = logits.softmax(axis: -1).scalars
-            let best = probabilities.indices.max { probabilities[$0] < probabilities[$1] } ?? 0
-            let label: Any = names.map { $0.indices.contains(best) ? $0[best] : String(best) } ?? best
-            if json {
-                try printJSON(["input": path, "logits": values, "probabilities": probabilities, "label": label,
-                               "class_index": best])
-            } else {
-                print("\(path): \(label) (p = \(String(format: "%.3f", probabilities[best])))")
-            }
-        }
-    }
-}
-
-extension PredictCommand {
-    /// The inputs to predict: as given, except that for text formats an input naming an existing
-    /// file stands for its lines (one text per line; blank lines skipped).
-    func expandedInputs(textual: Bool) throws -> [String] {
-        guard textual else { return input }
-        var texts: [String] = []
-        for item in input {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: item, isDirectory: &isDirectory), !isDirectory.boolValue else {
-                texts.append(item)
-                continue
-            }
-            let content: String
-            do { content = try String(contentsOfFile: item, encoding: .utf8) } catch {
-                throw UsageError("\(item): cannot read it as UTF-8 text (\(error.localizedDescription))")
-            }
-            texts += content.split(whereSeparator: \.isNewline).map(String.init)
-                .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
-        }
-        return texts
     }
 }
 
@@ -162,25 +144,33 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "The merged safetensors file to write.") var out: String
 
     func run() throws {
-        let run = try arguments.load()
-        let (_, lora) = try run.trainedModel(adapter: adapter, weights: nil)
-        guard let lora else { throw UsageError("--adapter \(adapter) holds no adapter") }
-        try lora.saveMerged(to: out)
+        let run = try arguments.run()
+        try run.validate(ignoringMissingFilesOf: ["data.train", "data.validation", "data.test", "data.image_directory"])
+        try run.merge(adapter: URL(fileURLWithPath: adapter), to: URL(fileURLWithPath: out))
         print("wrote \(out)")
     }
 }
 
-/// `lorakit validate RECIPE…`.
+/// `lorakit validate RECIPE… [--no-data]`.
 struct ValidateCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "validate", abstract: "Check recipes without running them.")
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check recipes without training: keys, names, options, files, the model and its LoRA targets, and one batch of the data through the model."
+    )
 
     @Argument(help: "Recipes to check.") var recipes: [String]
+    @Flag(help: "Skip reading one batch of the data through the model.") var noData = false
+
+    func validate() throws {
+        if recipes.isEmpty { throw ValidationError("give at least one recipe") }
+    }
 
     func run() throws {
         var failed = 0
         for path in recipes {
             do {
-                _ = try RecipeArguments.parse([path]).load()
+                let run = try RecipeArguments.parse([path]).run()
+                try run.validate(checkingData: !noData)
                 print("ok: \(path)")
             } catch {
                 failed += 1

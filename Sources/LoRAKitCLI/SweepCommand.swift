@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Recipes
+import Runtime
 
 /// `lorakit sweep RECIPE --ranks 4,8,16,32,64`: the recipe once per LoRA rank, and a table and plot
 /// of the metric against trainable parameters — the rank trade-off of the LoRA paper, measured.
@@ -25,14 +26,31 @@ struct SweepCommand: ParsableCommand {
         var output: String
     }
 
-    func run() throws {
-        let rankList = try ranks.split(separator: ",").map { text -> Int in
-            guard let r = Int(text.trimmingCharacters(in: .whitespaces)), r >= 1 else {
-                throw UsageError("--ranks: '\(text)' is not a rank ≥ 1")
+    /// The ranks, each ≥ 1, none twice.
+    var rankList: [Int] {
+        get throws {
+            let list = try ranks.split(separator: ",", omittingEmptySubsequences: false).map { text -> Int in
+                guard let r = Int(text.trimmingCharacters(in: .whitespaces)), r >= 1 else {
+                    throw ValidationError("--ranks: '\(text)' is not a rank ≥ 1")
+                }
+                return r
             }
-            return r
+            if let repeated = list.enumerated().first(where: { list[..<$0.offset].contains($0.element) }) {
+                throw ValidationError("--ranks: rank \(repeated.element) is listed twice")
+            }
+            return list
         }
-        let base = try arguments.load()
+    }
+
+    func validate() throws {
+        _ = try rankList
+        if let alphaFactor, !(alphaFactor > 0) { throw ValidationError("--alpha-factor must be > 0, got \(alphaFactor)") }
+    }
+
+    func run() throws {
+        let rankList = try self.rankList
+        let base = try arguments.run()
+        try base.validate()
         guard base.recipe.train.mode == .lora else { throw UsageError("sweep needs a LoRA recipe (train.mode: lora)") }
         let root = base.output.appendingPathComponent("sweep")
         let monitor = base.recipe.eval.monitor
@@ -40,11 +58,11 @@ struct SweepCommand: ParsableCommand {
         for r in rankList {
             var overrides = arguments.overrides + ["lora.rank=\(r)", "output_dir=\(root.appendingPathComponent("r\(r)").path)"]
             if let alphaFactor { overrides.append("lora.alpha=\(alphaFactor * Double(r))") }
-            let run = try RecipeRun(path: arguments.recipe, overrides: overrides, plugins: LoRAKitCLI.plugins)
+            let run = try RecipeArguments.parse([arguments.recipe]).run(overrides: overrides)
             try run.validate()
             standardError("sweep: rank \(r)")
-            let result = try run.train(resume: false, force: false, log: standardError)
-            rows.append(Row(rank: r, metric: monitor, value: result.summary.metrics[monitor], trainableParameters: result.trainableParameters,
+            let result = try run.train()
+            rows.append(Row(rank: r, metric: monitor, value: result.metrics[monitor], trainableParameters: result.trainableParameters,
                             trainablePercent: 100 * Double(result.trainableParameters) / Double(max(result.totalParameters, 1)),
                             stepMilliseconds: 1000 * result.meanStepSeconds, peakMiB: Double(result.peakBytes) / 1_048_576,
                             output: run.output.path))

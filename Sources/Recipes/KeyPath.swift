@@ -2,9 +2,9 @@
 /// overrides spell them. A user-chosen key that a plain component could not carry (one with `.`,
 /// `[`, `]`, `"`, `=`, whitespace, or only digits) is double-quoted with `\"` and `\\` escaped:
 /// `lora.rank_pattern."layer4\\..*"`.
-enum KeyPath {
+public enum KeyPath {
     /// `path.component`, quoting the component if needed.
-    static func appending(_ component: String, to path: String) -> String {
+    public static func appending(_ component: String, to path: String) -> String {
         let written = quoted(component)
         return path.isEmpty ? written : "\(path).\(written)"
     }

@@ -16,10 +16,10 @@ enum RecipeKeys {
     static let group = ["name", "patterns", "lr", "weight_decay"]
     static let scheduler = ["name", "warmup_steps", "step_size", "gamma", "min_lr_ratio"]
     static let eval = ["metrics", "every_steps", "each_epoch", "monitor", "mode"]
-    static let hooks = ["progress", "early_stopping", "checkpoint", "non_finite", "metrics_log"]
+    static let hooks = ["progress", "early_stopping", "checkpoint", "non_finite", "metrics_log", "extra"]
     static let progress = ["interval"]
     static let earlyStopping = ["monitor", "mode", "patience", "min_delta"]
-    static let checkpoint = ["every_steps", "each_epoch", "keep_best", "monitor", "mode"]
+    static let checkpoint = ["every_steps", "each_epoch", "keep_best", "monitor", "mode", "final"]
 }
 
 extension Recipe {
@@ -192,12 +192,23 @@ extension Recipe {
             eachEpoch: try c.value("each_epoch", default: true, d.bool),
             keepBest: try c.value("keep_best", default: RecipeDefaults.keepBest, d.int),
             monitor: monitor,
-            mode: try mode(c, monitor: monitor, evalMonitor: eval.monitor, inherited: eval.mode, d))
+            mode: try mode(c, monitor: monitor, evalMonitor: eval.monitor, inherited: eval.mode, d),
+            final: try c.value("final", default: RecipeDefaults.finalArtifact, d.choice(FinalArtifact.allCases)))
+        let extra: (SourceNode, String) throws -> NamedSettings = { node, key in
+            guard let entries = node.entries else { throw d.mismatch(key, node, "a mapping {name: …, options…}") }
+            let reader = SectionReader(decoder: d, node: node, path: key, entries: entries)
+            d.record(key, node)
+            let name = try reader.required("name", d.string)
+            var parameters = try d.map(d.freeForm, named: "values")(node, key)
+            parameters["name"] = nil
+            return NamedSettings(name: name, parameters: parameters)
+        }
         return HookSettings(
             progress: ProgressSettings(interval: try progress.value("interval", default: RecipeDefaults.progressInterval, d.int)),
             earlyStopping: early,
             checkpoint: checkpoint,
             nonFinite: try s.value("non_finite", default: RecipeDefaults.nonFinite, d.choice([NonFiniteGuard.Policy.skip, .stop])),
-            metricsLog: try s.value("metrics_log", default: true, d.bool))
+            metricsLog: try s.value("metrics_log", default: true, d.bool),
+            extra: try s.value("extra", default: [], d.list(extra, named: "hooks {name: …}")))
     }
 }

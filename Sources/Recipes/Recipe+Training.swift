@@ -171,10 +171,14 @@ extension Recipe {
         public var nonFinite: NonFiniteGuard.Policy
         /// Whether `metrics.jsonl` is written.
         public var metricsLog: Bool
+        /// Registered hooks added by name, with their options (`hooks.extra`).
+        public var extra: [NamedSettings]
 
         public init(progress: ProgressSettings = ProgressSettings(), earlyStopping: EarlyStoppingSettings? = nil,
                     checkpoint: CheckpointSettings = CheckpointSettings(),
-                    nonFinite: NonFiniteGuard.Policy = RecipeDefaults.nonFinite, metricsLog: Bool = true) {
+                    nonFinite: NonFiniteGuard.Policy = RecipeDefaults.nonFinite, metricsLog: Bool = true,
+                    extra: [NamedSettings] = []) {
+            self.extra = extra
             self.progress = progress
             self.earlyStopping = earlyStopping
             self.checkpoint = checkpoint
@@ -209,6 +213,15 @@ extension Recipe {
         }
     }
 
+    /// Which model a run writes at its end.
+    public enum FinalArtifact: String, Sendable, CaseIterable {
+        /// The best checkpoint's by `hooks.checkpoint.monitor` (Hugging Face's
+        /// `load_best_model_at_end`), when there is validation data and `keep_best ≥ 1`; else the last.
+        case best
+        /// The model as training left it.
+        case last
+    }
+
     /// `hooks.checkpoint:`.
     public struct CheckpointSettings: Equatable, Sendable {
         public var everySteps: Int?
@@ -217,9 +230,13 @@ extension Recipe {
         public var keepBest: Int
         public var monitor: String
         public var mode: EarlyStopping.Mode
+        /// Which model the run writes at its end (`final`).
+        public var final: FinalArtifact
 
         public init(everySteps: Int? = nil, eachEpoch: Bool = true, keepBest: Int = RecipeDefaults.keepBest,
-                    monitor: String = RecipeDefaults.monitor, mode: EarlyStopping.Mode = .min) {
+                    monitor: String = RecipeDefaults.monitor, mode: EarlyStopping.Mode = .min,
+                    final: FinalArtifact = RecipeDefaults.finalArtifact) {
+            self.final = final
             self.everySteps = everySteps
             self.eachEpoch = eachEpoch
             self.keepBest = keepBest

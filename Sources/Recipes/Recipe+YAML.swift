@@ -133,8 +133,12 @@ extension Recipe.HookSettings {
         var c: [(String, YAMLWriter.Tree)] = []
         add(&c, "every_steps", checkpoint.everySteps, int)
         c += [("each_epoch", bool(checkpoint.eachEpoch)), ("keep_best", int(checkpoint.keepBest)),
-              ("monitor", str(checkpoint.monitor)), ("mode", str(checkpoint.mode.rawValue))]
-        e += [("checkpoint", .map(c)), ("non_finite", str(nonFinite.rawValue)), ("metrics_log", bool(metricsLog))]
+              ("monitor", str(checkpoint.monitor)), ("mode", str(checkpoint.mode.rawValue)),
+              ("final", str(checkpoint.final.rawValue))]
+        e += [("checkpoint", .map(c)), ("non_finite", str(nonFinite.rawValue)), ("metrics_log", bool(metricsLog)),
+              ("extra", .list(extra.map { h in
+                  .map([("name", str(h.name))] + h.parameters.keys.sorted().map { ($0, YAMLWriter.Tree(h.parameters[$0]!)) })
+              }))]
         return e
     }
 }

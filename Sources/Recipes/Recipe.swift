@@ -184,6 +184,9 @@ extension Recipe {
         }
     }
 
+    /// One named entry with options: a transform (`{name: resize, size: 256}`) or an extra hook.
+    public typealias NamedSettings = TransformSettings
+
     /// One step of preprocessing: `{name: resize, size: 256}`.
     public struct TransformSettings: Equatable, Sendable {
         /// A name from the transform registry.

@@ -112,12 +112,15 @@ public struct RecipeContext {
     public var transforms: RecipeNames
     public var metrics: RecipeNames
     public var plugins: RecipeNames
+    /// Hooks `hooks.extra` may name.
+    public var hooks: RecipeNames
     /// Checks run on every recipe, after the built-in ones.
     public var checks: [RecipeCheck]
 
     public init(tasks: RecipeNames = .any, architectures: RecipeNames = .any, dataFormats: RecipeNames = .any,
                 transforms: RecipeNames = .any, metrics: RecipeNames = .any, plugins: RecipeNames = .any,
-                checks: [RecipeCheck] = []) {
+                hooks: RecipeNames = .any, checks: [RecipeCheck] = []) {
+        self.hooks = hooks
         self.tasks = tasks
         self.architectures = architectures
         self.dataFormats = dataFormats

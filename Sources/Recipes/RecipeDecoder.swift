@@ -7,6 +7,9 @@ import Foundation
 final class RecipeDecoder {
     /// Dotted key → where its value (or section) was written.
     private(set) var locations: [String: SourceLocation] = [:]
+    /// Dotted key → the directory its value's relative paths resolve against (the directory of the
+    /// file that wrote it; the working directory for an override).
+    private(set) var directories: [String: String] = [:]
 
     /// Reads the mapping at `path`, refusing keys outside `keys` (the first unknown key, in file
     /// order, is the error, with the nearest of `keys` as a suggestion).
@@ -17,10 +20,14 @@ final class RecipeDecoder {
                                          suggestion: Suggestion.nearest(to: entry.key, in: keys), validKeys: keys)
         }
         locations[path] = node.location
+        directories[path] = node.directory
         return SectionReader(decoder: self, node: node, path: path, entries: entries)
     }
 
-    func record(_ key: String, _ node: SourceNode) { locations[key] = node.location }
+    func record(_ key: String, _ node: SourceNode) {
+        locations[key] = node.location
+        directories[key] = node.directory
+    }
 
     static func join(_ path: String, _ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 

@@ -78,6 +78,8 @@ import Training
 /// | `hooks.checkpoint.keep_best` | int ≥ 0 | `1` |
 /// | `hooks.checkpoint.monitor` | string | `eval.monitor` |
 /// | `hooks.checkpoint.mode` | `min` \| `max` | see *modes* below |
+/// | `hooks.checkpoint.final` | `best` \| `last`: the model the run writes at its end | `best` (the last without validation data or with `keep_best: 0`) |
+/// | `hooks.extra` | list of `{name: string, …options}` (hook registry) | `[]` |
 /// | `hooks.non_finite` | `skip` \| `stop` | `stop` |
 /// | `hooks.metrics_log` | bool | `true` |
 /// | `plugins` | [string] (plugin registry) | `[]` |
@@ -116,6 +118,7 @@ public enum RecipeDefaults {
     public static let patience = 3
     public static let keepBest = 1
     public static let nonFinite = NonFiniteGuard.Policy.stop
+    public static let finalArtifact = Recipe.FinalArtifact.best
 
     /// PyTorch's defaults: AdamW decays by 0.01, SGD not at all.
     public static func weightDecay(for optimizer: Recipe.OptimizerSettings.Name) -> Double {

@@ -44,7 +44,9 @@ public struct RecipeLoader {
         for override in parsed { try override.apply(to: &root, directory: workingDirectory) }
         let decoder = RecipeDecoder()
         let recipe = try Recipe.decode(root, with: decoder)
-        return LoadedRecipe(recipe: recipe, locations: decoder.locations, overrides: parsed, files: files)
+        var loaded = LoadedRecipe(recipe: recipe, locations: decoder.locations, overrides: parsed, files: files)
+        loaded.directories = decoder.directories
+        return loaded
     }
 
     /// The file's tree with its `extends` chain merged in; `chain` holds the files on the way here
@@ -118,6 +120,9 @@ public struct LoadedRecipe {
     public var overrides: [RecipeOverride]
     /// The recipe file, then each file it extends, in order.
     public var files: [String]
+    /// Dotted key → the directory a relative path written there resolves against (the writing
+    /// file's, or the working directory for an override); see `resolvePath(_:of:)`.
+    public var directories: [String: String] = [:]
 
     public init(recipe: Recipe, locations: [String: SourceLocation] = [:], overrides: [RecipeOverride] = [],
                 files: [String] = []) {
@@ -137,6 +142,19 @@ public struct LoadedRecipe {
             key = String(key[..<cut])
         }
         return locations[""] ?? .file(files.first ?? "recipe")
+    }
+
+    /// `path` as written at `key`, made absolute against the directory of the file (or override)
+    /// that wrote it: for free-form values (`model.options`, `data.options`, transform options)
+    /// that an entry declares to be paths; the schema's own path keys are resolved when decoded.
+    public func resolvePath(_ path: String, of key: String) -> String {
+        var probe = key
+        while true {
+            if let directory = directories[probe] { return RecipeDecoder.resolve(path, against: directory) }
+            guard let cut = probe.lastIndex(where: { $0 == "." || $0 == "[" }) else { break }
+            probe = String(probe[..<cut])
+        }
+        return RecipeDecoder.resolve(path, against: FileManager.default.currentDirectoryPath)
     }
 
     /// The resolved recipe as YAML (`Recipe.yaml()`), headed by comments naming the files it

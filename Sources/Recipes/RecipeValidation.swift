@@ -97,15 +97,7 @@ extension Recipe {
             p.list.append(problem)
         }
         p.exists(model.weights, "model.weights", directory: false)
-        p.atLeast(model.classes, 1, "model.classes")
-        if let names = model.classNames {
-            if let classes = model.classes, classes != names.count {
-                p.invalid("model.class_names", "\(names.count) names for \(classes) classes (model.classes)")
-            }
-            for (i, name) in names.enumerated() where names[..<i].contains(name) {
-                p.invalid("model.class_names[\(i)]", "class name \"\(name)\" is listed twice")
-            }
-        }
+        // `model.classes` and `model.class_names` belong to classification tasks, which check them.
         p.atLeast(model.inputSize, 1, "model.input_size")
     }
 
@@ -220,6 +212,9 @@ extension Recipe {
         checkMonitor(&p, hooks.checkpoint.monitor, "hooks.checkpoint.monitor")
         p.atLeast(hooks.checkpoint.everySteps, 1, "hooks.checkpoint.every_steps")
         p.atLeast(hooks.checkpoint.keepBest, 0, "hooks.checkpoint.keep_best")
+        for (i, hook) in hooks.extra.enumerated() {
+            if let problem = context.hooks.problem(hook.name, key: "hooks.extra[\(i)].name", kind: "hook") { p.list.append(problem) }
+        }
     }
 
     /// A monitored value must be measured: the loss, or one of `eval.metrics`.

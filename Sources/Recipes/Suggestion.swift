@@ -1,9 +1,9 @@
 /// Nearest-name suggestions for unknown keys and names.
-enum Suggestion {
+public enum Suggestion {
     /// The candidate closest to `name` by edit distance (adjacent transpositions count once, so
     /// `rnak` is one edit from `rank`), if it is close enough to be what the user meant: at most
     /// 2 edits, or a third of the name's length for long names. Ties go to the earlier candidate.
-    static func nearest(to name: String, in candidates: [String]) -> String? {
+    public static func nearest(to name: String, in candidates: [String]) -> String? {
         var best: (candidate: String, distance: Int)?
         for candidate in candidates {
             let d = distance(name.lowercased(), candidate.lowercased())

@@ -24,19 +24,51 @@ public struct ClassificationBatch {
     }
 }
 
+/// What classification metrics read from a batch: logits [N, C] and the class labels.
+public struct ClassificationPredictions {
+    public var logits: Tensor
+    public var labels: [Int]
+
+    public init(logits: Tensor, labels: [Int]) {
+        self.logits = logits
+        self.labels = labels
+    }
+}
+
+/// Classification metrics (`Metric`s reading logits and class labels) accumulated together.
+public struct MetricSet: TaskEvaluation {
+    public private(set) var metrics: [any Metric]
+
+    public init(_ metrics: [any Metric]) { self.metrics = metrics }
+
+    public mutating func add(_ predictions: ClassificationPredictions) {
+        for i in metrics.indices { metrics[i].update(logits: predictions.logits, labels: predictions.labels) }
+    }
+
+    public func values() -> [String: Double] {
+        var result: [String: Double] = [:]
+        for m in metrics { if let v = m.value() { result[m.name] = v } }
+        return result
+    }
+}
+
 /// Classification with cross-entropy: the model maps inputs to logits [N, C].
 public struct ClassificationTask: TrainingTask {
     public var classCount: Int
     public var labelSmoothing: Float
     public var classWeights: Tensor?
-    /// Runs the model; defaults to calling it as a `UnaryLayer`.
+    /// Runs the model on a batch's inputs; defaults to calling it as a `UnaryLayer`.
     public var forward: (Module, Tensor) throws -> Tensor
+    /// The metrics of an evaluation pass (fresh ones each time).
+    public var metrics: () -> [any Metric]
 
     public init(classCount: Int, labelSmoothing: Float = 0, classWeights: Tensor? = nil,
+                metrics: @escaping () -> [any Metric] = { [] },
                 forward: ((Module, Tensor) throws -> Tensor)? = nil) {
         self.classCount = classCount
         self.labelSmoothing = labelSmoothing
         self.classWeights = classWeights
+        self.metrics = metrics
         self.forward = forward ?? { model, x in
             guard let layer = model as? UnaryLayer else {
                 throw TrainingError.invalidConfiguration("\(type(of: model)) is not a UnaryLayer; give the task a forward")
@@ -45,7 +77,9 @@ public struct ClassificationTask: TrainingTask {
         }
     }
 
-    public func run(_ model: Module, on batch: ClassificationBatch) throws -> TaskOutput {
+    public func makeEvaluation() -> MetricSet { MetricSet(metrics()) }
+
+    public func run(_ model: Module, on batch: ClassificationBatch) throws -> TaskOutput<ClassificationPredictions> {
         let logits = try forward(model, batch.inputs)
         guard logits.rank == 2, logits.shape[1] == classCount, logits.shape[0] == batch.labels.count else {
             throw TensorError.shapeMismatch(operation: "classification logits vs [batch, classes]", lhs: logits.shape,
@@ -54,6 +88,7 @@ public struct ClassificationTask: TrainingTask {
         let targets = try Tensor(shape: [batch.labels.count], indices: batch.labels)
         try validateClassTargets(targets, classCount: classCount)
         let loss = crossEntropy(logits: logits, targets: targets, weights: classWeights, labelSmoothing: labelSmoothing)
-        return TaskOutput(loss: loss, count: batch.labels.count, logits: logits.detached(), labels: batch.labels)
+        return TaskOutput(loss: loss, count: batch.labels.count,
+                          predictions: ClassificationPredictions(logits: logits.detached(), labels: batch.labels))
     }
 }

@@ -63,7 +63,6 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
     public let schedule: LearningRateSchedule
     public let trainData: Source
     public let validationData: Source?
-    public let makeMetrics: () -> [any Metric]
     public let hooks: [TrainerHook]
     public let configuration: TrainerConfiguration
     /// Writes extra files into each checkpoint (e.g. the adapter in PEFT's format).
@@ -73,8 +72,7 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
     private var state: TrainerStateRecord
 
     public init(model: Module, task: Task, optimizer: Optimizer, schedule: LearningRateSchedule = ConstantMultiplier(),
-                trainData: Source, validationData: Source? = nil, metrics: @escaping () -> [any Metric] = { [] },
-                hooks: [TrainerHook] = [], configuration: TrainerConfiguration) throws {
+                trainData: Source, validationData: Source? = nil, hooks: [TrainerHook] = [], configuration: TrainerConfiguration) throws {
         guard configuration.gradientAccumulation >= 1 else {
             throw TrainingError.invalidConfiguration("gradient accumulation must be ≥ 1, got \(configuration.gradientAccumulation)")
         }
@@ -88,7 +86,6 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
         self.schedule = schedule
         self.trainData = trainData
         self.validationData = validationData
-        self.makeMetrics = metrics
         self.hooks = hooks
         self.configuration = configuration
         context = TrainerContext(model: model, optimizer: optimizer, control: TrainerControl(),
@@ -229,7 +226,7 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
     /// Mean loss and the metrics over the validation data, in evaluation mode without gradients.
     public func evaluate() throws -> [String: Double] {
         guard let validationData else { return [:] }
-        return try evaluateModel(model, task: task, data: validationData, metrics: makeMetrics)
+        return try evaluateModel(model, task: task, data: validationData)
     }
 
     private func evaluateAndNotify() throws {
@@ -332,15 +329,15 @@ public struct ConstantMultiplier: LearningRateSchedule {
     public func multiplier(step: Int) -> Float { 1 }
 }
 
-/// Mean loss and metrics of `model` over `data` (epoch 0, in order), in evaluation mode without
-/// gradients; the model's mode is restored afterwards.
+/// Mean loss and the task's metrics of `model` over `data` (epoch 0, in order), in evaluation
+/// mode without gradients; the model's mode is restored afterwards.
 public func evaluateModel<Task: TrainingTask, Source: BatchSource>(
-    _ model: Module, task: Task, data: Source, metrics makeMetrics: () -> [any Metric]
+    _ model: Module, task: Task, data: Source
 ) throws -> [String: Double] where Source.Batch == Task.Batch {
     let wasTraining = model.isTraining
     model.eval()
     defer { model.train(wasTraining) }
-    var metrics = makeMetrics()
+    var evaluation = task.makeEvaluation()
     var lossSum = 0.0, count = 0
     let batches = data.batches(epoch: 0, startingAt: 0)
     defer { batches.cancel() }
@@ -352,12 +349,10 @@ public func evaluateModel<Task: TrainingTask, Source: BatchSource>(
         let out = try withNoGrad { try task.run(model, on: batch) }
         lossSum += Double(out.loss.item) * Double(out.count)
         count += out.count
-        if let logits = out.logits, let labels = out.labels {
-            for i in metrics.indices { metrics[i].update(logits: logits, labels: labels) }
-        }
+        if let predictions = out.predictions { evaluation.add(predictions) }
         index += 1
     }
-    var result: [String: Double] = ["loss": count > 0 ? lossSum / Double(count) : .nan]
-    for m in metrics { if let v = m.value() { result[m.name] = v } }
+    var result = evaluation.values()
+    result["loss"] = count > 0 ? lossSum / Double(count) : .nan
     return result
 }

@@ -1,30 +1,52 @@
 import NN
 import Tensor
 
-/// What one batch gives the trainer: the loss to minimise and, for metrics, the model's outputs.
-public struct TaskOutput {
+/// What one batch gives the trainer: the loss to minimise and, for evaluation, what the task's
+/// metrics read (`Predictions`: logits and labels for classification, token counts for a
+/// language model, …).
+public struct TaskOutput<Predictions> {
     /// The batch's mean loss (a scalar that requires a gradient in training).
     public var loss: Tensor
     /// Items in the batch (weights the mean loss across batches).
     public var count: Int
-    /// Logits [N, C] for classification metrics, if the task has them.
-    public var logits: Tensor?
-    /// Class labels of the batch's items, for metrics.
-    public var labels: [Int]?
+    /// What the task's evaluation accumulates; nil when the task has nothing to add.
+    public var predictions: Predictions?
 
-    public init(loss: Tensor, count: Int, logits: Tensor? = nil, labels: [Int]? = nil) {
+    public init(loss: Tensor, count: Int, predictions: Predictions? = nil) {
         self.loss = loss
         self.count = count
-        self.logits = logits
-        self.labels = labels
+        self.predictions = predictions
     }
 }
 
-/// How a modality drives the trainer: it turns a batch into a loss and predictions. The trainer
-/// sets training or evaluation mode and the gradient scope; the task only runs the model.
+/// Accumulates a task's predictions over one evaluation pass and reports metric values. A value
+/// type: each pass starts from a fresh one (`TrainingTask.makeEvaluation()`), so values are exact
+/// functions of the whole pass, never averages of per-batch values.
+public protocol TaskEvaluation {
+    associatedtype Predictions
+    /// Adds one batch's predictions.
+    mutating func add(_ predictions: Predictions)
+    /// Metric values by name over everything added; a metric that is undefined (no samples, a
+    /// ROC-AUC without negatives) is left out. The mean loss is added by the evaluator.
+    func values() -> [String: Double]
+}
+
+/// An evaluation with no metrics (the loss alone).
+public struct NoMetrics<Predictions>: TaskEvaluation {
+    public init() {}
+    public mutating func add(_ predictions: Predictions) {}
+    public func values() -> [String: Double] { [:] }
+}
+
+/// How a task drives the trainer: it turns a batch into a loss and predictions, and makes the
+/// accumulator its metrics read. The trainer sets training or evaluation mode and the gradient
+/// scope; the task only runs the model.
 public protocol TrainingTask {
     associatedtype Batch
-    func run(_ model: Module, on batch: Batch) throws -> TaskOutput
+    associatedtype Evaluation: TaskEvaluation
+    func run(_ model: Module, on batch: Batch) throws -> TaskOutput<Evaluation.Predictions>
+    /// A fresh accumulator of the task's metrics, for one evaluation pass.
+    func makeEvaluation() -> Evaluation
 }
 
 /// A source of batches per epoch that can start anywhere, so that a resumed run sees exactly the

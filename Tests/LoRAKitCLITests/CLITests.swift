@@ -107,8 +107,9 @@ final class CLITests: CLITestCase {
         for path in recipes {
             let full = root.appendingPathComponent("recipes/" + path).path
             let first = try String(contentsOfFile: full, encoding: .utf8).split(separator: "\n").first ?? ""
-            XCTAssertTrue(first.hasPrefix("# ") && first.contains(" train ") || first.contains(" eval "),
-                          "\(path) must open with the command that runs it")
+            XCTAssertTrue(first.hasPrefix("# lorakit ") || first.hasPrefix("# swift run "),
+                          "\(path) must open with the command that runs it: \(first)")
+            XCTAssertTrue(first.contains(" train ") || first.contains(" eval "), "\(path): \(first)")
             if try String(contentsOfFile: full, encoding: .utf8).contains("plugins:") { continue }   // needs its tool
             let result = try lorakit(["validate", full])
             // Data and weights that other steps produce (lorakit data, a pretraining run) may be

@@ -1,6 +1,5 @@
 import Foundation
 import ImageModels
-@testable import LoRAKitCLI
 import NN
 import Tensor
 import TestSupport
@@ -89,34 +88,5 @@ final class VisionRecipeTests: CLITestCase {
             !$0.contains("no such file") && !$0.hasPrefix("error: 1 of 1")
         }
         XCTAssertTrue(problems.isEmpty, "only missing files: \(result.stderr)")
-    }
-
-    /// The recipe's pipeline on a non-square image: evaluation is torchvision's resize (shorter
-    /// side 224) + center crop 224 + ImageNet normalisation; training draws random crops and flips.
-    func testRecipePipelineResizesTheShorterSideThenCrops() throws {
-        let run = try RecipeRun(path: recipe, overrides: [], plugins: [])
-        let pixels: [Float] = (0..<(3 * 200 * 300)).map { (i: Int) -> Float in Float((i * 37) % 251) / 250 }
-        let image = Image(height: 200, width: 300, channels: 3, pixels: pixels)
-        var rng = RandomGenerator(seed: 1)
-        let evaluation = try Registry.imagePipeline(run.dataRequest(.validation)).apply(image, generator: &rng)
-        let resized = image.resized(height: 224, width: 336)          // 300 · 224 / 200
-        let expected = try Normalize().apply(resized.cropped(top: 0, left: 56, height: 224, width: 224), generator: &rng)
-        XCTAssertEqual(evaluation, expected)
-
-        let training = try Registry.imagePipeline(run.dataRequest(.train))
-        var seen: Set<[Float]> = []
-        for seed in 0..<4 {
-            var g = RandomGenerator(seed: UInt64(seed))
-            let out = try training.apply(image, generator: &g)
-            XCTAssertEqual([out.channels, out.height, out.width], [3, 224, 224])
-            seen.insert(Array(out.pixels.prefix(64)))
-        }
-        XCTAssertGreaterThan(seen.count, 1, "training crops are random")
-
-        var both = run.dataRequest(.validation)
-        both.transforms = [("resize", ["size": "224", "shorter_side": "224"])]
-        XCTAssertThrowsError(try Registry.imagePipeline(both)) { XCTAssertTrue("\($0)".contains("not both"), "\($0)") }
-        both.transforms = [("resize", ["shorter_side": "0"])]
-        XCTAssertThrowsError(try Registry.imagePipeline(both))
     }
 }

@@ -3,6 +3,7 @@ import LoRA
 import NN
 import TestSupport
 import Training
+import Demos
 import XCTest
 
 /// Trains a LoRA-adapted convolutional network on a task its frozen random base cannot solve, with
@@ -32,10 +33,9 @@ final class EndToEndTests: XCTestCase {
         let checkpointing = Checkpointing(everySteps: nil, eachEpoch: true, keepBest: 1, monitor: "accuracy", mode: .max)
         let early = EarlyStopping(monitor: "loss", patience: 2)
         let timer = TimerHook()
-        let trainer = try Trainer(model: model, task: ClassificationTask(classCount: 4), optimizer: optimizer,
-                                  schedule: try CosineSchedule(warmupSteps: 4, totalSteps: 60),
+        let trainer = try Trainer(model: model, task: ClassificationTask(classCount: 4, metrics: { [Accuracy(), MacroF1()] }),
+                                  optimizer: optimizer, schedule: try CosineSchedule(warmupSteps: 4, totalSteps: 60),
                                   trainData: train, validationData: validation,
-                                  metrics: { [Accuracy(), MacroF1()] },
                                   hooks: [NonFiniteGuard(), early, checkpointing, timer, MetricsLogger(directory: out)],
                                   configuration: TrainerConfiguration(epochs: 5, seed: 5, outputDirectory: out))
         trainer.exportIntoCheckpoint = { dir in try PEFTAdapterFile.save(lora, adapter: "default", to: dir.path) }
@@ -65,9 +65,9 @@ final class EndToEndTests: XCTestCase {
         // The saved adapter reproduces the trained model's validation accuracy on a fresh base.
         let fresh = TinyConvNet(seed: 3)
         try PEFTAdapterFile.load(into: LoRAModel(wrapping: fresh), from: latest.appendingPathComponent("adapter").path)
-        let check = try Trainer(model: fresh, task: ClassificationTask(classCount: 4),
+        let check = try Trainer(model: fresh, task: ClassificationTask(classCount: 4, metrics: { [Accuracy()] }),
                                 optimizer: try AdamW(parameters: fresh.trainableParameters(), learningRate: 0),
-                                trainData: train, validationData: validation, metrics: { [Accuracy()] },
+                                trainData: train, validationData: validation,
                                 configuration: TrainerConfiguration(epochs: 1))
         XCTAssertEqual(try check.evaluate()["accuracy"]!, after["accuracy"]!, accuracy: 1e-9)
     }

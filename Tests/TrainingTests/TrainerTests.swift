@@ -3,6 +3,7 @@ import LoRA
 import NN
 import TestSupport
 import Training
+import Demos
 import XCTest
 
 /// A dataset of fixed items, for trainer unit tests.

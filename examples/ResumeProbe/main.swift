@@ -12,6 +12,7 @@ import NN
 import SafeTensors
 import Tensor
 import Training
+import Demos
 
 var args = CommandLine.arguments.dropFirst()
 func value(_ name: String) -> String? {

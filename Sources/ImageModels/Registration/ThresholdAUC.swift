@@ -3,18 +3,18 @@ import Training
 
 /// ROC-AUC of "grade ≥ threshold" against the rest, scoring each image by the summed softmax
 /// probability of those grades: referable diabetic retinopathy (grade ≥ 2) in retina grading.
-struct ThresholdAUC: Metric {
-    let name: String
-    let threshold: Int
+public struct ThresholdAUC: Metric {
+    public let name: String
+    public let threshold: Int
     private var scores: [Double] = []
     private var positives: [Int] = []
 
-    init(threshold: Int) {
+    public init(threshold: Int) {
         self.threshold = threshold
         name = threshold == 2 ? "referable_auc" : "auc_ge\(threshold)"
     }
 
-    mutating func update(logits: Tensor, labels: [Int]) {
+    public mutating func update(logits: Tensor, labels: [Int]) {
         let p = logits.softmax(axis: -1).scalars
         let c = logits.shape[logits.rank - 1]
         for (i, label) in labels.enumerated() {
@@ -23,9 +23,9 @@ struct ThresholdAUC: Metric {
         }
     }
 
-    func value() -> Double? { Metrics.rocAUC(scores: scores, labels: positives) }
+    public func value() -> Double? { Metrics.rocAUC(scores: scores, labels: positives) }
 
-    mutating func reset() {
+    public mutating func reset() {
         scores = []
         positives = []
     }

@@ -1,8 +1,9 @@
 import ArgumentParser
 
 /// `lorakit bench …`: the benchmarks, in one place.
-struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct BenchCommand: ParsableCommand {
+    public init() {}
+    public static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run LoRAKit's benchmarks (build with -c release).",
         subcommands: [BenchKernelsCommand.self, BenchLoRALayersCommand.self, BenchResNetCommand.self,

@@ -1,4 +1,5 @@
 import Tensor
+import Training
 
 /// A small seeded image-classification set for demos and tests: each image is noise plus a bright
 /// bar whose orientation and position give the class (horizontal top, horizontal bottom, vertical

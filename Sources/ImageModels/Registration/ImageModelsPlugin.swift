@@ -1,0 +1,92 @@
+import Foundation
+import NN
+import Recipes
+import Tasks
+import Tensor
+import Training
+
+/// What `ImageModels` adds to a registry: the `image_classification` task, the ResNets, the image
+/// data formats (a folder per class, a CSV, APTOS's layout), the image transforms, the
+/// `referable_auc` metric of retinopathy grading and the `retina` data generator. Registered
+/// always by the runtime, through the same protocol a plugin uses.
+public enum ImageModelsPlugin: LoRAKitPlugin {
+    public static let name = "image_models"
+
+    public static func register(into r: inout Registry) throws {
+        try r.registerTask(ClassificationRecipeTask(name: "image_classification", input: .image,
+                                                    summary: "one class per image; cross-entropy; classification metrics"))
+        for (name, make) in [("resnet18", ResNet.resnet18), ("resnet34", ResNet.resnet34), ("resnet50", ResNet.resnet50)] {
+            try r.register(Classifiers.self, name, ClassifierArchitecture(
+                input: .image, summary: "torchvision's \(name) (keys as torchvision and timm name them); head fc") { request in
+                var rng = RandomGenerator(seed: request.seed)
+                let model = make(request.classes, 3, &rng)
+                return Classifier(module: model, headKeys: ["fc"], input: .image(channels: 3)) { x in model(x) }
+            })
+        }
+        try ImageTransforms.registerBuiltIns(&r)
+        try registerFormats(&r)
+        try r.registerMetric("referable_auc") { ThresholdAUC(threshold: 2) }
+        try r.registerGenerator(RetinaGenerator.generator)
+    }
+
+    private static func registerFormats(_ r: inout Registry) throws {
+        let transforms: (Registry) -> [TransformDefinition] = { ImageTransforms.definitions(in: $0) }
+        try r.register(ClassificationFormats.self, "image_folder", ClassificationFormat(
+            input: .image, summary: "a folder per class (torchvision ImageFolder); PNG or JPEG",
+            transforms: transforms, read: { request in
+                guard let root = request.path else { throw TaskError.missingSplit(role: request.role, key: "data.\(request.role.rawValue)") }
+                let d = try ImageFolderDataset(root: root.path, transform: try pipeline(request),
+                                               badFiles: policy(request))
+                report(d.skipped, root.path, request)
+                return ClassificationData(dataset: TaskDataset(d, collate: ClassificationBatch.collate,
+                                                               strata: d.samples.map(\.label)),
+                                          classNames: d.classNames)
+            }, inputReader: imageReader))
+        try r.register(ClassificationFormats.self, "image_csv", ClassificationFormat(
+            input: .image, summary: "a CSV of image paths and labels (data.image_column, data.label_column)",
+            transforms: transforms, read: { request in
+                guard let csv = request.path else { throw TaskError.missingSplit(role: request.role, key: "data.\(request.role.rawValue)") }
+                let images = request.imageDirectory?.path ?? csv.deletingLastPathComponent().path
+                let d = try ImageCSVDataset(csv: csv.path, imageDirectory: images, imageColumn: request.imageColumn ?? "image",
+                                            labelColumn: request.labelColumn ?? "label", transform: try pipeline(request),
+                                            badFiles: policy(request))
+                report(d.skipped, csv.path, request)
+                return ClassificationData(dataset: TaskDataset(d, collate: ClassificationBatch.collate, strata: d.labels),
+                                          classNames: d.classNames)
+            }, inputReader: imageReader))
+        try r.register(ClassificationFormats.self, "aptos", ClassificationFormat(
+            input: .image, summary: "APTOS 2019's layout: id_code,diagnosis CSV and images/<id_code>.png; grades 0–4",
+            transforms: transforms, read: { request in
+                guard let csv = request.path else { throw TaskError.missingSplit(role: request.role, key: "data.\(request.role.rawValue)") }
+                let images = request.imageDirectory?.path ?? csv.deletingLastPathComponent().appendingPathComponent("images").path
+                let d = try ImageCSVDataset.aptos(csv: csv.path, imageDirectory: images, transform: try pipeline(request),
+                                                  badFiles: policy(request))
+                report(d.skipped, csv.path, request)
+                return ClassificationData(dataset: TaskDataset(d, collate: ClassificationBatch.collate, strata: d.labels),
+                                          classNames: ["0", "1", "2", "3", "4"])
+            }, inputReader: imageReader))
+    }
+
+    /// The recipe's transforms for the request's split.
+    public static func pipeline(_ request: DataRequest) throws -> Compose {
+        try ImageTransforms.pipeline(request.transforms, registry: request.registry,
+                                     context: ImageTransformContext(training: request.isTraining, inputSize: request.inputSize))
+    }
+
+    /// `predict` reads an image file with the evaluation transforms.
+    static func imageReader(_ request: DataRequest) throws -> (String) throws -> Tensor {
+        var evaluation = request
+        evaluation.role = .validation
+        let transform = try pipeline(evaluation)
+        return { path in try transform.apply(try Image(contentsOfFile: path, mode: .rgb)).tensor() }
+    }
+
+    private static func policy(_ request: DataRequest) -> BadFilePolicy {
+        request.badFiles == .skip ? .skip : .fail
+    }
+
+    private static func report(_ skipped: [SkippedImage], _ source: String, _ request: DataRequest) {
+        guard !skipped.isEmpty else { return }
+        request.log("skipped \(skipped.count) unreadable images listed by \(source), e.g. \(skipped[0])")
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import LoRA
+import NN
+import Tasks
+
+/// What a recipe's model holds: its leaf modules and which of them the LoRA targets adapt.
+public struct ModelInspection {
+    public struct Entry {
+        public var key: String
+        public var type: String
+        public var parameters: Int
+    }
+
+    public var architecture: String
+    public var parameters: Int
+    /// Leaf modules in tree order.
+    public var modules: [Entry]
+    /// The layers the recipe's LoRA settings would adapt (nil when the recipe trains no adapters).
+    public var lora: InjectionReport?
+}
+
+extension RecipeRun {
+    /// The recipe's model (with its weights when the file exists) and the layers its LoRA
+    /// targets match; nothing is injected.
+    public func inspect() throws -> ModelInspection { try inspect(try task()) }
+
+    private func inspect<T: RecipeTask>(_ task: T) throws -> ModelInspection {
+        let session = try task.makeSession(setup())
+        let weights = recipe.model.weights.map { FileManager.default.fileExists(atPath: $0) } == true ? pretrainedWeights : .none
+        let model = try session.makeModel(weights: weights)
+        let module = model.module
+        var report: InjectionReport?
+        if let settings = recipe.lora, recipe.train.mode == .lora {
+            report = try LoRAModel(wrapping: module).dryRun(try loraConfig(settings, headKeys: model.headKeys))
+        }
+        let leaves = module.namedModules().filter { !$0.key.isEmpty && $0.module.children().isEmpty }
+        return ModelInspection(architecture: recipe.model.architecture, parameters: module.parameterCount,
+                               modules: leaves.map { .init(key: $0.key, type: "\(type(of: $0.module))", parameters: $0.module.parameterCount) },
+                               lora: report)
+    }
+}

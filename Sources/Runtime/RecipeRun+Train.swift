@@ -1,0 +1,191 @@
+import Foundation
+import LoRA
+import NN
+import Recipes
+import SafeTensors
+import Tasks
+import Tensor
+import Training
+
+extension RecipeRun {
+    /// Trains per the recipe and writes the output directory: the adapter (LoRA, in PEFT's format)
+    /// or the model's weights with what rebuilds it (full fine-tuning, linear probe), checkpoints,
+    /// metrics, `summary.json`, the resolved recipe and the task's run files (class names).
+    ///
+    /// When the recipe monitors a metric and keeps checkpoints (`hooks.checkpoint.keep_best ≥ 1`),
+    /// the artifact is the best checkpoint's model unless `hooks.checkpoint.final: last`.
+    /// - Parameters:
+    ///   - resume: continue from the last complete checkpoint in the output directory.
+    ///   - force: with `resume`, accept a recipe that differs from the checkpoint's.
+    public func train(resume: Bool = false, force: Bool = false) throws -> TrainResult {
+        try train(try task(), resume: resume, force: force)
+    }
+
+    private func train<T: RecipeTask>(_ task: T, resume: Bool, force: Bool) throws -> TrainResult {
+        if let threads = recipe.train.threads { Threads.set(threads) }
+        let start = Date()
+        let session = try task.makeSession(setup())
+        let model = try session.makeModel(weights: pretrainedWeights)
+        let lora = try prepareForTraining(model)
+        let module = model.module
+        let objective = try session.objective(for: model)
+        let trainData = loader(try session.dataset(.train), role: .train)
+        let validationData = session.hasValidationData ? loader(try session.dataset(.validation), role: .validation) : nil
+        let t = recipe.train
+        let stepsPerEpoch = (trainData.batchesPerEpoch + t.gradientAccumulation - 1) / t.gradientAccumulation
+        let totalSteps = t.maxSteps ?? (t.epochs ?? 1) * stepsPerEpoch
+        let h = recipe.hooks
+        let timer = TimerHook()
+        let checkpointing = Checkpointing(everySteps: h.checkpoint.everySteps, eachEpoch: h.checkpoint.eachEpoch,
+                                          keepBest: h.checkpoint.keepBest, monitor: h.checkpoint.monitor,
+                                          mode: h.checkpoint.mode)
+        var hooks: [TrainerHook] = [NonFiniteGuard(policy: h.nonFinite), ProgressBar(interval: h.progress.interval), timer]
+        // Frozen batch norms keep the pretrained statistics (the adapter file does not carry them).
+        if t.mode != .full { hooks.insert(FrozenBatchNormStatistics(), at: 0) }
+        if h.metricsLog { hooks.append(MetricsLogger(directory: output)) }
+        if let e = h.earlyStopping {
+            hooks.append(EarlyStopping(monitor: e.monitor, mode: e.mode, patience: e.patience, minDelta: e.minDelta))
+        }
+        for (i, extra) in h.extra.enumerated() {
+            let factory = try registry.lookup(Hooks.self, extra.name)
+            hooks.append(try factory.make(Options(extra.parameters, owner: "hook \(extra.name)", keyPrefix: "hooks.extra[\(i)]",
+                                                  specs: factory.options)))
+        }
+        hooks.append(checkpointing)
+        let configuration = TrainerConfiguration(
+            epochs: t.maxSteps == nil ? (t.epochs ?? 1) : nil, maxSteps: t.maxSteps, gradientAccumulation: t.gradientAccumulation,
+            clipGradientNorm: t.clipGradNorm.map(Float.init), evaluateEverySteps: recipe.eval.everySteps,
+            evaluateEachEpoch: recipe.eval.eachEpoch, seed: t.seed, runIdentity: recipe.flattened(), outputDirectory: output)
+        let trainer = try Trainer(model: module, task: objective, optimizer: try makeOptimizer(module),
+                                  schedule: try makeSchedule(totalSteps: totalSteps), trainData: trainData,
+                                  validationData: validationData, hooks: hooks, configuration: configuration)
+        if let lora {
+            trainer.exportIntoCheckpoint = { dir in try PEFTAdapterFile.save(lora, adapter: "default", to: dir.path) }
+        }
+        var resumeFrom: URL?
+        if resume {
+            guard let latest = trainer.checkpoints?.latest() else {
+                throw RunError("--resume: no complete checkpoint in \(output.appendingPathComponent("checkpoints").path)")
+            }
+            resumeFrom = latest
+            log("resuming from \(latest.lastPathComponent)")
+        }
+        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+        try Data(loaded.yaml().utf8).write(to: output.appendingPathComponent("recipe.yaml"), options: .atomic)
+        try session.writeRunFiles(to: output)
+        log("training \(recipe.model.architecture) (\(t.mode.rawValue)): \(module.trainableParameterCount) of "
+            + "\(module.parameterCount) parameters trainable, \(totalSteps) steps")
+        MemoryPool.resetPeak()
+        let summary = try trainer.fit(resumingFrom: resumeFrom, force: force)
+        let peak = MemoryPool.peakBytes
+
+        // The artifact: the best checkpoint's model, or the last.
+        var final = Recipe.FinalArtifact.last
+        var finalStep = summary.steps
+        var metrics = summary.metrics
+        if h.checkpoint.final == .best, let validationData, let best = checkpointing.bestStep, best != summary.steps,
+           let store = trainer.checkpoints {
+            let directory = store.directory.appendingPathComponent(CheckpointStore.name(step: best))
+            do {
+                try module.load(try SafeTensorsFile(path: directory.appendingPathComponent(CheckpointStore.modelFile).path).tensors(),
+                                strict: false)
+            } catch {
+                throw TrainingError.checkpoint(path: directory.path, reason: "restoring the best checkpoint: \(error)")
+            }
+            metrics = try evaluateModel(module, task: objective, data: validationData)
+            final = .best
+            finalStep = best
+            log("the best checkpoint by \(h.checkpoint.monitor) is step \(best) (last: \(summary.steps)); writing its model")
+        } else if h.checkpoint.final == .best, validationData != nil, checkpointing.bestStep == summary.steps {
+            final = .best
+        }
+        let artifact: URL
+        if let lora {
+            artifact = output.appendingPathComponent("adapter")
+            try PEFTAdapterFile.save(lora, adapter: "default", to: artifact.path)
+        } else {
+            artifact = output.appendingPathComponent("model.safetensors")
+            try module.saveSafeTensors(path: artifact.path)
+            try model.writeCompanions(to: output)
+        }
+        let adapterParameters = lora.map { l in
+            l.hosts.reduce(0) { $0 + $1.host.adapters.entries.reduce(0) { $0 + $1.module.parameterCount } }
+        } ?? 0
+        let result = TrainResult(summary: summary, trainableParameters: module.trainableParameterCount,
+                                 totalParameters: module.parameterCount - adapterParameters,
+                                 meanStepSeconds: timer.meanStepSeconds, seconds: Date().timeIntervalSince(start),
+                                 peakBytes: peak, artifact: artifact, final: final, finalStep: finalStep, metrics: metrics)
+        try writeSummary(result)
+        return result
+    }
+
+    /// Sets which parameters train for the recipe's mode; returns the LoRA wrapper in LoRA mode.
+    func prepareForTraining<M: TaskModel>(_ model: M) throws -> LoRAModel? {
+        let module = model.module
+        switch recipe.train.mode {
+        case .full:
+            module.unfreeze()
+            return nil
+        case .linearProbe:
+            guard !model.headKeys.isEmpty else {
+                throw located("train.mode", "linear_probe trains the head alone, and \(recipe.model.architecture) has none")
+            }
+            module.freeze()
+            module.unfreeze(keys: model.headKeys.map { $0 + "." })
+            return nil
+        case .lora:
+            guard let settings = recipe.lora else { throw located("lora", "train.mode lora needs a lora section") }
+            let lora = LoRAModel(wrapping: module)
+            var rng = RandomGenerator(seed: recipe.train.seed &+ 17)
+            try lora.addAdapter("default", config: try loraConfig(settings, headKeys: model.headKeys), generator: &rng)
+            return lora
+        }
+    }
+
+    /// A loader of a split with the recipe's batch sizes, shuffling the training split only.
+    func loader<Item, Batch>(_ data: TaskDataset<Item, Batch>, role: DataRole) -> DataLoader<TaskDataset<Item, Batch>, Batch> {
+        let d = recipe.data
+        return DataLoader(dataset: data, batchSize: role == .train ? d.batchSize : d.evalBatchSize, shuffle: role == .train,
+                          seed: recipe.train.seed, prefetch: d.prefetch, readThreads: d.readThreads, lengths: data.lengths,
+                          collate: data.collate)
+    }
+
+    func makeOptimizer(_ model: Module) throws -> Optimizer {
+        let o = recipe.train.optimizer
+        let groups = try ParameterGroup.grouping(model.trainableParameters(), rules: o.parameterGroupRules(),
+                                                 learningRate: Float(o.learningRate), weightDecay: Float(o.weightDecay))
+        switch o.name {
+        case .adamw:
+            return try AdamW(groups: groups, beta1: Float(o.beta1), beta2: Float(o.beta2), epsilon: Float(o.epsilon))
+        case .sgd:
+            return try SGD(groups: groups, momentum: Float(o.momentum), nesterov: o.nesterov)
+        }
+    }
+
+    func makeSchedule(totalSteps: Int) throws -> LearningRateSchedule {
+        let s = recipe.train.scheduler
+        switch s.name {
+        case .constant: return try ConstantSchedule(warmupSteps: s.warmupSteps)
+        case .step: return try StepSchedule(stepSize: s.stepSize ?? max(1, totalSteps / 3), gamma: Float(s.gamma))
+        case .linear: return try LinearSchedule(warmupSteps: s.warmupSteps, totalSteps: totalSteps)
+        case .cosine: return try CosineSchedule(warmupSteps: s.warmupSteps, totalSteps: totalSteps, minMultiplier: Float(s.minLRRatio))
+        }
+    }
+
+    private func writeSummary(_ r: TrainResult) throws {
+        var object: [String: JSONValue] = [
+            "steps": .integer(r.summary.steps), "epochs": .integer(r.summary.epochs),
+            "metrics": .object(r.metrics.filter { $0.value.isFinite }.mapValues { .number($0) }),
+            "last_metrics": .object(r.summary.metrics.filter { $0.value.isFinite }.mapValues { .number($0) }),
+            "final": .string(r.final.rawValue), "final_step": .integer(r.finalStep),
+            "trainable_parameters": .integer(r.trainableParameters), "total_parameters": .integer(r.totalParameters),
+            "mean_step_seconds": .number(r.meanStepSeconds), "seconds": .number(r.seconds),
+            "peak_tensor_bytes": .integer(r.peakBytes), "artifact": .string(r.artifact.path),
+            "mode": .string(recipe.train.mode.rawValue), "task": .string(recipe.task),
+        ]
+        if let reason = r.summary.stopReason { object["stop_reason"] = .string(reason) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try encoder.encode(JSONValue.object(object)).write(to: output.appendingPathComponent("summary.json"), options: .atomic)
+    }
+}

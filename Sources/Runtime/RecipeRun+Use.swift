@@ -1,0 +1,116 @@
+import Foundation
+import LoRA
+import NN
+import Recipes
+import Tasks
+import Tensor
+import Training
+
+/// Which model a command uses.
+public struct ModelChoice: Equatable, Sendable {
+    /// A complete model replacing the recipe's weights (a run's `model.safetensors`, a merged file).
+    public var weights: URL?
+    /// A PEFT adapter applied on top.
+    public var adapter: URL?
+    /// The recipe's base model as it is, without the run's adapter or trained weights.
+    public var base: Bool
+
+    public init(weights: URL? = nil, adapter: URL? = nil, base: Bool = false) {
+        self.weights = weights
+        self.adapter = adapter
+        self.base = base
+    }
+
+    /// The run's own output: its adapter (LoRA recipes) or its trained weights (full, probe).
+    public static let run = ModelChoice()
+    /// The recipe's base model, explicitly.
+    public static let baseModel = ModelChoice(base: true)
+}
+
+extension RecipeRun {
+    /// Metrics of the chosen model on a split (the task decides which: the recipe's `eval.metrics`
+    /// and the loss for classification).
+    public func evaluate(_ choice: ModelChoice = .run, split: DataRole = .validation) throws -> [String: Double] {
+        try evaluate(try task(), choice, split)
+    }
+
+    /// Predictions of the chosen model for `inputs` (image files, texts, or files of texts, as the
+    /// recipe's data format reads them).
+    public func predict(_ inputs: [String], with choice: ModelChoice = .run) throws -> [Prediction] {
+        try predict(try task(), inputs, choice)
+    }
+
+    /// Merges `adapter` into the base weights and writes plain safetensors under the base keys.
+    public func merge(adapter: URL, to file: URL) throws {
+        try merge(try task(), adapter, file)
+    }
+
+    /// The weights a command's model starts from: the recipe's, or a replacement.
+    public func weights(for choice: ModelChoice) -> ModelWeights {
+        choice.weights.map { .complete($0) } ?? pretrainedWeights
+    }
+
+    private func evaluate<T: RecipeTask>(_ task: T, _ choice: ModelChoice, _ role: DataRole) throws -> [String: Double] {
+        guard role != .train else { throw RunError("evaluate a validation or test split, not the training split") }
+        let (session, model) = try open(task, choice)
+        if role == .validation && !session.hasValidationData {
+            throw RunError("\(loaded.location(of: "data")): no validation data: set data.validation or data.validation_fraction")
+        }
+        let objective = try session.objective(for: model)
+        return try evaluateModel(model.module, task: objective, data: loader(try session.dataset(role), role: role))
+    }
+
+    private func predict<T: RecipeTask>(_ task: T, _ inputs: [String], _ choice: ModelChoice) throws -> [Prediction] {
+        let (session, model) = try open(task, choice)
+        model.module.eval()
+        return try session.predict(inputs, with: model)
+    }
+
+    private func merge<T: RecipeTask>(_ task: T, _ adapter: URL, _ file: URL) throws {
+        let (_, model) = try open(task, ModelChoice(adapter: adapter))
+        let lora = LoRAModel(wrapping: model.module)
+        guard !lora.hosts.isEmpty else { throw RunError("\(adapter.path) holds no adapter") }
+        try lora.saveMerged(to: file.path)
+    }
+
+    /// A session and the model of `choice`.
+    private func open<T: RecipeTask>(_ task: T, _ choice: ModelChoice) throws -> (T.Session, T.Session.Model) {
+        let (weights, adapter) = try resolve(choice)
+        let session = try task.makeSession(setup(weightsOverride: weights.completeURL))
+        let model = try session.makeModel(weights: weights)
+        if let adapter {
+            try PEFTAdapterFile.load(into: LoRAModel(wrapping: model.module), from: adapter.path)
+        }
+        return (session, model)
+    }
+
+    /// The weights and adapter of `choice`: the recipe's weights (or a complete replacement), then
+    /// an adapter — the one named, or the run's own. Without a choice, a LoRA recipe needs its
+    /// trained adapter and a full or probe recipe its trained weights; their absence is an error
+    /// naming the expected path (the base model is the explicit `.baseModel`).
+    public func resolve(_ choice: ModelChoice) throws -> (weights: ModelWeights, adapter: URL?) {
+        if choice.base {
+            guard choice.weights == nil, choice.adapter == nil else {
+                throw RunError("the base model takes no adapter or weights; drop --base, or drop --adapter/--weights")
+            }
+            return (pretrainedWeights, nil)
+        }
+        if choice.weights != nil || choice.adapter != nil { return (weights(for: choice), choice.adapter) }
+        switch recipe.train.mode {
+        case .lora:
+            let own = output.appendingPathComponent("adapter")
+            guard FileManager.default.fileExists(atPath: own.appendingPathComponent(PEFTAdapterFile.configName).path) else {
+                throw RunError("no trained adapter at \(own.path): train the recipe first, name an adapter with --adapter DIR, "
+                               + "or use the base model with --base")
+            }
+            return (pretrainedWeights, own)
+        case .full, .linearProbe:
+            let own = output.appendingPathComponent("model.safetensors")
+            guard FileManager.default.fileExists(atPath: own.path) else {
+                throw RunError("no trained model at \(own.path): train the recipe first, name weights with --weights FILE, "
+                               + "or use the base model with --base")
+            }
+            return (.complete(own), nil)
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import Recipes
+
+/// What a task session is given: the recipe (and where each key was written), the registry, the
+/// weights a command puts in place of the recipe's, and where to report progress.
+public final class RunSetup {
+    public let loaded: LoadedRecipe
+    public let registry: Registry
+    /// A complete trained model replacing the recipe's weights (`eval`/`predict --weights`).
+    public let weightsOverride: URL?
+    /// Messages for the user (skipped files, …); the command line prints them to standard error.
+    public let log: (String) -> Void
+
+    public init(loaded: LoadedRecipe, registry: Registry, weightsOverride: URL? = nil, log: @escaping (String) -> Void = { _ in }) {
+        self.loaded = loaded
+        self.registry = registry
+        self.weightsOverride = weightsOverride
+        self.log = log
+    }
+
+    public var recipe: Recipe { loaded.recipe }
+
+    /// Where `key` was written (file, line and column, or the override).
+    public func location(of key: String) -> SourceLocation { loaded.location(of: key) }
+
+    /// An error about `key`, located where the recipe wrote it.
+    public func error(_ key: String, _ message: String) -> RecipeError {
+        .invalidValue(key: key, location: location(of: key), message: message, suggestion: nil)
+    }
+
+    /// `model.options` read against `specs`.
+    public func modelOptions(owner: String, specs: [OptionSpec]) -> Options {
+        Options(recipe.model.options, owner: owner, keyPrefix: "model.options", specs: specs)
+    }
+
+    /// `data.options` read against `specs`.
+    public func dataOptions(owner: String, specs: [OptionSpec]) -> Options {
+        Options(recipe.data.options, owner: owner, keyPrefix: "data.options", specs: specs)
+    }
+}
