@@ -19,6 +19,13 @@ struct BenchLoRALayersCommand: ParsableCommand {
     @Option(help: "Kernel threads (default: the machine's cores).") var threads: Int?
     @Flag(help: "Print JSON instead of a table.") var json = false
 
+    func validate() throws {
+        guard repeats >= 1, warmup >= 0, rank >= 1 else {
+            throw ValidationError("--repeats and --rank must be at least 1, --warmup at least 0")
+        }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
     struct Result: Codable {
         var layer: String
         var mode: String

@@ -37,6 +37,17 @@ struct BenchResNetCommand: ParsableCommand {
     var interleave = false
     @Option(help: .hidden) var childMode: String?
 
+    func validate() throws {
+        guard size >= 32, batch >= 1, threads >= 1, rank >= 1, repeats >= 1, warmup >= 0 else {
+            throw ValidationError("--size must be at least 32, --batch, --threads, --rank and --repeats at least 1, --warmup at least 0")
+        }
+        let known = Self.trainingModes + ["inference"]
+        for mode in (modes.map { $0.split(separator: ",").map(String.init) } ?? []) where !known.contains(mode) {
+            throw ValidationError("unknown mode \(mode); modes: \(known.joined(separator: ", "))")
+        }
+        if interleave && (modes != nil || inference) { throw ValidationError("--interleave times lora and full; it takes no --modes or --inference") }
+    }
+
     func run() throws {
         if interleave {
             try measureInterleaved()

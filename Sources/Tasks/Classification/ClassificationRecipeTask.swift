@@ -27,6 +27,8 @@ public struct ClassificationRecipeTask: RecipeTask {
 
     public func validation(of recipe: Recipe, registry: Registry) -> TaskValidation {
         let metrics = registry.metrics
+        let architecture = registry.entry(Classifiers.self, recipe.model.architecture)
+        let format = registry.entry(ClassificationFormats.self, recipe.data.format)
         return TaskValidation(
             architectures: RecipeNames(registry.names(Classifiers.self)),
             dataFormats: RecipeNames(registry.names(ClassificationFormats.self)),
@@ -34,23 +36,8 @@ public struct ClassificationRecipeTask: RecipeTask {
                 RecipeNames.Family(description) { metrics.contains($0) }
             }),
             checks: [{ recipe in self.problems(in: recipe, registry: registry) }],
-            pathOptions: Self.pathOptions(recipe, architecture: registry.entry(Classifiers.self, recipe.model.architecture)?.options,
-                                          format: registry.entry(ClassificationFormats.self, recipe.data.format),
-                                          registry: registry))
-    }
-
-    /// The recipe keys of path options of the architecture, the format and the transforms.
-    static func pathOptions(_ recipe: Recipe, architecture: [OptionSpec]?, format: ClassificationFormat?,
-                            registry: Registry) -> [String] {
-        var keys = (architecture ?? []).filter(\.isPath).map { "model.options.\($0.name)" }
-        guard let format else { return keys }
-        keys += format.options.filter(\.isPath).map { "data.options.\($0.name)" }
-        let transforms = format.transforms(registry)
-        for (i, t) in recipe.data.transforms.enumerated() {
-            let specs = transforms.first { $0.name == t.name }?.options ?? []
-            keys += specs.filter(\.isPath).map { "data.transforms[\(i)].\($0.name)" }
-        }
-        return keys
+            pathOptions: RecipeChecks.pathOptions(recipe, model: architecture?.options ?? [], data: format?.options ?? [],
+                                                  transforms: format?.transforms(registry) ?? []))
     }
 
     /// The keys classification owns and the options given to its architecture, format and
@@ -67,47 +54,18 @@ public struct ClassificationRecipeTask: RecipeTask {
                 list.append(.invalid("model.class_names[\(i)]", "class name \"\(name)\" is listed twice"))
             }
         }
-        if let architecture = registry.entry(Classifiers.self, model.architecture) {
-            if architecture.input != input {
-                list.append(.invalid("model.architecture", "\(model.architecture) reads \(architecture.input); \(name) needs a model that reads \(input)"))
-            }
-            list += Options(model.options, owner: "architecture \(model.architecture)", keyPrefix: "model.options",
-                            specs: architecture.options).problems()
-        }
-        if let format = registry.entry(ClassificationFormats.self, recipe.data.format) {
-            if format.input != input {
-                list.append(.invalid("data.format", "\(recipe.data.format) yields \(format.input); \(name) needs data of \(input)"))
-            }
-            list += Options(recipe.data.options, owner: "data format \(recipe.data.format)", keyPrefix: "data.options",
-                            specs: format.options).problems()
-            list += Self.transformProblems(recipe, accepted: format.transforms(registry))
+        let architecture = registry.entry(Classifiers.self, model.architecture)
+        let format = registry.entry(ClassificationFormats.self, recipe.data.format)
+        if let architecture { list += RecipeChecks.modelOptions(recipe, specs: architecture.options) }
+        if let format {
+            list += RecipeChecks.dataOptions(recipe, specs: format.options)
+            list += RecipeChecks.transforms(recipe, accepted: format.transforms(registry))
             if model.classes == nil && model.classNames == nil && !format.readsFiles {
                 list.append(RecipeProblem(key: "model.classes", kind: .missingKey(
                     reason: "\(recipe.data.format) generates its data and names no classes; set model.classes or model.class_names")))
             }
         }
-        return list
-    }
-
-    /// Unknown transforms (with the nearest name) and the options of known ones.
-    public static func transformProblems(_ recipe: Recipe, accepted: [TransformDefinition]) -> [RecipeProblem] {
-        var list: [RecipeProblem] = []
-        let format = recipe.data.format
-        let transforms = recipe.data.transforms
-        let names = accepted.map(\.name)
-        for (i, transform) in transforms.enumerated() {
-            guard let definition = accepted.first(where: { $0.name == transform.name }) else {
-                let known = names.isEmpty ? "\(format) takes no transforms" : "known: \(names.joined(separator: ", "))"
-                list.append(.invalid("data.transforms[\(i)].name", "unknown transform \"\(transform.name)\" for \(format) (\(known))",
-                                     suggestion: Suggestion.nearest(to: transform.name, in: names)))
-                continue
-            }
-            let options = Options(transform.parameters, owner: "transform \(transform.name)", keyPrefix: "data.transforms[\(i)]",
-                                  specs: definition.options)
-            let found = options.problems()
-            list += found
-            if found.isEmpty { list += definition.check(options, recipe) }
-        }
+        list += RecipeChecks.inputKinds(recipe, model: architecture?.input ?? input, data: format?.input ?? input, task: name, needs: input)
         return list
     }
 }

@@ -124,21 +124,8 @@ public final class ClassificationSession: TaskSession {
     /// What the format is asked for a split: the recipe's data section, the model's input size
     /// and, for evaluation splits, the training classes.
     public func dataRequest(_ role: DataRole, path: URL?) throws -> DataRequest {
-        let d = recipe.data
-        let transforms = d.transforms.enumerated().map { i, t in
-            TransformRequest(name: t.name, options: Options(t.parameters, owner: "transform \(t.name)", keyPrefix: "data.transforms[\(i)]",
-                                                            specs: format.transforms(setup.registry).first { $0.name == t.name }?.options ?? []))
-        }
-        var weights: [URL] = []
-        if let override = setup.weightsOverride { weights.append(override) }
-        if let own = recipe.model.weights { weights.append(URL(fileURLWithPath: own)) }
-        return DataRequest(format: d.format, role: role, path: path,
-                           options: setup.dataOptions(owner: "data format \(d.format)", specs: format.options),
-                           transforms: transforms, inputSize: recipe.model.inputSize, badFiles: d.badFiles,
-                           imageDirectory: d.imageDirectory.map { URL(fileURLWithPath: $0) }, imageColumn: d.imageColumn,
-                           labelColumn: d.labelColumn, textColumn: d.textColumn, modelWeights: weights,
-                           classNames: role == .train ? recipe.model.classNames : try classNames(),
-                           seed: recipe.train.seed, registry: setup.registry, log: setup.log)
+        setup.dataRequest(role, path: path, formatOptions: format.options, transforms: format.transforms(setup.registry),
+                          classNames: role == .train ? recipe.model.classNames : try classNames())
     }
 
     private func read(_ role: DataRole, path: URL?) throws -> TaskDataset<ClassificationItem, ClassificationBatch> {

@@ -37,4 +37,26 @@ public final class RunSetup {
     public func dataOptions(owner: String, specs: [OptionSpec]) -> Options {
         Options(recipe.data.options, owner: owner, keyPrefix: "data.options", specs: specs)
     }
+
+    /// What a data format is asked for one split: the recipe's data section, the format's options
+    /// and the transforms listed (read against `transforms`), the model's input size, and the
+    /// weights the model is built from (a tokenizer may live beside them).
+    /// - Parameter classNames: the classes (labels) decided so far, for evaluation splits.
+    public func dataRequest(_ role: DataRole, path: URL?, formatOptions: [OptionSpec], transforms: [TransformDefinition],
+                            classNames: [String]?) -> DataRequest {
+        let d = recipe.data
+        let requests = d.transforms.enumerated().map { i, t in
+            TransformRequest(name: t.name, options: Options(t.parameters, owner: "transform \(t.name)", keyPrefix: "data.transforms[\(i)]",
+                                                            specs: transforms.first { $0.name == t.name }?.options ?? []))
+        }
+        var weights: [URL] = []
+        if let weightsOverride { weights.append(weightsOverride) }
+        if let own = recipe.model.weights { weights.append(URL(fileURLWithPath: own)) }
+        return DataRequest(format: d.format, role: role, path: path,
+                           options: dataOptions(owner: "data format \(d.format)", specs: formatOptions),
+                           transforms: requests, inputSize: recipe.model.inputSize, badFiles: d.badFiles,
+                           imageDirectory: d.imageDirectory.map { URL(fileURLWithPath: $0) }, imageColumn: d.imageColumn,
+                           labelColumn: d.labelColumn, textColumn: d.textColumn, modelWeights: weights, classNames: classNames,
+                           seed: recipe.train.seed, registry: registry, log: log)
+    }
 }
