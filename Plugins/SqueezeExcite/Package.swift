@@ -12,14 +12,14 @@ let package = Package(
     ],
     targets: [
         .target(name: "SqueezeExcite", dependencies: [
-            .product(name: "LoRAKitCLI", package: "LoRAKit"),
+            .product(name: "LoRAKit", package: "LoRAKit"),
         ]),
         .executableTarget(name: "lorakit-se", dependencies: [
-            "SqueezeExcite", .product(name: "LoRAKitCLI", package: "LoRAKit"),
+            "SqueezeExcite", .product(name: "LoRAKit", package: "LoRAKit"), .product(name: "Demos", package: "LoRAKit"),
         ]),
         .testTarget(name: "SqueezeExciteTests", dependencies: [
             "SqueezeExcite", .product(name: "TestSupport", package: "LoRAKit"),
-            .product(name: "SafeTensors", package: "LoRAKit"),
+            .product(name: "Demos", package: "LoRAKit"),
         ]),
     ],
     swiftLanguageModes: [.v5]

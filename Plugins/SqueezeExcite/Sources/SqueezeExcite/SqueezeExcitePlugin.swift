@@ -1,6 +1,4 @@
-import LoRAKitCLI
-import NN
-import Tensor
+import LoRAKit
 
 /// A small convolutional classifier with a squeeze-and-excitation block: conv → ReLU → conv
 /// (stride 2) → ReLU → SE → flatten → linear head. Keys: `conv1`, `conv2`, `se.fc1`, `se.fc2`, `head`.
@@ -25,17 +23,22 @@ public final class SEConvNet: Module, UnaryLayer {
     }
 }
 
-/// Registers the `se_convnet` architecture. Recipes use it with `plugins: [squeeze_excite]`.
+/// Registers the `se_convnet` classifier architecture. Recipes use it with `plugins: [squeeze_excite]`.
 public enum SqueezeExcitePlugin: LoRAKitPlugin {
     public static let name = "squeeze_excite"
 
     public static func register(into registry: inout Registry) throws {
-        try registry.registerArchitecture("se_convnet") { request in
+        try registry.register(Classifiers.self, "se_convnet", ClassifierArchitecture(
+            input: .image, summary: "conv → conv (stride 2) → squeeze-and-excitation → linear head; model.input_size sizes the head",
+            options: [.integer("channels", min: 1, default: 1, help: "input channels"),
+                      .integer("width", min: 1, default: 8, help: "channels of the first convolution")]) { request in
             let size = request.inputSize ?? 12
-            let model = SEConvNet(channels: try request.int("channels", default: 1), size: size, classes: request.classes,
-                                  width: try request.int("width", default: 8), seed: request.seed)
-            return BuiltModel(module: model, forward: { m, x in (m as! SEConvNet)(x) }, headKey: "head",
-                              inputDescription: "images [N, channels, \(size), \(size)]")
-        }
+            let channels = try request.options.int("channels", default: 1)
+            let model = SEConvNet(channels: channels, size: size, classes: request.classes,
+                                  width: try request.options.int("width", default: 8), seed: request.seed)
+            return Classifier(module: model, headKeys: ["head"], input: .image(channels: channels, height: size, width: size)) { x in
+                model(x)
+            }
+        })
     }
 }

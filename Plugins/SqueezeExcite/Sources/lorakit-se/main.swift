@@ -1,5 +1,7 @@
-// The `lorakit` command with the squeeze-and-excitation plugin compiled in.
-import LoRAKitCLI
+// The `lorakit` command with the squeeze-and-excitation plugin compiled in (and LoRAKit's demo
+// data, which the example recipe uses).
+import Demos
+import LoRAKit
 import SqueezeExcite
 
-LoRAKitCLI.main(plugins: [SqueezeExcitePlugin.self])
+LoRAKitCLI.main(plugins: [SqueezeExcitePlugin.self], builtIns: [DemosPlugin.self])

@@ -1,9 +1,7 @@
-import LoRA
-import NN
+import Demos
+import LoRAKit
 import SqueezeExcite
 import TestSupport
-import Training
-import SafeTensors
 import XCTest
 
 final class SqueezeExciteTests: XCTestCase {
