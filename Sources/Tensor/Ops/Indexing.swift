@@ -116,6 +116,8 @@ extension Tensor {
         guard let ab = Broadcast.shape(a.shape, b.shape), let shape = Broadcast.shape(condition.shape, ab) else {
             preconditionFailure("where: shapes \(condition.shape), \(a.shape) and \(b.shape) cannot be broadcast together")
         }
+        precondition(a.dtype == .float32 && b.dtype == .float32,
+                     "where: the branches must be F32, got \(a.dtype.rawValue) \(a.shape) and \(b.dtype.rawValue) \(b.shape)")
         let c = condition.detached().toFloat32().plain(), ap = a.plain(), bp = b.plain()
         let out = Tensor(uninitialized: shape)
         let n = out.count
