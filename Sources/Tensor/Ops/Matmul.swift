@@ -125,7 +125,7 @@ extension Tensor {
     public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
         precondition(x.rank >= 2 && weight.rank == 2 && x.shape[x.rank - 1] == weight.shape[1],
                      "linear: input \(x.shape) does not fit weight \(weight.shape) (needs [..., \(weight.rank == 2 ? weight.shape[1] : -1)] input and [out, in] weight)")
-        if let bias {
+        if let bias, !(bias.rank == 1 && bias.shape[0] == weight.shape[0]) {   // the usual [out] needs no array
             let outShape = Array(x.shape.dropLast()) + [weight.shape[0]]
             precondition(Broadcast.shape(bias.shape, outShape) == outShape,
                          "linear: bias \(bias.shape) does not broadcast to the output \(outShape) of input \(x.shape) and weight \(weight.shape)")
