@@ -18,12 +18,17 @@ import Tensor
 /// Keys: `weight` [C] (ones), `bias` [C] (zeros), absent when not `affine`; buffers
 /// `running_mean` [C] (zeros), `running_var` [C] (ones), `num_batches_tracked` (an `int64`
 /// scalar, 0). PyTorch's `track_running_stats=False` is not supported.
+///
+/// A checkpoint may lack `num_batches_tracked` (torchvision's and timm's ImageNet ResNet files
+/// are saved without it, and PyTorch's loader accepts them): it then loads as 0 (`default:` on
+/// the buffer). The running statistics are required.
 open class BatchNorm: Module {
     @OptionalParameter public var weight: Tensor?
     @OptionalParameter public var bias: Tensor?
     @Buffer public var runningMean: Tensor
     @Buffer public var runningVar: Tensor
-    /// The number of training batches seen, `int64` (PyTorch's `num_batches_tracked`).
+    /// The number of training batches seen, `int64` (PyTorch's `num_batches_tracked`); 0 when a
+    /// checkpoint without it is loaded.
     @Buffer public var batchesTracked: Tensor
     /// Added to the variance.
     public let epsilon: Float
@@ -47,7 +52,8 @@ open class BatchNorm: Module {
         bias = affine ? Tensor.zeros([featureCount]) : nil
         _runningMean = Buffer(wrappedValue: Tensor.zeros([featureCount]), key: "running_mean")
         _runningVar = Buffer(wrappedValue: Tensor.ones([featureCount]), key: "running_var")
-        _batchesTracked = Buffer(wrappedValue: Tensor(indices: [0], shape: []), key: "num_batches_tracked")
+        _batchesTracked = Buffer(wrappedValue: Tensor(indices: [0], shape: []), key: "num_batches_tracked",
+                                 default: Tensor(indices: [0], shape: []))
         self.epsilon = epsilon
         self.momentum = momentum
         super.init()

@@ -78,6 +78,17 @@ open class Conv2d: Module, UnaryLayer {
         super.init()
     }
 
+    /// Checks that an input of shape `inputShape` fits this layer: `[N, C, H, W]` with this
+    /// layer's input channels, no empty dimension, and at least as large as the (dilated, padded)
+    /// kernel. For data that reaches a model's first layer, so that a caller can report a
+    /// mismatch; the forward pass itself stops the program with the same message.
+    /// - Throws: `TensorError.shapeMismatch` naming the input and weight shapes when the
+    ///   channels differ, `TensorError.invalidShape` for the other cases.
+    public func validate(inputShape: [Int]) throws {
+        try Tensor.validateConv2d(input: inputShape, weight: weight.shape, bias: bias?.shape, stride: stride,
+                                  padding: padding, dilation: dilation, groups: groups)
+    }
+
     /// `x` [N, C, H, W] → [N, O, H', W'].
     open func callAsFunction(_ x: Tensor) -> Tensor {
         x.conv2d(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)

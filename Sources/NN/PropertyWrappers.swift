@@ -75,6 +75,12 @@ public final class OptionalParameter: ParameterSlot {
 }
 
 /// Persistent state that is saved and loaded but never trained (batch norm's running statistics).
+///
+/// A buffer is required in a checkpoint unless it declares `default:`, the value it takes when a
+/// checkpoint lacks it (see `Module.load(_:strict:)`). Declare one only for state that a
+/// reference implementation also fills in, and say so where the buffer is declared: batch norm's
+/// `num_batches_tracked`, absent from torchvision's and timm's ImageNet ResNet files, loads as 0
+/// as in PyTorch, while a missing `running_mean` stays an error.
 @propertyWrapper
 public final class Buffer: BufferSlot {
     private var value: Tensor?
@@ -86,13 +92,24 @@ public final class Buffer: BufferSlot {
         set { value = newValue.detached() }
     }
     public let key: String?
+    /// The value loaded when a checkpoint lacks this buffer; nil when the buffer is required.
+    public let defaultValue: Tensor?
 
-    public init(wrappedValue: Tensor, key: String? = nil) {
+    /// - Parameters:
+    ///   - wrappedValue: the initial value.
+    ///   - key: the state-dict key, when it differs from the property's name.
+    ///   - default: the value a checkpoint without this buffer loads as; nil (the default) makes
+    ///     the buffer required.
+    public init(wrappedValue: Tensor, key: String? = nil, default defaultValue: Tensor? = nil) {
         self.value = wrappedValue.detached()
         self.key = key
+        self.defaultValue = defaultValue?.detached()
     }
 
-    public init(key: String? = nil) { self.key = key }
+    public init(key: String? = nil, default defaultValue: Tensor? = nil) {
+        self.key = key
+        self.defaultValue = defaultValue?.detached()
+    }
 
     public var tensor: Tensor {
         get { wrappedValue }
@@ -194,6 +211,13 @@ public protocol ParameterSlot: AnyObject {
 public protocol BufferSlot: AnyObject {
     var key: String? { get }
     var tensor: Tensor { get set }
+    /// The value loaded when a checkpoint lacks this buffer; nil when it is required.
+    var defaultValue: Tensor? { get }
+}
+
+extension BufferSlot {
+    /// Buffers are required unless they say otherwise.
+    public var defaultValue: Tensor? { nil }
 }
 
 public protocol ChildSlot: AnyObject {

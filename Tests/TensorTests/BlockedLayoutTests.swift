@@ -79,7 +79,7 @@ final class BlockedLayoutTests: XCTestCase {
 
     func testZeroPreservingUnaryKernelKeepsLayout() {
         let y = randomTensor([1, 16, 3, 3], seed: 8).conv2d(weight: randomTensor([16, 16, 1, 1], seed: 9))
-        let r = Tensor.unaryKernel(y, zeroPreserving: true) { Swift.max($0, 0) }
+        let r = Tensor.unaryKernel(y, op: "max0", zeroPreserving: true) { Swift.max($0, 0) }
         XCTAssertTrue(r.isBlocked)
         XCTAssertEqual(r.scalars, y.scalars.map { Swift.max($0, 0) })
     }

@@ -14,15 +14,21 @@ final class GoldenTests: XCTestCase {
     }
 
     /// Runs `f` on the fixture's inputs (leaves requiring gradients), then checks the output and
-    /// each `grad_<input>` the fixture holds, within 1e-4 relative.
+    /// each `grad_<input>` the fixture holds, within 1e-4 relative. Shapes must equal PyTorch's
+    /// exactly: an output of the right element count but the wrong shape fails.
     func check(_ name: String, inputs: [String], file: StaticString = #filePath, line: UInt = #line,
                _ f: ([String: Tensor], [String: Tensor]) -> Tensor) throws {
         let t = try fixture(name)
         var leaves: [String: Tensor] = [:]
         for k in inputs { leaves[k] = try XCTUnwrap(t[k], "\(name): no input \(k)").requiringGrad() }
         let out = f(leaves, t)
-        assertClose(out, t["output"]!.reshaped(out.shape), atol: 1e-5, rtol: 1e-4, "\(name) output", file: file, line: line)
-        (out * t["grad_output"]!.reshaped(out.shape)).sum().backward()
+        let expected = try XCTUnwrap(t["output"], "\(name): no output", file: file, line: line)
+        let seed = try XCTUnwrap(t["grad_output"], "\(name): no grad_output", file: file, line: line)
+        XCTAssertEqual(out.shape, expected.shape, "\(name) output shape", file: file, line: line)
+        XCTAssertEqual(seed.shape, expected.shape, "\(name) grad_output shape", file: file, line: line)
+        guard out.shape == expected.shape, seed.shape == expected.shape else { return }
+        assertClose(out, expected, atol: 1e-5, rtol: 1e-4, "\(name) output", file: file, line: line)
+        (out * seed).sum().backward()
         for k in inputs {
             guard let expected = t["grad_" + k] else { continue }
             let got = try XCTUnwrap(leaves[k]!.grad, "\(name): no gradient for \(k)", file: file, line: line)
@@ -50,13 +56,19 @@ final class GoldenTests: XCTestCase {
         }
     }
 
+    /// The losses are scalars; the fixtures store them as [1] (`make_goldens.py` reshapes
+    /// PyTorch's scalar the same way), so the scalar shape is asserted before that reshape.
     func testCrossEntropyWithSmoothingIgnoreIndexAndClassWeights() throws {
         try check("cross_entropy", inputs: ["logits"]) { x, t in
-            crossEntropy(logits: x["logits"]!, targets: t["target"]!, weights: t["class_weights"]!,
-                         ignoreIndex: -100, labelSmoothing: 0.1).reshaped([1])
+            let loss = crossEntropy(logits: x["logits"]!, targets: t["target"]!, weights: t["class_weights"]!,
+                                    ignoreIndex: -100, labelSmoothing: 0.1)
+            XCTAssertEqual(loss.shape, [], "cross_entropy is a scalar")
+            return loss.reshaped([1])
         }
         try check("cross_entropy_plain", inputs: ["logits"]) { x, t in
-            crossEntropy(logits: x["logits"]!, targets: t["target"]!).reshaped([1])
+            let loss = crossEntropy(logits: x["logits"]!, targets: t["target"]!)
+            XCTAssertEqual(loss.shape, [], "cross_entropy_plain is a scalar")
+            return loss.reshaped([1])
         }
     }
 

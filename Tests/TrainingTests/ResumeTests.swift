@@ -44,13 +44,26 @@ final class ResumeTests: XCTestCase {
         return (weights, losses)
     }
 
-    /// Waits until `condition` holds (polling), failing after `timeout` seconds.
-    func wait(timeout: Double = 120, _ what: String, _ condition: () -> Bool) throws {
+    /// Waits until `condition` holds (polling). After `timeout` seconds it stops `process` and
+    /// throws, which fails the test with the message: the probe that should have got there is
+    /// stuck or dead, and a skip would hide that. The default (5 minutes) leaves room for a debug
+    /// build on two busy cores; a release build gets there within seconds.
+    func wait(timeout: Double = 300, _ what: String, for process: Process, _ condition: () -> Bool) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while !condition() {
-            guard Date() < deadline else { throw XCTSkip("timed out waiting for \(what)") }
+            guard Date() < deadline else {
+                if process.isRunning { process.terminate() }
+                throw WaitTimeout(what: what, seconds: timeout)
+            }
             usleep(2_000)
         }
+    }
+
+    /// A wait that ran out: fails the test that throws it.
+    struct WaitTimeout: Error, CustomStringConvertible {
+        let what: String
+        let seconds: Double
+        var description: String { "resume-probe: timed out after \(Int(seconds)) s waiting for \(what)" }
     }
 
     func assertSameRun(_ a: URL, _ b: URL, file: StaticString = #filePath, line: UInt = #line) throws {
@@ -66,7 +79,7 @@ final class ResumeTests: XCTestCase {
         try runToEnd(reference)
         let p = try launch(killed, ["--step-ms", "30"])
         let latest = killed.appendingPathComponent("checkpoints/latest")
-        try wait("the first checkpoint") { FileManager.default.fileExists(atPath: latest.path) }
+        try wait("the first checkpoint", for: p) { FileManager.default.fileExists(atPath: latest.path) }
         usleep(useconds_t.random(in: 0...60_000))                       // somewhere after step 7, before 14
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
@@ -82,7 +95,7 @@ final class ResumeTests: XCTestCase {
         let p = try launch(killed, ["--slow-save-ms", "500"])
         let checkpoints = killed.appendingPathComponent("checkpoints")
         // Let the first save complete, then kill while the second is being written.
-        try wait("the second save to start") {
+        try wait("the second save to start", for: p) {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path)) ?? []
             return names.contains("step-000007") && names.contains { $0.hasPrefix(".tmp-step-000014") }
         }

@@ -139,11 +139,22 @@ public final class ResNet: Module, UnaryLayer {
 
     // MARK: - Forward
 
+    /// Checks that a batch of shape `inputShape` fits the network: `[N, C_in, H, W]` with the
+    /// channels `conv1` expects and no empty dimension (any size from 1×1 up reaches the pooled
+    /// features). Call it on data before training or evaluating to report a data/model mismatch
+    /// (grey-scale images for an RGB model); the forward pass stops the program with the same
+    /// message.
+    /// - Throws: `TensorError.shapeMismatch` naming the input and `conv1.weight` shapes when the
+    ///   channels differ, `TensorError.invalidShape` for a wrong rank or an empty dimension.
+    public func validate(inputShape: [Int]) throws {
+        try conv1.validate(inputShape: inputShape)
+    }
+
     /// The last stage's feature map, before pooling: `x` [N, C_in, H, W] →
     /// [N, featureCount, H', W'] with `H' = ⌈H/32⌉` for even sizes (in oneDNN's blocked layout).
     public func featureMap(_ x: Tensor) -> Tensor {
-        precondition(x.rank == 4 && x.shape[1] == conv1.inputChannels,
-                     "ResNet: input must be [N, \(conv1.inputChannels), H, W], got \(x.shape)")
+        // fatalError rather than precondition: this module's preconditions lose their message in -O.
+        do { try validate(inputShape: x.shape) } catch { fatalError("ResNet: \(error)") }
         var h = bn1(conv1(x)).relu()                                     // [N, 64, H/2, W/2]
         h = h.maxPool2d(kernelSize: 3, stride: 2, padding: 1)            // [N, 64, H/4, W/4]
         h = layer1(h)                                                    // [N, 64·e, H/4, W/4]

@@ -21,19 +21,26 @@ struct BatchNormGeometry: Hashable {
     }
 
     var key: String { "\(shape)|e\(epsilon.bitPattern)|f\(flags)" }
+
+    /// For messages: the input shape and the options.
+    var description: String {
+        "input \(shape), epsilon \(epsilon)\(hasScale ? ", scale" : "")\(hasShift ? ", shift" : "")"
+            + (globalStatistics ? ", running statistics" : ", batch statistics")
+    }
 }
 
 extension DNNL {
     static func batchNormForward(_ g: BatchNormGeometry, layout: dnnl_memory_desc_t, training: Bool) -> Primitive {
         let key = "bnorm.fwd|\(training ? "train" : "infer")|" + g.key + "|" + BlockedFormat.key(layout)
-        return context.primitive(key) {
+        return context.primitive(key, name: "batch norm forward (\(training ? "training" : "inference")) for "
+                                 + "\(g.description) in \(describe(layout))") {
             var data = layout
             var desc = dnnl_batch_normalization_desc_t()
             check(dnnl_batch_normalization_forward_desc_init(
                 &desc, training ? dnnl_forward_training : dnnl_forward_inference, &data, g.epsilon, g.flags),
-                  "batch norm forward desc \(g.key)")
+                  "batch norm forward desc init for \(g.description) in \(describe(layout))")
             var pd: dnnl_primitive_desc_t?
-            check(dnnl_primitive_desc_create(&pd, &desc, nil, context.engine, nil), "batch norm forward pd \(g.key)")
+            check(dnnl_primitive_desc_create(&pd, &desc, nil, context.engine, nil), "batch norm forward primitive_desc_create for \(g.description) in \(describe(layout))")
             return pd!
         }
     }
@@ -44,15 +51,15 @@ extension DNNL {
     static func batchNormBackward(_ g: BatchNormGeometry, layout: dnnl_memory_desc_t) -> Primitive {
         let hint = batchNormForward(g, layout: layout, training: true)
         let key = "bnorm.bwd|" + g.key + "|" + BlockedFormat.key(layout)
-        return context.primitive(key) {
+        return context.primitive(key, name: "batch norm backward for \(g.description) in \(describe(layout))") {
             var diffData = layout, data = layout
             var desc = dnnl_batch_normalization_desc_t()
             let prop = g.hasScale || g.hasShift ? dnnl_backward : dnnl_backward_data
             check(dnnl_batch_normalization_backward_desc_init(&desc, prop, &diffData, &data, g.epsilon, g.flags),
-                  "batch norm backward desc \(g.key)")
+                  "batch norm backward desc init for \(g.description) in \(describe(layout))")
             var pd: dnnl_primitive_desc_t?
             check(dnnl_primitive_desc_create(&pd, &desc, nil, context.engine, hint.pd),
-                  "batch norm backward pd \(g.key)")
+                  "batch norm backward primitive_desc_create for \(g.description) in \(describe(layout))")
             return pd!
         }
     }

@@ -28,6 +28,15 @@ public final class ConvolutionBenchmark {
     /// Prepares a 2-D convolution `[N, C, H, W] → [N, O, H', W']` with a square kernel.
     public init(batch: Int, inChannels: Int, outChannels: Int, size: Int, kernel: Int, stride: Int = 1,
                 padding: Int = 0) {
+        // The sizes come from a command line: checked here, before any oneDNN descriptor.
+        do {
+            _ = try Tensor.checkedConvolutionGeometry(
+                input: [batch, inChannels, size, size], weight: [outChannels, inChannels, kernel, kernel], bias: nil,
+                stride: [stride, stride], padding: [padding, padding], dilation: [1, 1], groups: 1,
+                op: "ConvolutionBenchmark")
+        } catch {
+            preconditionFailure("\(error)")
+        }
         let g = ConvolutionGeometry(batch: batch, inChannels: inChannels, outChannels: outChannels, groups: 1,
                                     inputSize: [size, size], kernelSize: [kernel, kernel], stride: [stride, stride],
                                     padding: [padding, padding], dilation: [1, 1], hasBias: false)

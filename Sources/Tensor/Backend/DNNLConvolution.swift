@@ -73,7 +73,11 @@ struct ConvolutionGeometry: Hashable, CustomStringConvertible {
             + "d\(dilation)b\(hasBias ? 1 : 0)"
     }
 
-    var description: String { key }
+    /// For messages: the three shapes and the options.
+    var description: String {
+        "input \(sourceShape), weight \(weightShape), output \(destinationShape), stride \(stride), "
+            + "padding \(padding), dilation \(dilation), groups \(groups)\(hasBias ? ", bias" : "")"
+    }
 }
 
 /// The activation layouts convolutions ask oneDNN for: one family per process, so that every
@@ -92,7 +96,7 @@ enum ConvolutionLayout: String {
         let g = ConvolutionGeometry(batch: 8, inChannels: 64, outChannels: 64, groups: 1, inputSize: [56, 56],
                                     kernelSize: [3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1],
                                     hasBias: false)
-        guard let pd = DNNL.convolutionForwardPD(g, layout: .channelsLast, training: true) else { return .chosen }
+        guard let pd = DNNL.convolutionForwardPD(g, layout: .channelsLast, training: true).pd else { return .chosen }
         defer { dnnl_primitive_desc_destroy(pd) }
         var p: UnsafePointer<CChar>?
         dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &p)
@@ -121,16 +125,23 @@ extension DNNL {
         strides[0] = step
         var md = dnnl_memory_desc_t()
         check(dnnl_memory_desc_init_by_strides(&md, Int32(shape.count), shape.map(Int64.init), dnnl_f32,
-                                               strides.map(Int64.init)), "channels-last md")
+                                               strides.map(Int64.init)), "channels-last md f32\(shape)")
         return md
     }
 
-    /// Creates a primitive descriptor, or nil when oneDNN has no implementation.
+    /// A primitive descriptor, or the status of the failed attempt to create one (`unimplemented`
+    /// when oneDNN has no implementation, `out_of_memory`, …).
+    struct DescriptorAttempt {
+        let pd: dnnl_primitive_desc_t?
+        let status: dnnl_status_t
+    }
+
+    /// Creates a primitive descriptor; its `pd` is nil when oneDNN has no implementation.
     private static func createPD(_ desc: UnsafeRawPointer, hint: dnnl_primitive_desc_t?,
-                                 attributes: dnnl_primitive_attr_t? = nil) -> dnnl_primitive_desc_t? {
+                                 attributes: dnnl_primitive_attr_t? = nil) -> DescriptorAttempt {
         var pd: dnnl_primitive_desc_t?
         let status = dnnl_primitive_desc_create(&pd, desc, attributes, context.engine, hint)
-        return status == dnnl_success ? pd : nil
+        return DescriptorAttempt(pd: status == dnnl_success ? pd : nil, status: status)
     }
 
     /// Whether a primitive descriptor fell back to oneDNN's reference kernels (scalar loops,
@@ -143,18 +154,24 @@ extension DNNL {
 
     /// Tries `layout` first, then oneDNN's own choice when `layout` has no implementation or
     /// only a reference one.
+    /// Stops the program, naming the status, when neither layout has an implementation.
     private static func withFallback(_ what: String, _ g: ConvolutionGeometry, layout: ConvolutionLayout,
-                                     _ make: (ConvolutionLayout) -> dnnl_primitive_desc_t?) -> dnnl_primitive_desc_t {
-        if layout != .chosen, let pd = make(layout) {
+                                     _ make: (ConvolutionLayout) -> DescriptorAttempt) -> dnnl_primitive_desc_t {
+        if layout != .chosen, let pd = make(layout).pd {
             if !isReference(pd) { return pd }
             dnnl_primitive_desc_destroy(pd)
         }
-        guard let pd = make(.chosen) else { preconditionFailure("oneDNN has no \(what) for \(g)") }
+        let attempt = make(.chosen)
+        guard let pd = attempt.pd else {
+            check(attempt.status == dnnl_success ? dnnl_runtime_error : attempt.status,
+                  "primitive_desc_create of \(what) for \(g)")
+            fatalError("unreachable: oneDNN \(what) for \(g) has no primitive descriptor")
+        }
         return pd
     }
 
     static func convolutionForwardPD(_ g: ConvolutionGeometry, layout: ConvolutionLayout, training: Bool,
-                                     attributes: dnnl_primitive_attr_t? = nil) -> dnnl_primitive_desc_t? {
+                                     attributes: dnnl_primitive_attr_t? = nil) -> DescriptorAttempt {
         var src = layout.desc(g.sourceShape), dst = layout.desc(g.destinationShape)
         var wei = anyDesc(g.weightDims), bias = plainDesc([g.outChannels])
         var desc = dnnl_convolution_desc_t()
@@ -165,7 +182,7 @@ extension DNNL {
                 g.stride.map(Int64.init), g.dilation.map { Int64($0 - 1) },
                 g.padding.map(Int64.init), g.paddingRight.map(Int64.init))
         }
-        check(status, "convolution forward desc \(g)")
+        check(status, "convolution forward desc init for \(g)")
         return createPD(&desc, hint: nil, attributes: attributes)
     }
 
@@ -175,7 +192,7 @@ extension DNNL {
     ///   `forward_inference`.
     static func convolutionForward(_ g: ConvolutionGeometry, training: Bool) -> Primitive {
         let key = "conv.fwd|\(training ? "train" : "infer")|" + g.key
-        return context.primitive(key) {
+        return context.primitive(key, name: "convolution forward (\(training ? "training" : "inference")) for \(g)") {
             withFallback("convolution forward", g, layout: .preferred) {
                 convolutionForwardPD(g, layout: $0, training: training)
             }
@@ -195,7 +212,7 @@ extension DNNL {
     /// kernel: 3→64 7×7/2 @224 measured 2–3.5× faster than with nChw16c (channel-padded) or nhwc.
     static func convolutionBackwardData(_ g: ConvolutionGeometry) -> Primitive {
         let hint = convolutionForward(g, training: true)
-        return context.primitive("conv.bwd-data|" + g.key) {
+        return context.primitive("conv.bwd-data|" + g.key, name: "convolution backward-data for \(g)") {
             let small = g.inChannels < 8
             return withFallback("convolution backward-data", g, layout: small ? .chosen : layout(of: hint, g)) { l in
                 var diffSrc = small ? plainDesc(g.sourceShape) : hint.md(dnnl_query_src_md)
@@ -204,7 +221,7 @@ extension DNNL {
                 check(dnnl_dilated_convolution_backward_data_desc_init(
                     &desc, dnnl_convolution_direct, &diffSrc, &wei, &diffDst,
                     g.stride.map(Int64.init), g.dilation.map { Int64($0 - 1) },
-                    g.padding.map(Int64.init), g.paddingRight.map(Int64.init)), "convolution backward-data desc \(g)")
+                    g.padding.map(Int64.init), g.paddingRight.map(Int64.init)), "convolution backward-data desc init for \(g)")
                 return createPD(&desc, hint: hint.pd)
             }
         }
@@ -213,7 +230,7 @@ extension DNNL {
     /// The backward-weights primitive (`dL/dW`, and `dL/db` when `g.hasBias`, from `x` and `dL/dy`).
     static func convolutionBackwardWeights(_ g: ConvolutionGeometry) -> Primitive {
         let hint = convolutionForward(g, training: true)
-        return context.primitive("conv.bwd-weights|" + g.key) {
+        return context.primitive("conv.bwd-weights|" + g.key, name: "convolution backward-weights for \(g)") {
             withFallback("convolution backward-weights", g, layout: layout(of: hint, g)) { l in
                 var src = l.desc(g.sourceShape), diffDst = l.desc(g.destinationShape)
                 var diffWei = anyDesc(g.weightDims), diffBias = plainDesc([g.outChannels])
@@ -224,7 +241,7 @@ extension DNNL {
                         g.stride.map(Int64.init), g.dilation.map { Int64($0 - 1) },
                         g.padding.map(Int64.init), g.paddingRight.map(Int64.init))
                 }
-                check(status, "convolution backward-weights desc \(g)")
+                check(status, "convolution backward-weights desc init for \(g)")
                 return createPD(&desc, hint: hint.pd)
             }
         }
@@ -264,10 +281,14 @@ extension DNNL {
         accumulating.lock.unlock()
         let attributes = sumPostOpAttributes()
         defer { dnnl_primitive_attr_destroy(attributes) }
-        let pd = convolutionForwardPD(g, layout: .preferred, training: true, attributes: attributes)
+        let pd = convolutionForwardPD(g, layout: .preferred, training: true, attributes: attributes).pd
         var prim: Primitive?
         if let pd {
-            if isReference(pd) { dnnl_primitive_desc_destroy(pd) } else { prim = Primitive(pd) }
+            if isReference(pd) {
+                dnnl_primitive_desc_destroy(pd)
+            } else {
+                prim = Primitive(pd, name: "accumulating convolution forward for \(g)")
+            }
         }
         accumulating.lock.lock()
         accumulating.primitives[key] = .some(prim)

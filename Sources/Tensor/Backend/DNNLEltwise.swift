@@ -46,13 +46,13 @@ extension DNNL {
     }
 
     private static func eltwiseForwardPrimitive(_ f: EltwiseFunction, _ md: dnnl_memory_desc_t) -> Primitive {
-        context.primitive("eltwise.fwd|\(f.name)|" + BlockedFormat.key(md)) {
+        context.primitive("eltwise.fwd|\(f.name)|" + BlockedFormat.key(md), name: "eltwise \(f.name) forward on \(describe(md))") {
             var data = md
             var desc = dnnl_eltwise_desc_t()
             check(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_training, f.algorithm, &data, f.alpha, 0),
-                  "eltwise forward desc \(f.name)")
+                  "eltwise \(f.name) forward desc init on \(describe(md))")
             var pd: dnnl_primitive_desc_t?
-            check(dnnl_primitive_desc_create(&pd, &desc, nil, context.engine, nil), "eltwise forward pd \(f.name)")
+            check(dnnl_primitive_desc_create(&pd, &desc, nil, context.engine, nil), "eltwise \(f.name) forward primitive_desc_create on \(describe(md))")
             return pd!
         }
     }
@@ -68,6 +68,8 @@ extension DNNL {
 
     /// `f(x)` elementwise, in `x`'s layout.
     static func eltwiseForward(_ f: EltwiseFunction, _ x: Tensor) -> Tensor {
+        precondition(x.dtype == .float32,
+                     "\(f.name): needs an F32 tensor, got \(x.dtype.rawValue) of shape \(x.shape) (convert it with toFloat32())")
         let src = x.detached()
         let out = empty(like: src)
         if src.count == 0 { return out }
@@ -93,13 +95,14 @@ extension DNNL {
             grad = g.plain().detached()
         }
         let hint = eltwiseForwardPrimitive(f, md)
-        let prim = context.primitive("eltwise.bwd|\(f.name)|" + BlockedFormat.key(md)) {
+        let prim = context.primitive("eltwise.bwd|\(f.name)|" + BlockedFormat.key(md),
+                                     name: "eltwise \(f.name) backward on \(describe(md))") {
             var diff = md, dataMD = md
             var desc = dnnl_eltwise_desc_t()
             check(dnnl_eltwise_backward_desc_init(&desc, f.algorithm, &diff, &dataMD, f.alpha, 0),
-                  "eltwise backward desc \(f.name)")
+                  "eltwise \(f.name) backward desc init on \(describe(md))")
             var pd: dnnl_primitive_desc_t?
-            check(dnnl_primitive_desc_create(&pd, &desc, nil, context.engine, hint.pd), "eltwise backward pd \(f.name)")
+            check(dnnl_primitive_desc_create(&pd, &desc, nil, context.engine, hint.pd), "eltwise \(f.name) backward primitive_desc_create on \(describe(md))")
             return pd!
         }
         KernelTrace.note("eltwise.\(f.name).backward")

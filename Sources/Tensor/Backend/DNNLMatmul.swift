@@ -35,14 +35,16 @@ extension DNNL {
                              c: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
         if m == 0 || n == 0 { return }
         let key = "matmul-packed|\(m)|\(n)|\(k)|\(accumulate)"
-        let prim = context.primitive(key) {
+        // A function, so that the name is built only when the primitive is created or fails.
+        func name() -> String { "packed matmul [\(m), \(k)] · [\(k), \(n)]\(accumulate ? " accumulating" : "")" }
+        let prim = context.primitive(key, name: name()) {
             var src = plainDesc([m, k]), dst = plainDesc([m, n]), weights = anyDesc([k, n])
             var desc = dnnl_matmul_desc_t()
-            check(dnnl_matmul_desc_init(&desc, &src, &weights, nil, &dst), "matmul desc")
+            check(dnnl_matmul_desc_init(&desc, &src, &weights, nil, &dst), "matmul desc init for \(name())")
             let attr = accumulate ? sumPostOpAttributes() : nil
             defer { if let attr { dnnl_primitive_attr_destroy(attr) } }
             var pd: dnnl_primitive_desc_t?
-            check(dnnl_primitive_desc_create(&pd, &desc, attr, context.engine, nil), "matmul pd")
+            check(dnnl_primitive_desc_create(&pd, &desc, attr, context.engine, nil), "matmul primitive_desc_create for \(name())")
             return pd!
         }
         let wanted = prim.md(dnnl_query_weights_md)
@@ -68,18 +70,20 @@ extension DNNL {
                                   bias: UnsafePointer<Float>? = nil, c: UnsafeMutablePointer<Float>) {
         if m == 0 || n == 0 { return }
         var weights = dnnl_memory_desc_t()
-        check(dnnl_memory_desc_init_by_strides(&weights, 2, [Int64(k), Int64(n)], dnnl_f32, [1, Int64(k)]), "matmul b md")
+        check(dnnl_memory_desc_init_by_strides(&weights, 2, [Int64(k), Int64(n)], dnnl_f32, [1, Int64(k)]),
+              "matmul B md for [\(n), \(k)]ᵀ")
         let biasDesc = plainDesc([1, n])
-        let prim = context.primitive("matmul-bt|\(m)|\(n)|\(k)|\(bias != nil)") {
+        func name() -> String { "matmul [\(m), \(k)] · [\(n), \(k)]ᵀ\(bias != nil ? " + bias [\(n)]" : "")" }
+        let prim = context.primitive("matmul-bt|\(m)|\(n)|\(k)|\(bias != nil)", name: name()) {
             var src = plainDesc([m, k]), dst = plainDesc([m, n]), w = weights, bd = biasDesc
             var desc = dnnl_matmul_desc_t()
             if bias != nil {
-                check(dnnl_matmul_desc_init(&desc, &src, &w, &bd, &dst), "matmul desc")
+                check(dnnl_matmul_desc_init(&desc, &src, &w, &bd, &dst), "matmul desc init for \(name())")
             } else {
-                check(dnnl_matmul_desc_init(&desc, &src, &w, nil, &dst), "matmul desc")
+                check(dnnl_matmul_desc_init(&desc, &src, &w, nil, &dst), "matmul desc init for \(name())")
             }
             var pd: dnnl_primitive_desc_t?
-            check(dnnl_primitive_desc_create(&pd, &desc, nil, context.engine, nil), "matmul pd")
+            check(dnnl_primitive_desc_create(&pd, &desc, nil, context.engine, nil), "matmul primitive_desc_create for \(name())")
             return pd!
         }
         KernelTrace.note("matmul")
@@ -109,7 +113,7 @@ extension DNNL {
     private static func pack(_ b: Tensor, transB: Bool, k: Int, n: Int, into desc: dnnl_memory_desc_t) -> PackedMatrix {
         var source = dnnl_memory_desc_t()
         let strides: [Int64] = transB ? [1, Int64(k)] : [Int64(n), 1]
-        check(dnnl_memory_desc_init_by_strides(&source, 2, [Int64(k), Int64(n)], dnnl_f32, strides), "packed source md")
+        check(dnnl_memory_desc_init_by_strides(&source, 2, [Int64(k), Int64(n)], dnnl_f32, strides), "packed matmul source md for [\(k), \(n)]")
         let packed = reorder(source, at: UnsafeMutableRawPointer(b.storage.floats + b.offset), shape: [k, n], to: desc,
                              trace: "pack")
         return PackedMatrix(desc: desc, tensor: packed)

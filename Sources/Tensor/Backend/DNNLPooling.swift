@@ -52,6 +52,12 @@ struct PoolingGeometry: Hashable {
     var key: String {
         "\(algorithm.rawValue)|n\(batch)c\(channels)i\(inputSize)k\(kernelSize)s\(stride)p\(padding)d\(dilation)"
     }
+
+    /// For messages: the algorithm, the shapes and the window.
+    var description: String {
+        "\(algorithm.rawValue) pooling of input \(sourceShape) to \(destinationShape), kernel \(kernelSize), "
+            + "stride \(stride), padding \(padding), dilation \(dilation)"
+    }
 }
 
 /// Workspace that max pooling's forward fills for its backward (where each maximum came from).
@@ -71,15 +77,15 @@ extension DNNL {
     /// layout is oneDNN's choice (the source's, in practice).
     static func poolingForward(_ g: PoolingGeometry, source: dnnl_memory_desc_t, training: Bool) -> Primitive {
         let key = "pool.fwd|\(training ? "train" : "infer")|" + g.key + "|" + BlockedFormat.key(source)
-        return context.primitive(key) {
+        return context.primitive(key, name: "pooling forward (\(training ? "training" : "inference")): \(g.description)") {
             var src = source, dst = anyDesc(g.destinationShape)
             var desc = dnnl_pooling_v2_desc_t()
             check(dnnl_pooling_v2_forward_desc_init(
                 &desc, training ? dnnl_forward_training : dnnl_forward_inference, g.algorithm.dnnl, &src, &dst,
                 g.stride.map(Int64.init), g.kernelSize.map(Int64.init), g.dilation.map { Int64($0 - 1) },
-                g.padding.map(Int64.init), g.paddingRight.map(Int64.init)), "pooling forward desc \(g.key)")
+                g.padding.map(Int64.init), g.paddingRight.map(Int64.init)), "pooling forward desc init: \(g.description), source \(describe(source))")
             var pd: dnnl_primitive_desc_t?
-            check(dnnl_primitive_desc_create(&pd, &desc, nil, context.engine, nil), "pooling forward pd \(g.key)")
+            check(dnnl_primitive_desc_create(&pd, &desc, nil, context.engine, nil), "pooling forward primitive_desc_create: \(g.description), source \(describe(source))")
             return pd!
         }
     }
@@ -89,16 +95,16 @@ extension DNNL {
     static func poolingBackward(_ g: PoolingGeometry, source: dnnl_memory_desc_t) -> Primitive {
         let forward = poolingForward(g, source: source, training: true)
         let key = "pool.bwd|" + g.key + "|" + BlockedFormat.key(source)
-        return context.primitive(key) {
+        return context.primitive(key, name: "pooling backward: \(g.description)") {
             var diffSrc = source, diffDst = forward.md(dnnl_query_dst_md)
             var desc = dnnl_pooling_v2_desc_t()
             check(dnnl_pooling_v2_backward_desc_init(
                 &desc, g.algorithm.dnnl, &diffSrc, &diffDst,
                 g.stride.map(Int64.init), g.kernelSize.map(Int64.init), g.dilation.map { Int64($0 - 1) },
-                g.padding.map(Int64.init), g.paddingRight.map(Int64.init)), "pooling backward desc \(g.key)")
+                g.padding.map(Int64.init), g.paddingRight.map(Int64.init)), "pooling backward desc init: \(g.description), source \(describe(source))")
             var pd: dnnl_primitive_desc_t?
             check(dnnl_primitive_desc_create(&pd, &desc, nil, context.engine, forward.pd),
-                  "pooling backward pd \(g.key)")
+                  "pooling backward primitive_desc_create: \(g.description), source \(describe(source))")
             return pd!
         }
     }

@@ -27,20 +27,45 @@ public struct Tensor {
         self.node = node
     }
 
-    /// Uninitialised plain storage for `shape` (internal: kernels fill it).
+    /// Uninitialised plain storage for `shape` (internal: kernels fill it). Every tensor's memory
+    /// comes through here or `TensorStorage(byteCount:dtype:)`, so a negative dimension or a
+    /// shape whose byte count overflows stops here, before any kernel loop uses it.
     init(uninitialized shape: [Int], dtype: DType = .float32) {
-        let n = shape.reduce(1, *)
+        guard let n = Tensor.elementCount(shape), n <= Int.max / dtype.byteSize else {
+            preconditionFailure("cannot create a \(dtype.rawValue) tensor of shape \(shape): "
+                                + "dimensions must be ≥ 0 and the byte count must fit in Int")
+        }
         self.init(shape: shape, storage: TensorStorage(byteCount: n * dtype.byteSize, dtype: dtype))
     }
 
-    /// Creates a float tensor from values in row-major order.
-    /// - Throws: `TensorError.countMismatch` when `values.count` is not the product of `shape`.
-    public init(shape: [Int], values: [Float]) throws {
-        guard shape.allSatisfy({ $0 >= 0 }) else {
-            throw TensorError.invalidShape(operation: "Tensor(shape:values:)", shape: shape,
-                                           reason: "dimensions must be non-negative")
+    /// The number of elements of `shape`, or nil when a dimension is negative or the product
+    /// overflows `Int`.
+    static func elementCount(_ shape: [Int]) -> Int? {
+        var n = 1
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (product, overflow) = n.multipliedReportingOverflow(by: d)
+            if overflow { return nil }
+            n = product
         }
-        let n = shape.reduce(1, *)
+        return n
+    }
+
+    /// `elementCount(shape)` for a public initialiser, throwing `TensorError.invalidShape` naming
+    /// `operation` for a negative dimension or a count of `elementSize`-byte elements too large.
+    static func checkedElementCount(_ shape: [Int], elementSize: Int, operation: String) throws -> Int {
+        guard let n = elementCount(shape), n <= Int.max / elementSize else {
+            throw TensorError.invalidShape(operation: operation, shape: shape,
+                                           reason: "dimensions must be non-negative and the byte count must fit in Int")
+        }
+        return n
+    }
+
+    /// Creates a float tensor from values in row-major order.
+    /// - Throws: `TensorError.invalidShape` for a negative dimension, `TensorError.countMismatch`
+    ///   when `values.count` is not the product of `shape`.
+    public init(shape: [Int], values: [Float]) throws {
+        let n = try Tensor.checkedElementCount(shape, elementSize: 4, operation: "Tensor(shape:values:)")
         guard n == values.count else {
             throw TensorError.countMismatch(shape: shape, expected: n, got: values.count)
         }
@@ -66,8 +91,10 @@ public struct Tensor {
     public init(_ value: Float) { self.init([value], shape: []) }
 
     /// Creates an integer tensor (for indices and labels).
+    /// - Throws: `TensorError.invalidShape` for a negative dimension, `TensorError.countMismatch`
+    ///   when `indices.count` is not the product of `shape`.
     public init(shape: [Int], indices: [Int]) throws {
-        let n = shape.reduce(1, *)
+        let n = try Tensor.checkedElementCount(shape, elementSize: 8, operation: "Tensor(shape:indices:)")
         guard n == indices.count else {
             throw TensorError.countMismatch(shape: shape, expected: n, got: indices.count)
         }
@@ -83,9 +110,10 @@ public struct Tensor {
     }
 
     /// Creates a tensor of any element type from raw little-endian bytes (safetensors layout).
-    /// - Throws: `TensorError.countMismatch` when the byte count does not match.
+    /// - Throws: `TensorError.invalidShape` for a negative dimension, `TensorError.countMismatch`
+    ///   when the byte count does not match.
     public init(shape: [Int], dtype: DType, bytes: UnsafeRawBufferPointer) throws {
-        let n = shape.reduce(1, *)
+        let n = try Tensor.checkedElementCount(shape, elementSize: dtype.byteSize, operation: "Tensor(shape:dtype:bytes:)")
         guard n * dtype.byteSize == bytes.count else {
             throw TensorError.countMismatch(shape: shape, expected: n * dtype.byteSize, got: bytes.count)
         }
@@ -94,11 +122,21 @@ public struct Tensor {
     }
 
     /// A tensor over existing storage (for example a memory-mapped file), without copying.
+    /// - Throws: `TensorError.invalidShape` for a negative dimension or offset,
+    ///   `TensorError.countMismatch` when the elements would reach past the storage's end.
     public init(shape: [Int], sharing storage: TensorStorage, offsetInElements: Int = 0) throws {
-        let n = shape.reduce(1, *)
-        guard (offsetInElements + n) * storage.dtype.byteSize <= storage.byteCount else {
-            throw TensorError.countMismatch(shape: shape, expected: (offsetInElements + n) * storage.dtype.byteSize,
-                                            got: storage.byteCount)
+        let width = storage.dtype.byteSize
+        let n = try Tensor.checkedElementCount(shape, elementSize: width, operation: "Tensor(shape:sharing:)")
+        guard offsetInElements >= 0 else {
+            throw TensorError.invalidShape(operation: "Tensor(shape:sharing:)", shape: shape,
+                                           reason: "offset \(offsetInElements) is negative")
+        }
+        // Compared in elements, so that no product can overflow.
+        let available = storage.byteCount / width
+        guard offsetInElements <= available, n <= available - offsetInElements else {
+            let (end, o1) = offsetInElements.addingReportingOverflow(n)
+            let (bytes, o2) = end.multipliedReportingOverflow(by: width)
+            throw TensorError.countMismatch(shape: shape, expected: o1 || o2 ? Int.max : bytes, got: storage.byteCount)
         }
         self.init(shape: shape, storage: storage, offset: offsetInElements)
     }
@@ -121,7 +159,7 @@ public struct Tensor {
     /// Pointer to the first float element of plain data (internal: kernels).
     var floats: UnsafeMutablePointer<Float> {
         precondition(format == nil, "kernel read a blocked tensor as plain")
-        precondition(dtype == .float32, "expected F32 data, found \(dtype.rawValue)")
+        precondition(dtype == .float32, "a kernel expected F32 data, found a \(dtype.rawValue) tensor of shape \(shape)")
         return storage.floats + offset
     }
 

@@ -13,7 +13,8 @@ public final class TensorStorage: @unchecked Sendable {
     private let pooled: Bool
     private let owner: AnyObject?
 
-    /// Allocates uninitialised storage from the pool.
+    /// Allocates uninitialised storage from the pool; stops the program with the byte count when
+    /// the system has no memory for it (see `BufferPool.allocate`).
     init(byteCount: Int, dtype: DType) {
         self.dtype = dtype
         self.byteCount = byteCount
@@ -72,6 +73,35 @@ public final class TensorStorage: @unchecked Sendable {
     @inlinable var floats: UnsafeMutablePointer<Float> { base.assumingMemoryBound(to: Float.self) }
 }
 
+/// Memory straight from the system (`posix_memalign`), for the caching allocator's segments and
+/// kernels' scratch buffers: a refusal is reported with the byte count and what the memory was
+/// for, rather than as Swift's bare "Could not allocate memory" (or a null pointer dereferenced).
+enum SystemMemory {
+    /// `byteCount` bytes aligned to `alignment` (a power of two, at least a pointer's size), or
+    /// nil when the system refuses. Release with `free`.
+    static func allocate(byteCount: Int, alignment: Int) -> UnsafeMutableRawPointer? {
+        var pointer: UnsafeMutableRawPointer?
+        guard posix_memalign(&pointer, alignment, Swift.max(byteCount, 1)) == 0 else { return nil }
+        return pointer
+    }
+
+    /// `allocate(byteCount:alignment:)`, stopping the program with a message naming the byte
+    /// count and `purpose` when the system refuses.
+    static func allocateOrStop(byteCount: Int, alignment: Int = 64,
+                               purpose: @autoclosure () -> String) -> UnsafeMutableRawPointer {
+        precondition(byteCount >= 0, "\(purpose()): invalid allocation of \(byteCount) bytes")
+        guard let p = allocate(byteCount: byteCount, alignment: alignment) else {
+            fatalError("out of memory: cannot allocate \(describe(byteCount)) for \(purpose())")
+        }
+        return p
+    }
+
+    /// `"N bytes (x.y MiB)"`.
+    static func describe(_ byteCount: Int) -> String {
+        "\(byteCount) bytes (\(String(format: "%.1f", Double(byteCount) / 1_048_576)) MiB)"
+    }
+}
+
 /// A caching allocator: freed buffers are kept and reused, so steady-state training allocates
 /// nothing from the system. It is process-wide like `malloc` itself; it holds no observable
 /// state (a freed buffer's contents are never relied upon) and bounds what it caches.
@@ -124,7 +154,13 @@ final class BufferPool: @unchecked Sendable {
         (max(byteCount, 1) + alignment - 1) / alignment * alignment
     }
 
+    /// A block of at least `byteCount` bytes: a cached one, a piece of a larger cached one, or a
+    /// new segment from the system. When the system refuses a segment, the cached segments that
+    /// no tensor uses go back to it and the request is tried once more; a second refusal stops the
+    /// program with a message naming the byte count and what the pool holds.
     func allocate(byteCount: Int) -> UnsafeMutableRawPointer {
+        precondition(byteCount >= 0 && byteCount <= Int.max - BufferPool.alignment,
+                     "BufferPool: invalid allocation of \(byteCount) bytes")
         let size = BufferPool.blockSize(byteCount)
         lock.lock()
         defer { lock.unlock() }
@@ -141,7 +177,17 @@ final class BufferPool: @unchecked Sendable {
             insertFree(p + size, Block(size: block.size - size, segment: block.segment))
             return p
         }
-        let p = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: BufferPool.alignment)
+        var fresh = SystemMemory.allocate(byteCount: size, alignment: BufferPool.alignment)
+        if fresh == nil {
+            releaseFreeSegments()
+            fresh = SystemMemory.allocate(byteCount: size, alignment: BufferPool.alignment)
+        }
+        guard let p = fresh else {
+            liveBytes -= size
+            fatalError("out of memory: cannot allocate \(SystemMemory.describe(size)) for a tensor "
+                       + "(\(SystemMemory.describe(liveBytes)) held by live tensors, "
+                       + "\(SystemMemory.describe(cachedBytes)) cached)")
+        }
         segments[p] = size
         usedBlocks[p] = Block(size: size, segment: p)
         return p
@@ -207,7 +253,7 @@ final class BufferPool: @unchecked Sendable {
             guard let block = freeBlocks[base], block.size == size else { continue }
             _ = takeFree(base)
             segments.removeValue(forKey: base)
-            base.deallocate()
+            free(base)
         }
     }
 

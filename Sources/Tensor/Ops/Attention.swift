@@ -10,8 +10,8 @@ public enum AttentionMask {
     /// not; other values act as biases (ALiBi, relative positions) and receive gradients if they
     /// require them.
     case additive(Tensor)
-    /// Boolean as float: any nonzero value means "may attend", 0 means "masked" (becomes −∞).
-    /// No gradient flows into it.
+    /// Boolean, of any element type: any nonzero value means "may attend", 0 means "masked"
+    /// (becomes −∞). No gradient flows into it.
     case boolean(Tensor)
 
     /// The mask as an additive tensor.
@@ -20,7 +20,10 @@ public enum AttentionMask {
         case .additive(let m):
             return m
         case .boolean(let m):
-            return Tensor.unaryKernel(m.detached(), zeroPreserving: false) { $0 != 0 ? 0 : -.infinity }
+            // Any element type (an int64 attention mask from a tokenizer): converted, not reread as floats.
+            return Tensor.unaryKernel(m.detached().toFloat32(), op: "boolean attention mask", zeroPreserving: false) {
+                $0 != 0 ? 0 : -.infinity
+            }
         }
     }
 }

@@ -41,9 +41,14 @@ extension Tensor {
                                  runningMean: Tensor? = nil, runningVar: Tensor? = nil, training: Bool,
                                  momentum: Float = 0.1, epsilon: Float = 1e-5) -> BatchNormResult {
         precondition(x.rank >= 2 && x.rank <= 5, "batchNorm: input must be [N, C, …] (rank 2 to 5), got \(x.shape)")
+        precondition(x.dtype == .float32, "batchNorm: input must be F32, got \(x.dtype.rawValue) of shape \(x.shape)")
         let c = x.shape[1]
+        precondition(c >= 1, "batchNorm: input \(x.shape) has no channels")
         for (name, t) in [("weight", weight), ("bias", bias), ("runningMean", runningMean), ("runningVar", runningVar)] {
-            if let t { precondition(t.shape == [c], "batchNorm: \(name) must be [\(c)] for input \(x.shape), got \(t.shape)") }
+            if let t {
+                precondition(t.shape == [c] && t.dtype == .float32,
+                             "batchNorm: \(name) must be F32 [\(c)] for input \(x.shape), got \(t.dtype.rawValue) \(t.shape)")
+            }
         }
         precondition((runningMean == nil) == (runningVar == nil), "batchNorm: give both running statistics or neither")
         let batchStatistics = training || runningMean == nil

@@ -63,19 +63,19 @@ extension Tensor {
 
     /// `-self`.
     public func negated() -> Tensor {
-        let out = Tensor.unaryKernel(self, zeroPreserving: true, affine: (-1, 0)) { -$0 }
+        let out = Tensor.unaryKernel(self, op: "negated", zeroPreserving: true, affine: (-1, 0)) { -$0 }
         return Tensor.record(out, op: "neg", inputs: [self]) { g in [g.negated()] }
     }
 
     /// `self + s`.
     public func addingScalar(_ s: Float) -> Tensor {
-        let out = Tensor.unaryKernel(self, zeroPreserving: s == 0, affine: (1, s)) { $0 + s }
+        let out = Tensor.unaryKernel(self, op: "addingScalar", zeroPreserving: s == 0, affine: (1, s)) { $0 + s }
         return Tensor.record(out, op: "add-scalar", inputs: [self]) { g in [g] }
     }
 
     /// `self * s`.
     public func scaled(by s: Float) -> Tensor {
-        let out = Tensor.unaryKernel(self, zeroPreserving: true, affine: (s, 0)) { $0 * s }
+        let out = Tensor.unaryKernel(self, op: "scaled", zeroPreserving: true, affine: (s, 0)) { $0 * s }
         return Tensor.record(out, op: "scale", inputs: [self]) { g in [g.scaled(by: s)] }
     }
 
@@ -94,23 +94,30 @@ extension Tensor {
     /// `affine: (a, b)` says that `f(x) = a·x + b`; the loop then runs that arithmetic itself.
     /// `f` is opaque inside the parallel loop's body (a captured closure, called per element and
     /// never vectorised), so the common operations name their arithmetic this way.
+    ///
+    /// `op` names the operation in the message that stops the program when `x` is not F32.
     @inline(__always)
-    static func unaryKernel(_ x: Tensor, zeroPreserving: Bool, affine: (Float, Float)? = nil,
+    static func unaryKernel(_ x: Tensor, op: String, zeroPreserving: Bool, affine: (Float, Float)? = nil,
                             _ f: (Float) -> Float) -> Tensor {
         if let (scale, shift) = affine {
-            return unaryRangeKernel(x, zeroPreserving: zeroPreserving) { s, d, n in
+            return unaryRangeKernel(x, op: op, zeroPreserving: zeroPreserving) { s, d, n in
                 for i in 0..<n { d[i] = scale * s[i] + shift }
             }
         }
-        return unaryRangeKernel(x, zeroPreserving: zeroPreserving) { s, d, n in
+        return unaryRangeKernel(x, op: op, zeroPreserving: zeroPreserving) { s, d, n in
             for i in 0..<n { d[i] = f(s[i]) }
         }
     }
 
     /// `unaryKernel` with the loop written by the caller: `body(x, out, n)` fills `out[0..<n]` from
     /// `x[0..<n]`, one call per chunk of the parallel loop, so that the loop vectorises.
-    static func unaryRangeKernel(_ x: Tensor, zeroPreserving: Bool,
+    ///
+    /// The loop reads `x`'s storage as floats, so another element type (a U8 tensor holds a
+    /// quarter of the bytes) stops the program with a message naming `op` and the shape.
+    static func unaryRangeKernel(_ x: Tensor, op: String, zeroPreserving: Bool,
                                  _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
+        precondition(x.dtype == .float32,
+                     "\(op): needs an F32 tensor, got \(x.dtype.rawValue) of shape \(x.shape) (convert it with toFloat32())")
         let src: Tensor
         let out: Tensor
         if let format = x.format, zeroPreserving || !format.hasPadding {
@@ -136,6 +143,8 @@ extension Tensor {
     @inline(__always)
     static func binaryKernel(_ a: Tensor, _ b: Tensor, op: String, vector: ElementwiseOperation? = nil,
                              _ f: (Float, Float) -> Float) -> Tensor {
+        precondition(a.dtype == .float32 && b.dtype == .float32,
+                     "\(op): needs F32 tensors, got \(a.dtype.rawValue) \(a.shape) and \(b.dtype.rawValue) \(b.shape) (convert with toFloat32())")
         if let fa = a.format, let fb = b.format, a.shape == b.shape, fa == fb, !fa.hasPadding {
             let out = Tensor(shape: a.shape, storage: TensorStorage(byteCount: fa.byteCount, dtype: .float32),
                              format: fa)

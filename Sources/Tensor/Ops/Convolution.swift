@@ -51,6 +51,7 @@ extension Tensor {
                        dilation: IntPair = 1, groups: Int = 1) -> Tensor {
         precondition(rank == 4, "conv2d: input must be [N, C, H, W], got \(shape)")
         precondition(weight.rank == 4, "conv2d: weight must be [O, C/groups, kH, kW], got \(weight.shape)")
+        Tensor.requireConvolutionF32(self, weight, bias, op: "conv2d")
         let g = Tensor.convolutionGeometry(input: shape, weight: weight.shape, bias: bias?.shape, stride: stride.array,
                                            padding: padding.array, dilation: dilation.array, groups: groups,
                                            op: "conv2d")
@@ -69,28 +70,91 @@ extension Tensor {
                        dilation: Int = 1, groups: Int = 1) -> Tensor {
         precondition(rank == 3, "conv1d: input must be [N, C, L], got \(shape)")
         precondition(weight.rank == 3, "conv1d: weight must be [O, C/groups, k], got \(weight.shape)")
+        Tensor.requireConvolutionF32(self, weight, bias, op: "conv1d")
         let g = Tensor.convolutionGeometry(input: shape, weight: weight.shape, bias: bias?.shape, stride: [stride],
                                            padding: [padding], dilation: [dilation], groups: groups, op: "conv1d")
         return Tensor.convolution(self, weight: weight, bias: bias, geometry: g, name: "conv1d")
     }
 
-    /// Validates shapes and options (programmer errors: preconditions naming the shapes).
+    /// Checks that `conv2d(weight:bias:stride:padding:dilation:groups:)` can run on an input of
+    /// shape `input`, for data that reaches a model's first convolution (an image with the wrong
+    /// number of channels, or too small for the kernel), so that a caller can report it instead of
+    /// stopping the program as `conv2d` itself does.
+    ///
+    /// - Throws: `TensorError.invalidShape` naming the input shape and the reason (rank, empty
+    ///   batch or channels, too small for the kernel, invalid options), or
+    ///   `TensorError.shapeMismatch` naming the input and weight shapes when the input's channels
+    ///   differ from what the weight expects.
+    public static func validateConv2d(input: [Int], weight: [Int], bias: [Int]? = nil, stride: IntPair = 1,
+                                      padding: IntPair = 0, dilation: IntPair = 1, groups: Int = 1) throws {
+        guard input.count == 4 else {
+            throw TensorError.invalidShape(operation: "conv2d", shape: input, reason: "the input must be [N, C, H, W]")
+        }
+        guard weight.count == 4 else {
+            throw TensorError.invalidShape(operation: "conv2d", shape: weight, reason: "the weight must be [O, C/groups, kH, kW]")
+        }
+        _ = try checkedConvolutionGeometry(input: input, weight: weight, bias: bias, stride: stride.array,
+                                           padding: padding.array, dilation: dilation.array, groups: groups,
+                                           op: "conv2d")
+    }
+
+    /// Validates shapes and options before any oneDNN call; a failure stops the program with
+    /// the message of `checkedConvolutionGeometry`'s error (both shapes, and the reason).
     static func convolutionGeometry(input: [Int], weight: [Int], bias: [Int]?, stride: [Int], padding: [Int],
                                     dilation: [Int], groups: Int, op: String) -> ConvolutionGeometry {
+        do {
+            return try checkedConvolutionGeometry(input: input, weight: weight, bias: bias, stride: stride,
+                                                  padding: padding, dilation: dilation, groups: groups, op: op)
+        } catch {
+            preconditionFailure("\(error)")
+        }
+    }
+
+    /// The geometry of a convolution of `input` [N, C, spatial…] by `weight` [O, C/groups,
+    /// kernel…] (ranks already checked by the caller).
+    /// - Throws: `TensorError.shapeMismatch` (input vs weight channels, bias vs weight) or
+    ///   `TensorError.invalidShape` (empty dimensions, options, input too small for the kernel).
+    static func checkedConvolutionGeometry(input: [Int], weight: [Int], bias: [Int]?, stride: [Int], padding: [Int],
+                                           dilation: [Int], groups: Int, op: String) throws -> ConvolutionGeometry {
         let channels = input[1], out = weight[0]
-        precondition(groups >= 1 && channels % groups == 0 && out % groups == 0,
-                     "\(op): groups \(groups) must divide input channels \(channels) and output channels \(out)")
-        precondition(weight[1] * groups == channels,
-                     "\(op): weight \(weight) expects \(weight[1] * groups) input channels, input is \(input)")
-        if let bias { precondition(bias == [out], "\(op): bias must be [\(out)], got \(bias)") }
-        precondition(stride.allSatisfy { $0 >= 1 } && dilation.allSatisfy { $0 >= 1 } && padding.allSatisfy { $0 >= 0 },
-                     "\(op): stride \(stride) and dilation \(dilation) must be ≥ 1, padding \(padding) ≥ 0")
+        guard input.allSatisfy({ $0 >= 1 }) else {
+            throw TensorError.invalidShape(operation: op, shape: input,
+                                           reason: "the input has an empty dimension (weight \(weight))")
+        }
+        guard weight.allSatisfy({ $0 >= 1 }) else {
+            throw TensorError.invalidShape(operation: op, shape: weight, reason: "the weight has an empty dimension")
+        }
+        guard groups >= 1 && channels % groups == 0 && out % groups == 0 else {
+            throw TensorError.invalidShape(operation: op, shape: input, reason:
+                "groups \(groups) must divide input channels \(channels) and output channels \(out) (weight \(weight))")
+        }
+        guard weight[1] * groups == channels else {
+            throw TensorError.shapeMismatch(
+                operation: "\(op): input channels (axis 1 of the input) differ from the weight's \(weight[1]) × groups \(groups)",
+                lhs: input, rhs: weight)
+        }
+        if let bias, bias != [out] {
+            throw TensorError.shapeMismatch(operation: "\(op): bias must be [\(out)] for the weight", lhs: bias, rhs: weight)
+        }
+        guard stride.allSatisfy({ $0 >= 1 }) && dilation.allSatisfy({ $0 >= 1 }) && padding.allSatisfy({ $0 >= 0 }) else {
+            throw TensorError.invalidShape(operation: op, shape: input, reason:
+                "stride \(stride) and dilation \(dilation) must be ≥ 1, padding \(padding) ≥ 0")
+        }
         let g = ConvolutionGeometry(batch: input[0], inChannels: channels, outChannels: out, groups: groups,
                                     inputSize: Array(input[2...]), kernelSize: Array(weight[2...]), stride: stride,
                                     padding: padding, dilation: dilation, hasBias: bias != nil)
-        precondition(g.outputSize.allSatisfy { $0 >= 1 } && input[0] >= 1,
-                     "\(op): input \(input) is too small for kernel \(weight) with padding \(padding), dilation \(dilation)")
+        guard g.outputSize.allSatisfy({ $0 >= 1 }) else {
+            throw TensorError.invalidShape(operation: op, shape: input, reason:
+                "too small for kernel \(weight) with padding \(padding), dilation \(dilation)")
+        }
         return g
+    }
+
+    /// Stops the program unless input, weight and bias are F32 (oneDNN reads them as floats).
+    static func requireConvolutionF32(_ input: Tensor, _ weight: Tensor, _ bias: Tensor?, op: String) {
+        precondition(input.dtype == .float32 && weight.dtype == .float32 && (bias?.dtype ?? .float32) == .float32,
+                     "\(op): input \(input.shape), weight \(weight.shape) and bias must be F32, got "
+                     + "\(input.dtype.rawValue), \(weight.dtype.rawValue) and \(bias?.dtype.rawValue ?? "none")")
     }
 
     /// The differentiable convolution shared by `conv1d` and `conv2d`.
@@ -177,6 +241,8 @@ extension Tensor {
                                    dilation: IntPair = 1, groups: Int = 1) {
         precondition(input.rank == 4 && weight.rank == 4,
                      "addConv2d: input must be [N, C, H, W] and weight [O, C/groups, kH, kW], got \(input.shape), \(weight.shape)")
+        Tensor.requireConvolutionF32(input, weight, nil, op: "addConv2d")
+        precondition(dtype == .float32, "addConv2d: the sum must be F32, got \(dtype.rawValue) \(shape)")
         let g = Tensor.convolutionGeometry(input: input.shape, weight: weight.shape, bias: nil, stride: stride.array,
                                            padding: padding.array, dilation: dilation.array, groups: groups,
                                            op: "addConv2d")

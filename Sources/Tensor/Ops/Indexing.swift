@@ -2,9 +2,9 @@
 ///
 /// Index values come from data (labels, token ids, sampled rows), so an index outside its
 /// dimension throws `TensorError.indexOutOfRange` naming the index and the bound, checked before
-/// anything is written. A `precondition` would not do: release builds use `-Ounchecked`, which
-/// removes precondition checks, and a bad index would then read or write out of bounds. Shape
-/// mismatches between arguments are programmer errors and stop with a `precondition`.
+/// anything is written, so that the caller can report bad data rather than stop. Shape
+/// mismatches between arguments are programmer errors and stop with a `precondition` naming
+/// both shapes (this module's, which reports in every build configuration).
 ///
 /// Index tensors hold integers (`int64`, as `Tensor(shape:indices:)` makes, or `int32`); other
 /// element types throw `TensorError.unsupportedDType`. Negative indices are out of range (as in
@@ -116,6 +116,8 @@ extension Tensor {
         guard let ab = Broadcast.shape(a.shape, b.shape), let shape = Broadcast.shape(condition.shape, ab) else {
             preconditionFailure("where: shapes \(condition.shape), \(a.shape) and \(b.shape) cannot be broadcast together")
         }
+        precondition(a.dtype == .float32 && b.dtype == .float32,
+                     "where: the branches must be F32, got \(a.dtype.rawValue) \(a.shape) and \(b.dtype.rawValue) \(b.shape)")
         let c = condition.detached().toFloat32().plain(), ap = a.plain(), bp = b.plain()
         let out = Tensor(uninitialized: shape)
         let n = out.count

@@ -44,6 +44,7 @@ public enum LossReduction: String, Sendable, CaseIterable {
 public func crossEntropy(logits: Tensor, targets: Tensor, weights: Tensor? = nil, ignoreIndex: Int = -100,
                          labelSmoothing: Float = 0, reduction: LossReduction = .mean) -> Tensor {
     let layout = ClassLayout(logits: logits.shape)
+    precondition(logits.dtype == .float32, "crossEntropy: logits must be F32, got \(logits.dtype.rawValue) \(logits.shape)")
     precondition(targets.shape == layout.targetShape,
                  "crossEntropy: targets of shape \(targets.shape) do not match logits \(logits.shape) (expected \(layout.targetShape))")
     precondition(labelSmoothing >= 0 && labelSmoothing <= 1,
@@ -91,6 +92,8 @@ public func validateClassTargets(_ targets: Tensor, classCount: Int, ignoreIndex
 public func crossEntropy(logits: Tensor, probabilities: Tensor, weights: Tensor? = nil,
                          labelSmoothing: Float = 0, reduction: LossReduction = .mean) -> Tensor {
     let layout = ClassLayout(logits: logits.shape)
+    precondition(logits.dtype == .float32 && probabilities.dtype == .float32,
+                 "crossEntropy: logits and probabilities must be F32, got \(logits.dtype.rawValue) and \(probabilities.dtype.rawValue)")
     precondition(probabilities.shape == logits.shape,
                  "crossEntropy: probabilities of shape \(probabilities.shape) must match logits \(logits.shape)")
     precondition(labelSmoothing >= 0 && labelSmoothing <= 1,
@@ -123,6 +126,8 @@ public func binaryCrossEntropyWithLogits(logits: Tensor, targets: Tensor, weight
                                          posWeight: Tensor? = nil, reduction: LossReduction = .mean) -> Tensor {
     precondition(targets.shape == logits.shape,
                  "binaryCrossEntropyWithLogits: targets \(targets.shape) must match logits \(logits.shape)")
+    precondition(logits.dtype == .float32 && targets.dtype == .float32,
+                 "binaryCrossEntropyWithLogits: logits and targets must be F32, got \(logits.dtype.rawValue) and \(targets.dtype.rawValue)")
     for (name, t) in [("weights", weights), ("posWeight", posWeight)] {
         if let t {
             precondition(Broadcast.shape(t.shape, logits.shape) == logits.shape,

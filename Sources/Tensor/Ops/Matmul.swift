@@ -12,7 +12,12 @@ extension Tensor {
     /// `matmul`, where `packingB` says that `other` is a matrix that stays unchanged across calls
     /// (a frozen weight), so that a 2-D product may run on a packed copy of it (`DNNL.matmulPacked`).
     func matmul(_ other: Tensor, transposeA: Bool, transposeB: Bool, packingB: Bool) -> Tensor {
+        precondition(rank >= 2 && other.rank >= 2, "matmul needs rank ≥ 2, got \(shape) and \(other.shape)")
+        precondition(dtype == .float32 && other.dtype == .float32,
+                     "matmul needs F32 tensors, got \(dtype.rawValue) \(shape) and \(other.dtype.rawValue) \(other.shape)")
         if rank > 2 && other.rank == 2 && !transposeA {
+            precondition(shape[rank - 1] == other.shape[transposeB ? 1 : 0],
+                         "matmul: inner dimensions differ: \(shape) · \(other.shape)\(transposeB ? "ᵀ" : "")")
             // A matrix shared by every batch (a Linear layer's weight): one product over all the
             // rows, `[B·M, K] · [K, N]`, as PyTorch does, rather than B products of M rows (which
             // run far below the GEMM's speed for M ≈ 128 and, in backward, sum B weight gradients).
@@ -118,6 +123,13 @@ extension Tensor {
     /// added to x's gradient so far inside the GEMM when that memory is unshared (x feeding
     /// query, key, value and LoRA's down-projections then costs no add pass per sum).
     public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+        precondition(x.rank >= 2 && weight.rank == 2 && x.shape[x.rank - 1] == weight.shape[1],
+                     "linear: input \(x.shape) does not fit weight \(weight.shape) (needs [..., \(weight.rank == 2 ? weight.shape[1] : -1)] input and [out, in] weight)")
+        if let bias, !(bias.rank == 1 && bias.shape[0] == weight.shape[0]) {   // the usual [out] needs no array
+            let outShape = Array(x.shape.dropLast()) + [weight.shape[0]]
+            precondition(Broadcast.shape(bias.shape, outShape) == outShape,
+                         "linear: bias \(bias.shape) does not broadcast to the output \(outShape) of input \(x.shape) and weight \(weight.shape)")
+        }
         guard x.rank >= 2, weight.rank == 2, x.shape[x.rank - 1] == weight.shape[1],
               bias.map({ $0.shape == [weight.shape[0]] }) ?? true else {
             let y = x.matmul(weight, transposeB: true)
@@ -206,7 +218,9 @@ extension Tensor {
         let k = a2.shape[a2.rank - 1]
         let (kb, n) = transposeB ? (b2.shape[1], b2.shape[0]) : (b2.shape[0], b2.shape[1])
         precondition(k == kb, "addingMatmul: inner dimensions differ: \(a.shape) · \(b.shape)\(transposeB ? "ᵀ" : "")")
-        let m = a2.count / Swift.max(k, 1)
+        precondition(dtype == .float32 && a2.dtype == .float32 && b2.dtype == .float32,
+                     "addingMatmul needs F32 tensors, got \(dtype.rawValue), \(a2.dtype.rawValue) and \(b2.dtype.rawValue)")
+        let m = a2.shape.dropLast().reduce(1, *)
         let outShape = Array(a2.shape.dropLast()) + [n]
         precondition(shape == outShape, "addingMatmul: base \(shape) does not match the product \(outShape)")
         let out = inPlace ? detached() : detached().copy()

@@ -26,8 +26,14 @@ extension Tensor {
         precondition(query.rank == 3 && key.shape == query.shape && value.shape == query.shape,
                      "multiHeadAttention: query, key and value must be [N, T, H] alike, got \(query.shape), \(key.shape), \(value.shape)")
         let (n, t, h) = (query.shape[0], query.shape[1], query.shape[2])
+        precondition(query.dtype == .float32 && key.dtype == .float32 && value.dtype == .float32,
+                     "multiHeadAttention: query, key and value must be F32, got \(query.dtype.rawValue), \(key.dtype.rawValue), \(value.dtype.rawValue)")
         precondition(heads >= 1 && h % heads == 0, "multiHeadAttention: \(heads) heads do not divide width \(h)")
-        if let keyMask { precondition(keyMask.shape == [n, t], "multiHeadAttention: key mask must be [\(n), \(t)], got \(keyMask.shape)") }
+        if let keyMask {
+            precondition(keyMask.shape == [n, t], "multiHeadAttention: key mask must be [\(n), \(t)], got \(keyMask.shape)")
+            precondition(keyMask.dtype == .float32,
+                         "multiHeadAttention: the additive key mask must be F32, got \(keyMask.dtype.rawValue) (convert it with toFloat32())")
+        }
         precondition(dropoutProbability >= 0 && dropoutProbability < 1,
                      "multiHeadAttention: dropout probability must lie in [0, 1), got \(dropoutProbability)")
         let geometry = AttentionGeometry(batch: n, length: t, width: h, heads: heads)
@@ -68,8 +74,11 @@ struct AttentionGeometry {
     func forEachHead(buffers: Int, _ body: (Int, [UnsafeMutablePointer<Float>]) -> Void) {
         let t2 = length * length
         parallelFor(batch * heads, grain: 1) { b0, b1 in
-            let scratch = (0..<buffers).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: t2) }
-            defer { scratch.forEach { $0.deallocate() } }
+            let scratch = (0..<buffers).map { _ in
+                SystemMemory.allocateOrStop(byteCount: t2 * 4, purpose: "attention scratch [\(length), \(length)]")
+                    .bindMemory(to: Float.self, capacity: t2)
+            }
+            defer { scratch.forEach { free($0) } }
             for task in b0..<b1 { body(task, scratch) }
         }
     }

@@ -48,6 +48,8 @@ extension Tensor {
     private func normalize(_ normalizedShape: [Int], weight: Tensor?, bias: Tensor?, epsilon: Float,
                            centered: Bool, op: String) -> Tensor {
         let k = normalizedShape.count
+        precondition(dtype == .float32 && (weight?.dtype ?? .float32) == .float32 && (bias?.dtype ?? .float32) == .float32,
+                     "\(op): needs F32 tensors, got input \(dtype.rawValue) \(shape)")
         precondition(k >= 1 && k <= rank && Array(shape.suffix(k)) == normalizedShape,
                      "\(op): normalized shape \(normalizedShape) does not match the end of input shape \(shape)")
         if let weight {

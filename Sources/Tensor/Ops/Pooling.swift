@@ -42,7 +42,9 @@ extension Tensor {
     /// otherwise a plain-layout loop does.
     public func adaptiveAvgPool2d(outputSize: IntPair) -> Tensor {
         precondition(rank == 4, "adaptiveAvgPool2d: input must be [N, C, H, W], got \(shape)")
+        precondition(dtype == .float32, "adaptiveAvgPool2d: input must be F32, got \(dtype.rawValue) of shape \(shape)")
         let (h, w) = (shape[2], shape[3])
+        precondition(h >= 1 && w >= 1, "adaptiveAvgPool2d: input \(shape) has an empty spatial dimension")
         precondition(outputSize.height >= 1 && outputSize.width >= 1,
                      "adaptiveAvgPool2d: output size \(outputSize) must be positive (input \(shape))")
         if h % outputSize.height == 0 && w % outputSize.width == 0 {
@@ -57,6 +59,7 @@ extension Tensor {
     func poolingGeometry(_ algorithm: PoolingGeometry.Algorithm, kernelSize: IntPair, stride: IntPair,
                          padding: IntPair, dilation: IntPair, op: String) -> PoolingGeometry {
         precondition(rank == 4, "\(op): input must be [N, C, H, W], got \(shape)")
+        precondition(dtype == .float32, "\(op): input must be F32, got \(dtype.rawValue) of shape \(shape)")
         precondition(kernelSize.height >= 1 && kernelSize.width >= 1 && stride.height >= 1 && stride.width >= 1
                      && dilation.height >= 1 && dilation.width >= 1,
                      "\(op): kernel \(kernelSize), stride \(stride) and dilation \(dilation) must be ≥ 1")

@@ -39,7 +39,7 @@ extension Tensor {
 
     /// `√x` elementwise. Backward: `g/(2y)` (captures the output; +∞ at x = 0, as in PyTorch).
     public func sqrt() -> Tensor {
-        let out = Tensor.unaryKernel(self, zeroPreserving: true) { $0.squareRoot() }
+        let out = Tensor.unaryKernel(self, op: "sqrt", zeroPreserving: true) { $0.squareRoot() }
         let y = out.detached()
         return Tensor.record(out, op: "sqrt", inputs: [self]) { g in
             [Tensor.gradientKernel(g, y, zeroPreserving: false) { $0 * 0.5 / $1 }]
@@ -48,7 +48,7 @@ extension Tensor {
 
     /// `1/√x` elementwise. Backward: `−g·y³/2` (captures the output).
     public func rsqrt() -> Tensor {
-        let out = Tensor.unaryKernel(self, zeroPreserving: false) { 1 / $0.squareRoot() }
+        let out = Tensor.unaryKernel(self, op: "rsqrt", zeroPreserving: false) { 1 / $0.squareRoot() }
         let y = out.detached()
         return Tensor.record(out, op: "rsqrt", inputs: [self]) { g in
             [Tensor.gradientKernel(g, y, zeroPreserving: true) { -0.5 * $0 * $1 * $1 * $1 }]
@@ -61,9 +61,9 @@ extension Tensor {
     public func pow(_ p: Float) -> Tensor {
         let out: Tensor
         if p == 2 {
-            out = Tensor.unaryKernel(self, zeroPreserving: true) { $0 * $0 }
+            out = Tensor.unaryKernel(self, op: "pow", zeroPreserving: true) { $0 * $0 }
         } else {
-            out = Tensor.unaryKernel(self, zeroPreserving: p > 0) { powf($0, p) }
+            out = Tensor.unaryKernel(self, op: "pow", zeroPreserving: p > 0) { powf($0, p) }
         }
         // xᵖ with p = 0 is constant: its zero gradient needs no input.
         let saved = p == 0 ? nil : detached()
@@ -99,7 +99,7 @@ extension Tensor {
 
     /// `|x|` elementwise. Backward: `g·sign(x)` with sign(0) = 0 (PyTorch's rule).
     public func abs() -> Tensor {
-        let out = Tensor.unaryKernel(self, zeroPreserving: true) { $0.magnitude }
+        let out = Tensor.unaryKernel(self, op: "abs", zeroPreserving: true) { $0.magnitude }
         let x = detached()
         return Tensor.record(out, op: "abs", inputs: [self]) { g in
             [Tensor.gradientKernel(g, x, zeroPreserving: true) { gv, xv in
@@ -116,7 +116,7 @@ extension Tensor {
     public func clamped(min: Float? = nil, max: Float? = nil) -> Tensor {
         precondition(min != nil || max != nil, "clamped(min:max:) needs at least one bound")
         let lo = min ?? -.infinity, hi = max ?? .infinity
-        let out = Tensor.unaryKernel(self, zeroPreserving: lo <= 0 && 0 <= hi) { x in
+        let out = Tensor.unaryKernel(self, op: "clamped", zeroPreserving: lo <= 0 && 0 <= hi) { x in
             let v = x < lo ? lo : x
             return v > hi ? hi : v
         }
@@ -135,7 +135,7 @@ extension Tensor {
     /// per-element function, which the parallel loop would call opaquely, once per element: written
     /// out they vectorise (ReLU's two passes were 7 % of a ResNet-34 training step's samples).
     public func relu() -> Tensor {
-        let out = Tensor.unaryRangeKernel(self, zeroPreserving: true) { s, d, n in
+        let out = Tensor.unaryRangeKernel(self, op: "relu", zeroPreserving: true) { s, d, n in
             for i in 0..<n { d[i] = s[i] < 0 ? 0 : s[i] }
         }
         let y = out.detached()
