@@ -42,16 +42,16 @@ struct BenchLoRALayersCommand: ParsableCommand {
         // The layer's input comes from trainable layers below, so it requires a gradient in both modes.
         let tokens = Tensor.randn([2048, 4096], generator: &rng).requiringGrad()
         for lora in [false, true] {
-            let layer = try adapt(Linear(4096, 4096, generator: &rng), lora: lora, rng: &rng)
+            let (layer, forward) = try adapt(Linear(4096, 4096, generator: &rng), lora: lora, rng: &rng)
             results.append(measure("linear-4096", lora, clear: [tokens] + layer.namedParameters().map(\.tensor)) {
-                (layer as! Linear)(tokens)
+                forward(tokens)
             })
         }
         let images = Tensor.randn([32, 256, 14, 14], generator: &rng).requiringGrad()
         for lora in [false, true] {
-            let layer = try adapt(Conv2d(256, 256, kernelSize: 3, padding: 1, generator: &rng), lora: lora, rng: &rng)
+            let (layer, forward) = try adapt(Conv2d(256, 256, kernelSize: 3, padding: 1, generator: &rng), lora: lora, rng: &rng)
             results.append(measure("conv-256@14", lora, clear: [images] + layer.namedParameters().map(\.tensor)) {
-                (layer as! Conv2d)(images)
+                forward(images)
             })
         }
         if json {
@@ -70,16 +70,19 @@ struct BenchLoRALayersCommand: ParsableCommand {
         }
     }
 
-    /// The layer, frozen with a LoRA adapter (B non-zero, as after some training), or trainable in full.
-    private func adapt(_ layer: Module, lora: Bool, rng: inout RandomGenerator) throws -> Module {
-        guard lora else { return layer }
-        let host = try (layer as! LoRAAdaptable).makeLoRAHost()
+    /// The layer, frozen with a LoRA adapter (B non-zero, as after some training), or trainable in
+    /// full; with its forward.
+    private func adapt<L: LoRAAdaptable & UnaryLayer>(_ layer: L, lora: Bool,
+                                                      rng: inout RandomGenerator) throws -> (Module, (Tensor) -> Tensor) {
+        guard lora else { return (layer, { layer($0) }) }
+        let host = try layer.makeLoRAHost()
+        guard let unary = host as? UnaryLayer else { throw BenchError.unknownMode("\(type(of: host)) is not a UnaryLayer", known: []) }
         host.freeze()
         try host.addAdapter("default", settings: AdapterSettings(rank: rank, alpha: Float(2 * rank)), seed: 1,
                             generator: &rng)
         let adapter = host.adapters["default"]!
         adapter.b = Tensor.randn(adapter.b.shape, std: 0.01, generator: &rng)
-        return host
+        return (host, { unary($0) })
     }
 
     private func measure(_ name: String, _ lora: Bool, clear: [Tensor], _ forward: () -> Tensor) -> Result {

@@ -120,4 +120,45 @@ final class CLITests: CLITestCase {
             XCTAssertTrue(result.status == 0 || problems.isEmpty, "\(path): \(result.stderr)")
         }
     }
+
+    /// Bad command options are usage errors (exit 2) that say what is wrong, before anything runs.
+    func testCommandOptionsAreValidated() throws {
+        let dir = temporaryDirectory()
+        let cases: [([String], String)] = [
+            (["bench", "resnet34", "--repeats", "0"], "--repeats"),
+            (["bench", "resnet34", "--modes", "lora,fast"], "unknown mode fast"),
+            (["bench", "lora-layers", "--rank", "0"], "--rank"),
+            (["bench", "bert", "--steps", "0"], "--steps"),
+            (["bench", "kernels", "--repeats", "0"], "--repeats"),
+            (["sweep", recipe, "--ranks", "4,0"], "'0' is not a rank"),
+            (["sweep", recipe, "--ranks", "4,4"], "rank 4 is listed twice"),
+            (["data", "retina", "--count", "0", "--out", dir], "--count: expected an integer ≥ 1, got 0"),
+            (["data", "retina", "--sizee", "32", "--out", dir], "did you mean \"size\""),
+            (["data", "retina", "--count"], "--count needs a value"),
+            (["data", "fundus", "--out", dir], "unknown data generator 'fundus'"),
+            (["eval", recipe, "--split", "train"], "--split must be validation or test"),
+            (["predict", recipe, "--base", "--adapter", dir, "--input", "pattern:0"], "--base takes no --adapter"),
+            (["train", recipe, "--force"], "--force applies with --resume only"),
+        ]
+        for (arguments, message) in cases {
+            let result = try lorakit(arguments)
+            XCTAssertEqual(result.status, 2, "\(arguments): \(result.stderr)")
+            XCTAssertTrue(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir), "nothing was written")
+    }
+
+    /// `lorakit data retina` is the retina module's registered generator, options checked.
+    func testDataGeneratorWritesTheRetinaSet() throws {
+        let dir = temporaryDirectory()
+        let result = try lorakit(["data", "retina", "--site", "target", "--count", "6", "--size", "32", "--seed", "3", "--out", dir])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let rows = try String(contentsOfFile: dir + "/labels.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(rows.first, "id_code,diagnosis")
+        XCTAssertEqual(rows.count, 7)
+        let images = try FileManager.default.contentsOfDirectory(atPath: dir + "/images").filter { $0.hasSuffix(".png") }
+        XCTAssertEqual(images.count, 6)
+        let listing = try lorakit(["data"])
+        XCTAssertTrue(listing.stdout.contains("retina:") && listing.stdout.contains("--site"), listing.stdout)
+    }
 }
