@@ -20,7 +20,10 @@ public enum ImageModelsPlugin: LoRAKitPlugin {
                 input: .image, summary: "torchvision's \(name) (keys as torchvision and timm name them); head fc") { request in
                 var rng = RandomGenerator(seed: request.seed)
                 let model = make(request.classes, 3, &rng)
-                return Classifier(module: model, headKeys: ["fc"], input: .image(channels: 3)) { x in model(x) }
+                return Classifier(module: model, headKeys: ["fc"], input: .image(channels: 3)) { x in
+                    try model.validate(inputShape: x.shape)          // a typed error, not a trap in the stem
+                    return model(x)
+                }
             })
         }
         try ImageTransforms.registerBuiltIns(&r)
