@@ -113,34 +113,3 @@ public enum PEFTAdapterFile {
         return config
     }
 }
-
-/// Writes a directory atomically: build it under a temporary name, then swap it into place.
-enum AtomicDirectory {
-    static func write(_ dir: String, _ body: (String) throws -> Void) throws {
-        let fm = FileManager.default
-        let url = URL(fileURLWithPath: dir).standardizedFileURL
-        let parent = url.deletingLastPathComponent().path
-        let base = url.lastPathComponent
-        let tmp = parent + "/." + base + ".tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        do {
-            try fm.createDirectory(atPath: parent, withIntermediateDirectories: true)
-            try fm.createDirectory(atPath: tmp, withIntermediateDirectories: false)
-            try body(tmp)
-        } catch {
-            try? fm.removeItem(atPath: tmp)
-            throw error
-        }
-        if fm.fileExists(atPath: url.path) {
-            let old = parent + "/." + base + ".old-\(getpid())"
-            try fm.moveItem(atPath: url.path, toPath: old)
-            do { try fm.moveItem(atPath: tmp, toPath: url.path) } catch {
-                try? fm.moveItem(atPath: old, toPath: url.path)
-                try? fm.removeItem(atPath: tmp)
-                throw error
-            }
-            try? fm.removeItem(atPath: old)
-        } else {
-            try fm.moveItem(atPath: tmp, toPath: url.path)
-        }
-    }
-}

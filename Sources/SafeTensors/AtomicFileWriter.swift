@@ -4,9 +4,10 @@ import Glibc
 /// never a partial file: the bytes go to a temporary file in the same directory (same file
 /// system, so the rename is atomic), which is synced to disk and then renamed over the
 /// destination. On any failure the temporary file is removed and the destination is untouched.
-struct AtomicFileWriter {
+/// (`AtomicDirectory` does the same for a directory.)
+public struct AtomicFileWriter {
     /// The destination, named in every error.
-    let path: String
+    public let path: String
     private let fd: Int32
 
     private init(path: String, fd: Int32) {
@@ -17,7 +18,7 @@ struct AtomicFileWriter {
     /// Creates a temporary file beside `path`, lets `body` fill it, then moves it into place.
     /// - Throws: `SafeTensorsError.io` naming `path` and the failing call, or whatever `body`
     ///   throws; in both cases nothing is left behind.
-    static func write(to path: String, _ body: (AtomicFileWriter) throws -> Void) throws {
+    public static func write(to path: String, _ body: (AtomicFileWriter) throws -> Void) throws {
         let directory: String
         let fileName: String
         if let slash = path.lastIndex(of: "/") {
@@ -57,8 +58,14 @@ struct AtomicFileWriter {
         }
     }
 
+    /// Writes `bytes` to `path` atomically (old content or all of the new, never a part).
+    /// - Throws: `SafeTensorsError.io` naming `path` and the failing call.
+    public static func write(contentsOf bytes: [UInt8], to path: String) throws {
+        try write(to: path) { file in try bytes.withUnsafeBytes { try file.write($0) } }
+    }
+
     /// Appends `bytes`, retrying partial writes and interruptions.
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard var pointer = bytes.baseAddress else { return }
         var remaining = bytes.count
         while remaining > 0 {

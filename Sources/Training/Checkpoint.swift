@@ -27,9 +27,12 @@ public struct TrainerStateRecord: Codable, Equatable {
 /// Checkpoint directories under one folder: `step-000120/`, each complete or absent, and a
 /// `latest` file naming the newest complete one.
 ///
-/// A checkpoint is written into a hidden temporary directory and renamed into place, then
-/// `latest` is replaced atomically; a crash or SIGKILL at any moment leaves either the previous
-/// state or the new one, never a half-written checkpoint that `latest` names.
+/// A checkpoint is written into a hidden staging directory beside its final name, synced, and
+/// put in place by `AtomicDirectory` (an atomic exchange when the step's directory already
+/// exists); then `latest` is replaced atomically. A crash or SIGKILL at any moment leaves either
+/// the previous state or the new one, never a half-written checkpoint under a `step-` name or
+/// named by `latest`. Staging directories of a killed run are hidden and removed by
+/// `removeLeftovers()` (the trainer calls it when it starts).
 public struct CheckpointStore {
     public let directory: URL
 
@@ -43,34 +46,20 @@ public struct CheckpointStore {
     /// Name of the checkpoint of `step`.
     public static func name(step: Int) -> String { String(format: "step-%06d", step) }
 
-    /// Writes a checkpoint with `write` filling a temporary directory; returns its final URL.
+    /// Writes a checkpoint with `write` filling a staging directory; returns its final URL.
+    /// - Throws: `TrainingError.checkpoint` naming the step's directory; the previous
+    ///   checkpoints and `latest` are then as they were.
     @discardableResult
     public func save(step: Int, _ write: (URL) throws -> Void) throws -> URL {
-        let fm = FileManager.default
-        try fm.createDirectory(at: directory, withIntermediateDirectories: true)
         let final = directory.appendingPathComponent(CheckpointStore.name(step: step))
-        let tmp = directory.appendingPathComponent(".tmp-\(CheckpointStore.name(step: step))-\(getpid())")
-        try? fm.removeItem(at: tmp)
-        try fm.createDirectory(at: tmp, withIntermediateDirectories: false)
         do {
-            try write(tmp)
-            if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
-            try fm.moveItem(at: tmp, to: final)
-            try writeLatest(final.lastPathComponent)
+            try AtomicDirectory.write(final.path) { staging in try write(URL(fileURLWithPath: staging)) }
+            try AtomicFileWriter.write(contentsOf: Array((final.lastPathComponent + "\n").utf8),
+                                       to: directory.appendingPathComponent("latest").path)
         } catch {
-            try? fm.removeItem(at: tmp)
             throw TrainingError.checkpoint(path: final.path, reason: "\(error)")
         }
         return final
-    }
-
-    private func writeLatest(_ name: String) throws {
-        let latest = directory.appendingPathComponent("latest")
-        let tmp = directory.appendingPathComponent(".latest-\(getpid())")
-        try Data((name + "\n").utf8).write(to: tmp)
-        guard rename(tmp.path, latest.path) == 0 else {
-            throw TrainingError.checkpoint(path: latest.path, reason: String(cString: strerror(errno)))
-        }
     }
 
     /// The newest complete checkpoint, if any.
@@ -87,14 +76,19 @@ public struct CheckpointStore {
         return names.filter { $0.hasPrefix("step-") }.sorted().map { directory.appendingPathComponent($0) }
     }
 
-    /// Removes a checkpoint (never the one `latest` names).
+    /// Removes a checkpoint (never the one `latest` names), renaming it to a hidden name first
+    /// so that no half-deleted `step-` directory is ever listed.
     public func remove(_ url: URL) {
-        guard url.standardizedFileURL != latest()?.standardizedFileURL else { return }
-        try? FileManager.default.removeItem(at: url)
+        // Paths, not URLs: a URL made after the directory exists ends in "/", one made before does not.
+        guard url.standardizedFileURL.path != latest()?.standardizedFileURL.path else { return }
+        try? AtomicDirectory.remove(url.path)
     }
 
-    /// Removes temporary directories left by a run that was killed while saving.
+    /// Removes staging directories left by a run that was killed while saving (and restores a
+    /// checkpoint directory that a killed fallback replacement had set aside; see
+    /// `AtomicDirectory`). Names of earlier versions (`.tmp-*`, `.latest-*`) go too.
     public func removeLeftovers() {
+        AtomicDirectory.removeLeftovers(in: directory.path)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         for n in names where n.hasPrefix(".tmp-") || n.hasPrefix(".latest-") {
             try? FileManager.default.removeItem(at: directory.appendingPathComponent(n))

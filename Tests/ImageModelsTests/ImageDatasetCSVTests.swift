@@ -67,9 +67,9 @@ final class ImageDatasetCSVTests: XCTestCase {
     func testSyntaxErrorsNameTheLine() throws {
         let dir = try folder(with: ["a.png"])
         let cases: [(String, Int, String)] = [
-            ("image,label\na.png,1\n\"multi\nline.png\",1\na.png\n", 5, "1 fields, the header has 2"),
-            ("image,label\na.png,1\n\"open.png,1\n", 3, "not closed"),
-            ("image,label\n\"a.png\"x,1\n", 2, "after a closing quote"),
+            ("image,label\na.png,1\n\"multi\nline.png\",1\na.png\n", 5, "1 field, the header has 2"),
+            ("image,label\na.png,1\n\"open.png,1\n", 3, "never closed"),
+            ("image,label\n\"a.png\"x,1\n", 2, "after the closing quote"),
             ("", 1, "no header"),
         ]
         for (text, line, reason) in cases {
@@ -85,10 +85,12 @@ final class ImageDatasetCSVTests: XCTestCase {
 
     func testInvalidLabelsNameTheLine() throws {
         let dir = try folder(with: ["a.png"])
-        for bad in ["two", "-1", "1.5", ""] {
+        let notIndex = "not a class index (a whole number from 0)"
+        for (bad, reason) in [("two", notIndex), ("-1", "a class index cannot be negative"), ("1.5", notIndex), ("", notIndex)] {
             try write("image,label\na.png,0\na.png,\(bad)\n", to: dir + "/b.csv")
             XCTAssertThrowsError(try ImageCSVDataset(csv: dir + "/b.csv", imageDirectory: dir + "/images")) {
-                XCTAssertEqual($0 as? ImageDatasetError, .invalidLabel(path: dir + "/b.csv", line: 3, value: bad))
+                XCTAssertEqual($0 as? ImageDatasetError, .invalidLabel(path: dir + "/b.csv", line: 3, value: bad, reason: reason))
+                XCTAssertTrue("\($0)".contains("line 3"), "\($0)")
             }
         }
     }

@@ -132,6 +132,13 @@ final class TextDataTests: XCTestCase {
 
     // MARK: - JSONL
 
+    func testJSONLInvalidUTF8NamesTheLine() {
+        let bytes = Array("{\"text\": \"fine\", \"label\": \"a\"}\n".utf8) + [0x7B, 0xC0, 0x7D, 0x0A]
+        assertError(.invalidUTF8(path: "t.jsonl", line: 2)) {
+            _ = try TextClassificationFile(bytes: bytes, path: "t.jsonl", format: .jsonl)
+        }
+    }
+
     func testJSONLNamesIntegersBlankLinesAndExtraKeys() throws {
         let f = try jsonl(#"""
             {"text": "caf\u00e9, \"ok\"", "label": "pos", "id": 7}

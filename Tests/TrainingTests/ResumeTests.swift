@@ -97,7 +97,7 @@ final class ResumeTests: XCTestCase {
         // Let the first save complete, then kill while the second is being written.
         try wait("the second save to start", for: p) {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpoints.path)) ?? []
-            return names.contains("step-000007") && names.contains { $0.hasPrefix(".tmp-step-000014") }
+            return names.contains("step-000007") && names.contains { $0.hasPrefix(".step-000014.tmp-") }
         }
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
@@ -105,7 +105,7 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(store.latest()?.lastPathComponent, "step-000007", "latest must name the last complete checkpoint")
         try runToEnd(killed, ["--resume"])
         try assertSameRun(reference, killed)
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: checkpoints.path).filter { $0.hasPrefix(".tmp") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: checkpoints.path).filter { $0.hasPrefix(".") }
         XCTAssertEqual(leftovers, [], "a resumed run removes the half-written checkpoint")
     }
 }

@@ -50,8 +50,17 @@ public enum ImageDatasetError: Error, Equatable, CustomStringConvertible, Sendab
     case csvSyntax(path: String, line: Int, reason: String)
     /// The CSV has no column `column`.
     case missingColumn(path: String, column: String, available: [String])
-    /// A label that is not a class index (or is empty).
-    case invalidLabel(path: String, line: Int, value: String)
+    /// A label that cannot be read as the requested kind (empty, negative, not a whole number
+    /// where indices were asked for, …); `reason` says which.
+    case invalidLabel(path: String, line: Int, value: String, reason: String)
+    /// An integer label outside `0 ..< classCount` of the given class names.
+    case labelOutOfRange(path: String, line: Int, label: Int, classCount: Int)
+    /// A label name that is not one of the given class names.
+    case unknownLabel(path: String, line: Int, label: String, classNames: [String])
+    /// A class folder (`path`, class `name`) that is not one of the given class names.
+    case unknownClassFolder(path: String, name: String, classNames: [String])
+    /// The given class names are empty, or one is empty, or one repeats.
+    case invalidClassNames(reason: String)
     /// No image file exists for the CSV row at `line`; `tried` lists the paths looked for.
     case missingImage(csv: String, line: Int, tried: [String])
     /// The transform pipeline refused the image read from `path`.
@@ -69,11 +78,45 @@ public enum ImageDatasetError: Error, Equatable, CustomStringConvertible, Sendab
         case .csvSyntax(let path, let line, let reason): return "\(path), line \(line): \(reason)"
         case .missingColumn(let path, let column, let available):
             return "\(path): no column '\(column)' in the header (columns: \(available.joined(separator: ", ")))"
-        case .invalidLabel(let path, let line, let value):
-            return "\(path), line \(line): label '\(value)' is not a class index (a whole number from 0)"
+        case .invalidLabel(let path, let line, let value, let reason):
+            return "\(path), line \(line): label '\(value)': \(reason)"
+        case .labelOutOfRange(let path, let line, let label, let classCount):
+            return "\(path), line \(line): label \(label) is outside the \(classCount) classes 0 ..< \(classCount)"
+        case .unknownLabel(let path, let line, let label, let classNames):
+            return "\(path), line \(line): label '\(label)' is not one of the classes \(quoted(classNames))"
+        case .unknownClassFolder(let path, let name, let classNames):
+            return "class folder \(path): '\(name)' is not one of the classes \(quoted(classNames))"
+        case .invalidClassNames(let reason):
+            return "invalid class names: \(reason)"
         case .missingImage(let csv, let line, let tried):
             return "\(csv), line \(line): no image file; tried \(tried.joined(separator: ", "))"
         case .transformFailed(let path, let reason): return "transforming \(path): \(reason)"
+        }
+    }
+}
+
+private func quoted(_ names: [String]) -> String { names.map { "'\($0)'" }.joined(separator: ", ") }
+
+extension ImageDatasetError {
+    /// The image-dataset form of a CSV reading error.
+    init(_ error: CSVError) {
+        switch error {
+        case let .missingColumn(path, _, column, available):
+            self = .missingColumn(path: path, column: column, available: available)
+        default:
+            self = .csvSyntax(path: error.path, line: error.line, reason: error.reason)
+        }
+    }
+
+    /// The image-dataset form of a label error.
+    init(_ error: ClassLabelError) {
+        switch error {
+        case let .invalidLabel(path, line, value, reason): self = .invalidLabel(path: path, line: line, value: value, reason: reason)
+        case let .labelOutOfRange(path, line, label, classCount):
+            self = .labelOutOfRange(path: path, line: line, label: label, classCount: classCount)
+        case let .unknownLabel(path, line, label, classNames):
+            self = .unknownLabel(path: path, line: line, label: label, classNames: classNames)
+        case let .invalidClassNames(reason): self = .invalidClassNames(reason: reason)
         }
     }
 }

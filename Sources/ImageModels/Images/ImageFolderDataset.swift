@@ -6,7 +6,12 @@ import Training
 ///
 ///     root/cat/001.png   root/cat/more/002.jpg   root/dog/003.png …
 ///
-/// Classes are the subfolder names, sorted; a class's label is its index in `classNames`.
+/// A class's label is its index in `classNames`. Without given class names, the classes are the
+/// subfolder names, sorted (torchvision's rule). With `classNames` (the recipe's
+/// `model.class_names`, or the training split's classes for a validation folder) labels are
+/// mapped by name: a folder that lacks some classes still numbers the others as the training
+/// split does, and a subfolder that is not one of the classes is an error naming it and the
+/// classes there are — never a silent new index.
 /// Files are found recursively, those of a folder first, then its subfolders, each in sorted
 /// order (torchvision's order), keeping those whose extension is in `extensions` (any case);
 /// hidden files and folders are ignored. The format is still read from each file's magic bytes.
@@ -23,7 +28,7 @@ public struct ImageFolderDataset: Dataset {
     public static let defaultExtensions = ["png", "jpg", "jpeg"]
 
     public let root: String
-    /// Class names, sorted; label i is `classNames[i]`.
+    /// Class names, label i being `classNames[i]`: those given, or the subfolders sorted.
     public let classNames: [String]
     /// The files kept, in order.
     public let samples: [ImageSample]
@@ -41,25 +46,36 @@ public struct ImageFolderDataset: Dataset {
 
     /// - Parameters:
     ///   - root: the folder holding one subfolder per class.
+    ///   - classNames: the classes in index order; every subfolder must be one of them, and not
+    ///     every class needs a subfolder. Nil: the sorted subfolders.
     ///   - transform: applied to each decoded image (default: none).
     ///   - colorMode: channels after decoding (default RGB, as torchvision's loader).
     ///   - extensions: file extensions to read, without dots, any case.
     ///   - badFiles: stop at the first bad file (`.fail`) or leave bad files out (`.skip`).
     ///   - verification: how each file is checked now (`.header`: cheap; `.full`: decode all).
     /// - Throws: `ImageDatasetError` (no such folder, no classes, a class without images, no
-    ///   readable image at all) or, with `.fail`, the first bad file's `ImageError`.
-    public init(root: String, transform: any ImageTransform = Compose(), colorMode: ColorMode = .rgb,
-                extensions: [String] = ImageFolderDataset.defaultExtensions, badFiles: BadFilePolicy = .fail,
-                verification: ImageVerification = .header) throws {
+    ///   readable image at all, bad `classNames`, a subfolder not among them) or, with `.fail`,
+    ///   the first bad file's `ImageError`.
+    public init(root: String, classNames: [String]? = nil, transform: any ImageTransform = Compose(),
+                colorMode: ColorMode = .rgb, extensions: [String] = ImageFolderDataset.defaultExtensions,
+                badFiles: BadFilePolicy = .fail, verification: ImageVerification = .header) throws {
         let fileManager = FileManager.default
+        if let classNames {
+            do { try ClassLabelResolver.validate(classNames: classNames) } catch { throw ImageDatasetError(error) }
+        }
         guard isDirectory(root, fileManager) else { throw ImageDatasetError.notADirectory(path: root) }
         let accepted = Set(extensions.map { $0.lowercased().hasPrefix(".") ? String($0.lowercased().dropFirst()) : $0.lowercased() })
-        let classes = try visibleEntries(of: root, fileManager).filter { isDirectory(root + "/" + $0, fileManager) }
-        guard !classes.isEmpty else { throw ImageDatasetError.noClasses(root: root) }
+        let folders = try visibleEntries(of: root, fileManager).filter { isDirectory(root + "/" + $0, fileManager) }
+        guard !folders.isEmpty else { throw ImageDatasetError.noClasses(root: root) }
+        let names = classNames ?? folders
+        let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
 
         var candidates: [ImageSample] = []
-        for (label, name) in classes.enumerated() {
+        for name in folders {
             let folder = root + "/" + name
+            guard let label = index[name] else {
+                throw ImageDatasetError.unknownClassFolder(path: folder, name: name, classNames: names)
+            }
             let files = try imageFiles(in: folder, accepted: accepted, fileManager)
             guard !files.isEmpty else {
                 throw ImageDatasetError.emptyClass(path: folder, extensions: accepted.sorted())
@@ -69,7 +85,7 @@ public struct ImageFolderDataset: Dataset {
         let (kept, skipped) = try ImageItemReader.screen(candidates, policy: badFiles, verification: verification)
         guard !kept.isEmpty else { throw ImageDatasetError.noImages(path: root, skipped: skipped.count) }
         self.root = root
-        self.classNames = classes
+        self.classNames = names
         self.samples = kept
         self.skipped = skipped
         self.reader = ImageItemReader(colorMode: colorMode, transform: transform)

@@ -1,4 +1,5 @@
 import Foundation
+import Training
 
 /// The layout of a text-classification file.
 public enum TextFileFormat: String, Sendable, Codable, CaseIterable {
@@ -20,18 +21,9 @@ public enum TextFileFormat: String, Sendable, Codable, CaseIterable {
     }
 }
 
-/// How the labels of a text-classification file are read.
-public enum TextLabelFormat: String, Sendable, Codable, CaseIterable {
-    /// JSON numbers are class indices. Strings (CSV fields, JSON strings) are class indices
-    /// when every one is a whole number, except when explicit class names are given and every
-    /// label is one of them (star ratings `"1"`, `"2"`, `"5"`); otherwise they are names. A JSONL
-    /// file that mixes numbers and strings is an error naming the first line that differs.
-    case automatic
-    /// Every label is a class name (a JSON number `3` is the name `"3"`).
-    case names
-    /// Every label is a class index from 0 (a JSON number, or a string of digits).
-    case integers
-}
+/// How the labels of a text-classification file are read: `.automatic`, `.names` or
+/// `.integers`, with the rules of `ClassLabelFormat`, which image CSV lists share.
+public typealias TextLabelFormat = ClassLabelFormat
 
 /// One example of a text-classification file.
 public struct TextExample: Sendable, Equatable {
@@ -59,8 +51,9 @@ public struct TextExample: Sendable, Equatable {
 /// - JSONL: one JSON object per line, with the keys `textColumn` (a string) and `labelColumn`
 ///   (a string or a whole number); other keys are ignored, blank lines skipped.
 ///
-/// Labels (see `TextLabelFormat`) are class indices or class names; names are trimmed of
-/// surrounding white space. The classes are, in order:
+/// The CSV is read by `CSVTable` (see there for the exact rules). Labels (see
+/// `TextLabelFormat`) are class indices or class names, resolved by `ClassLabelResolver`; names
+/// are trimmed of surrounding white space. The classes are, in order:
 /// - the explicit `classNames` when given (a name label must be one of them, an integer label
 ///   must lie in `0 ..< classNames.count`), which is how a validation file gets the same indices
 ///   as its training file even when it lacks a class;
@@ -130,15 +123,23 @@ public struct TextClassificationFile: Sendable {
     public init(bytes: [UInt8], path: String, format: TextFileFormat, textColumn: String = "text",
                 labelColumn: String = "label", labels: TextLabelFormat = .automatic,
                 classNames: [String]? = nil) throws {
-        if let classNames { try Self.validate(classNames: classNames) }
-        try Self.checkUTF8(bytes, path: path)
+        let resolver: ClassLabelResolver
+        do { resolver = try ClassLabelResolver(path: path, format: labels, classNames: classNames) } catch {
+            throw TextDataError(error)
+        }
         let records: [RawRecord]
         switch format {
-        case .csv: records = try Self.csvRecords(bytes, path: path, textColumn: textColumn, labelColumn: labelColumn)
-        case .jsonl: records = try Self.jsonlRecords(bytes, path: path, textColumn: textColumn, labelColumn: labelColumn)
+        case .csv:
+            records = try Self.csvRecords(bytes, path: path, textColumn: textColumn, labelColumn: labelColumn)
+        case .jsonl:
+            try Self.checkUTF8(bytes, path: path)
+            records = try Self.jsonlRecords(bytes, path: path, textColumn: textColumn, labelColumn: labelColumn)
         }
         guard !records.isEmpty else { throw TextDataError.emptyFile(path: path) }
-        let resolved = try LabelResolver(path: path, format: labels, classNames: classNames).resolve(records)
+        let resolved: (labels: [Int], classNames: [String])
+        do { resolved = try resolver.resolve(records.map { RawClassLabel(line: $0.line, value: $0.label) }) } catch {
+            throw TextDataError(error)
+        }
         self.path = path
         self.format = format
         self.classNames = resolved.classNames
@@ -151,32 +152,20 @@ public struct TextClassificationFile: Sendable {
     struct RawRecord {
         var line: Int
         var text: String
-        var label: RawLabel
-    }
-
-    enum RawLabel {
-        /// A CSV field or a JSON string.
-        case text(String)
-        /// A JSON number that is a whole number.
-        case integer(Int)
+        var label: RawClassLabel.Value
     }
 
     private static func csvRecords(_ bytes: [UInt8], path: String, textColumn: String,
                                    labelColumn: String) throws -> [RawRecord] {
-        let rows = try CSVRecords(bytes: bytes, path: path).records
-        guard let header = rows.first else { throw TextDataError.emptyFile(path: path) }
-        let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces) }
-        guard let textIndex = names.firstIndex(of: textColumn) else {
-            throw TextDataError.missingColumn(path: path, line: header.line, column: textColumn, available: names)
-        }
-        guard let labelIndex = names.firstIndex(of: labelColumn) else {
-            throw TextDataError.missingColumn(path: path, line: header.line, column: labelColumn, available: names)
-        }
-        return try rows.dropFirst().map { row in
-            guard row.fields.count == names.count else {
-                throw TextDataError.fieldCount(path: path, line: row.line, found: row.fields.count, expected: names.count)
-            }
-            return RawRecord(line: row.line, text: row.fields[textIndex], label: .text(row.fields[labelIndex]))
+        do {
+            let table = try CSVTable(bytes: bytes, path: path)
+            let textIndex = try table.column(textColumn)
+            let labelIndex = try table.column(labelColumn)
+            return table.records.map { RawRecord(line: $0.line, text: $0.fields[textIndex], label: .text($0.fields[labelIndex])) }
+        } catch CSVError.noHeader {
+            throw TextDataError.emptyFile(path: path)
+        } catch {
+            throw TextDataError(error)
         }
     }
 
@@ -218,7 +207,7 @@ public struct TextClassificationFile: Sendable {
         guard let labelValue = object[labelColumn] else {
             throw TextDataError.missingColumn(path: path, line: line, column: labelColumn, available: object.keys.sorted())
         }
-        let label: RawLabel
+        let label: RawClassLabel.Value
         switch labelValue {
         case .string(let name): label = .text(name)
         case .integer(let value): label = .integer(value)
@@ -236,7 +225,8 @@ public struct TextClassificationFile: Sendable {
         b == UInt8(ascii: " ") || b == UInt8(ascii: "\t") || b == UInt8(ascii: "\r")
     }
 
-    /// Throws `invalidUTF8` naming the first line that is not valid UTF-8.
+    /// Throws `invalidUTF8` naming the first line that is not valid UTF-8 (JSONL; `CSVTable`
+    /// checks CSV files itself).
     private static func checkUTF8(_ bytes: [UInt8], path: String) throws {
         if String(validating: bytes, as: UTF8.self) != nil { return }
         var line = 1
@@ -250,17 +240,6 @@ public struct TextClassificationFile: Sendable {
             line += 1
         }
         throw TextDataError.invalidUTF8(path: path, line: line - 1)
-    }
-
-    private static func validate(classNames: [String]) throws {
-        guard !classNames.isEmpty else { throw TextDataError.invalidClassNames(reason: "the list is empty") }
-        var seen = Set<String>()
-        for name in classNames {
-            guard !name.isEmpty else { throw TextDataError.invalidClassNames(reason: "a name is empty") }
-            guard seen.insert(name).inserted else {
-                throw TextDataError.invalidClassNames(reason: "'\(name)' appears more than once")
-            }
-        }
     }
 
     private static func reason(of error: Error) -> String {

@@ -1,3 +1,5 @@
+import Training
+
 /// Why a text-classification file could not be read. Every case that comes from a file names
 /// it, and every case about one record names the line the record starts on (1-based, counting
 /// the header), so a bad row among thousands can be found with `sed -n LINEp FILE`.
@@ -94,6 +96,32 @@ public enum TextDataError: Error, Equatable, CustomStringConvertible, Sendable {
             return "invalid class names: \(reason)"
         case let .encodingFailed(path, line, reason):
             return "\(path):\(line): cannot encode the text: \(reason)"
+        }
+    }
+}
+
+extension TextDataError {
+    /// The text-file form of a CSV reading error (a file without any row holds no examples).
+    init(_ error: CSVError) {
+        switch error {
+        case let .invalidUTF8(path, line): self = .invalidUTF8(path: path, line: line)
+        case .unclosedQuote, .textAfterClosingQuote: self = .csvSyntax(path: error.path, line: error.line, reason: error.reason)
+        case let .fieldCount(path, line, found, expected): self = .fieldCount(path: path, line: line, found: found, expected: expected)
+        case let .noHeader(path): self = .emptyFile(path: path)
+        case let .missingColumn(path, line, column, available):
+            self = .missingColumn(path: path, line: line, column: column, available: available)
+        }
+    }
+
+    /// The text-file form of a label error.
+    init(_ error: ClassLabelError) {
+        switch error {
+        case let .invalidLabel(path, line, value, reason): self = .invalidLabel(path: path, line: line, value: value, reason: reason)
+        case let .labelOutOfRange(path, line, label, classCount):
+            self = .labelOutOfRange(path: path, line: line, label: label, classCount: classCount)
+        case let .unknownLabel(path, line, label, classNames):
+            self = .unknownLabel(path: path, line: line, label: label, classNames: classNames)
+        case let .invalidClassNames(reason): self = .invalidClassNames(reason: reason)
         }
     }
 }
