@@ -38,7 +38,7 @@ public enum ImageModelsPlugin: LoRAKitPlugin {
             input: .image, summary: "a folder per class (torchvision ImageFolder); PNG or JPEG",
             transforms: transforms, read: { request in
                 guard let root = request.path else { throw TaskError.missingSplit(role: request.role, key: "data.\(request.role.rawValue)") }
-                let d = try ImageFolderDataset(root: root.path, transform: try pipeline(request),
+                let d = try ImageFolderDataset(root: root.path, classNames: request.classNames, transform: try pipeline(request),
                                                badFiles: policy(request))
                 report(d.skipped, root.path, request)
                 return ClassificationData(dataset: TaskDataset(d, collate: ClassificationBatch.collate,
@@ -46,12 +46,13 @@ public enum ImageModelsPlugin: LoRAKitPlugin {
                                           classNames: d.classNames)
             }, inputReader: imageReader))
         try r.register(ClassificationFormats.self, "image_csv", ClassificationFormat(
-            input: .image, summary: "a CSV of image paths and labels (data.image_column, data.label_column)",
+            input: .image, summary: "a CSV of image paths and labels, names or integers (data.image_column, data.label_column)",
             transforms: transforms, read: { request in
                 guard let csv = request.path else { throw TaskError.missingSplit(role: request.role, key: "data.\(request.role.rawValue)") }
                 let images = request.imageDirectory?.path ?? csv.deletingLastPathComponent().path
                 let d = try ImageCSVDataset(csv: csv.path, imageDirectory: images, imageColumn: request.imageColumn ?? "image",
-                                            labelColumn: request.labelColumn ?? "label", transform: try pipeline(request),
+                                            labelColumn: request.labelColumn ?? "label", labels: .automatic,
+                                            classNames: request.classNames, transform: try pipeline(request),
                                             badFiles: policy(request))
                 report(d.skipped, csv.path, request)
                 return ClassificationData(dataset: TaskDataset(d, collate: ClassificationBatch.collate, strata: d.labels),
@@ -62,11 +63,11 @@ public enum ImageModelsPlugin: LoRAKitPlugin {
             transforms: transforms, read: { request in
                 guard let csv = request.path else { throw TaskError.missingSplit(role: request.role, key: "data.\(request.role.rawValue)") }
                 let images = request.imageDirectory?.path ?? csv.deletingLastPathComponent().appendingPathComponent("images").path
-                let d = try ImageCSVDataset.aptos(csv: csv.path, imageDirectory: images, transform: try pipeline(request),
-                                                  badFiles: policy(request))
+                let d = try ImageCSVDataset.aptos(csv: csv.path, imageDirectory: images, classNames: request.classNames,
+                                                  transform: try pipeline(request), badFiles: policy(request))
                 report(d.skipped, csv.path, request)
                 return ClassificationData(dataset: TaskDataset(d, collate: ClassificationBatch.collate, strata: d.labels),
-                                          classNames: ["0", "1", "2", "3", "4"])
+                                          classNames: d.classNames)
             }, inputReader: imageReader))
     }
 
