@@ -33,8 +33,8 @@ struct DataCommand: ParsableCommand {
             return
         }
         let generator = try registry.lookup(DataGenerators.self, name)
-        guard let out else { throw ValidationError("give --out DIR") }
         let values = try Self.parse(options)
+        guard let out else { throw ValidationError("give --out DIR") }
         let parsed = Options(values, owner: "data generator \(name)", keyPrefix: "", specs: generator.options)
         let problems = parsed.problems()
         guard problems.isEmpty else {

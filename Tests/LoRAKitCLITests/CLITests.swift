@@ -134,7 +134,7 @@ final class CLITests: CLITestCase {
             (["sweep", recipe, "--ranks", "4,4"], "rank 4 is listed twice"),
             (["data", "retina", "--count", "0", "--out", dir], "--count: expected an integer ≥ 1, got 0"),
             (["data", "retina", "--sizee", "32", "--out", dir], "did you mean \"size\""),
-            (["data", "retina", "--count"], "--count needs a value"),
+            (["data", "retina", "--out", dir, "--count"], "--count needs a value"),
             (["data", "fundus", "--out", dir], "unknown data generator 'fundus'"),
             (["eval", recipe, "--split", "train"], "--split must be validation or test"),
             (["predict", recipe, "--base", "--adapter", dir, "--input", "pattern:0"], "--base takes no --adapter"),
