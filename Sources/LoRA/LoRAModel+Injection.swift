@@ -72,10 +72,9 @@ extension LoRAModel {
         let matcher = TargetMatcher(targets: config.targetModules, excludes: config.excludeModules)
         try matcher.validate()
         let existingHosts = hosts
-        let hostKeys = existingHosts.map(\.key)
-        let modules = model.namedModules().filter { entry in
-            !entry.key.isEmpty && !hostKeys.contains { entry.key.hasPrefix($0 + ".") }
-        }
+        // Every layer but the adapters' own: a host's sublayers (fused attention's out_proj) stay
+        // targets when the host already holds adapters, as they were before it did.
+        let modules = model.namedModules().filter { !$0.key.isEmpty && !LoRAModel.isAdapterKey($0.key + ".") }
         let adaptable = modules.filter { Self.isAdaptable($0.module) }
         // Every pattern must match some layer, and some layer it matches must be adaptable.
         for pattern in config.targetModules {
