@@ -16,18 +16,26 @@ public enum PEFTAdapterFile {
 
     /// Writes adapter `name` of `lora` to directory `dir`, replacing it atomically: files go to
     /// a temporary directory beside it, which is renamed into place when complete.
+    ///
+    /// The configuration is written in a form PEFT reads back to the same layers
+    /// (`PEFTTargetModules`): target patterns PEFT would read otherwise (globs, `re:` regexes)
+    /// become one regex of the adapted layers' keys.
     public static func save(_ lora: LoRAModel, adapter name: String, to dir: String) throws {
         guard let config = lora.config(name) else {
             throw LoRAError.unknownAdapter(name, available: lora.adapterNames)
         }
         var tensors: [String: Tensor] = [:]
+        var adapted: [String] = []
         for (key, host) in lora.hosts {
             guard let adapter = host.adapters[name] else { continue }
+            adapted.append(key)
             for (k, t) in adapter.stateDict() { tensors[prefix + key + "." + k] = t }
         }
         let hostKeys = Set(lora.hosts.map(\.key))
         for (k, t) in savedModuleState(lora.model, config, hostKeys: hostKeys) { tensors[prefix + k] = t }
-        let json = try PEFTConfigCodec.encode(config)
+        let moduleKeys = lora.model.namedModules().map(\.key).filter { !$0.isEmpty && !LoRAModel.isAdapterKey($0 + ".") }
+        let written = PEFTTargetModules.peftReadable(config, adapted: adapted, moduleKeys: moduleKeys)
+        let json = try PEFTConfigCodec.encode(written)
         try AtomicDirectory.write(dir) { tmp in
             try json.write(to: URL(fileURLWithPath: tmp + "/" + configName), options: .atomic)
             try SafeTensors.write(tensors, metadata: ["format": "pt"], to: tmp + "/" + weightsName)
