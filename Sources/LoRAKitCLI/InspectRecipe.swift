@@ -12,7 +12,7 @@ enum InspectRecipe {
         let model = built.module
         var report: InjectionReport?
         if let lora = run.recipe.lora, run.recipe.train.mode == .lora {
-            report = try LoRAModel(wrapping: model).dryRun(lora.loraConfig())
+            report = try LoRAModel(wrapping: model).dryRun(lora)
         }
         let modules = model.namedModules().filter { !$0.key.isEmpty && $0.module.children().isEmpty }
         if json {

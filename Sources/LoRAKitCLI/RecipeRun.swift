@@ -57,7 +57,7 @@ final class RecipeRun {
             let uncounted = recipe.model.classes == nil && recipe.model.classNames == nil
                 && recipe.data.train.map { !FileManager.default.fileExists(atPath: $0) } == true
             let built = try buildBareModel(classes: uncounted ? 2 : nil)
-            _ = try LoRAModel(wrapping: built.module).dryRun(lora.loraConfig())
+            _ = try LoRAModel(wrapping: built.module).dryRun(lora)
             return []
         } catch let error as LoRAError {
             return [.invalid("lora.target_modules", "\(error)")]
@@ -147,7 +147,7 @@ final class RecipeRun {
             return nil
         case .lora:
             guard let settings = recipe.lora else { throw UsageError("train.mode lora needs a lora section") }
-            var config = settings.loraConfig()
+            var config = settings
             if recipe.model.head == .new && !config.modulesToSave.contains(built.headKey) {
                 config.modulesToSave.append(built.headKey)
             }
