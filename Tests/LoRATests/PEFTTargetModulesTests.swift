@@ -57,10 +57,44 @@ final class MiniResNet: Module {
 }
 
 /// Adapters saved with each target form a recipe may use are written so that PEFT adapts the same
-/// layers, and load back into LoRAKit with the same outputs.
+/// layers, and load back into LoRAKit with the same outputs. With `LORAKIT_TARGETS_OUT=DIR` the
+/// adapters and outputs are kept for `python3 scripts/check_peft_interop.py targets DIR`, which
+/// loads them into PEFT; PEFT's own adapter with a regex target is a fixture from that script.
 final class PEFTTargetModulesTests: XCTestCase {
     let input = randomTensor([2, 3, 8, 8], seed: 3)
     let convs = ["layer1.0.conv1", "layer1.0.conv2", "layer2.0.conv1", "layer2.0.conv2"]
+    var fixtures: String { Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.path + "/peft/targets" }
+
+    /// The base model of the fixtures (torch's initialisation, batch norms with non-trivial statistics).
+    func loadBase() throws -> MiniResNet {
+        let model = MiniResNet()
+        try model.loadSafeTensors(path: fixtures + "/base.safetensors")
+        model.eval()
+        return model
+    }
+
+    func testBaseModelMatchesPyTorch() throws {
+        let io = try SafeTensorsFile(path: fixtures + "/io.safetensors").tensors()
+        let model = try loadBase()
+        assertClose(withNoGrad { model(io["input"]!) }, io["base_output"]!, atol: 1e-5)
+    }
+
+    /// PEFT's string form of `target_modules` (a full-match regex), with `exclude_modules`,
+    /// `rank_pattern`, `alpha_pattern` and `modules_to_save`, saved by PEFT itself.
+    func testLoadsAPEFTAdapterWithARegexStringExcludesAndPatterns() throws {
+        let io = try SafeTensorsFile(path: fixtures + "/io.safetensors").tensors()
+        let model = try loadBase()
+        let lora = LoRAModel(wrapping: model)
+        let config = try PEFTAdapterFile.load(into: lora, from: fixtures + "/regex")
+        model.eval()
+        XCTAssertEqual(config.targetModules, [#"re:layer\d\.\d+\.(conv\d|downsample\.0)"#])
+        XCTAssertEqual(lora.hosts.map(\.key), ["layer1.0.conv1", "layer1.0.conv2", "layer2.0.conv2", "layer2.0.downsample.0"],
+                       "layer2.0.conv1 is excluded")
+        let ranks = lora.hosts.map { $0.host.adapters["default"]?.rank }
+        XCTAssertEqual(ranks, [2, 3, 3, 2], "rank_pattern conv2: 3")
+        XCTAssertEqual(lora.hosts.last?.host.adapters["default"]?.settings.alpha, 6, "alpha_pattern downsample.0: 6")
+        assertClose(withNoGrad { model(io["input"]!) }, io["regex_output"]!, atol: 1e-5, rtol: 1e-4)
+    }
 
     /// PEFT's reading of `target_modules`/`exclude_modules` (peft 0.21, tuners_utils.py
     /// `check_target_module_exists`), written out here independently of `PEFTTargetModules`.
@@ -84,9 +118,9 @@ final class PEFTTargetModulesTests: XCTestCase {
     /// Saves an adapter on `targets`, checks what PEFT would adapt from the written config and
     /// what LoRAKit loads from it; returns the written `target_modules`.
     @discardableResult
-    func roundTrip(_ targets: [String], excludes: [String] = [], adapts expected: [String],
+    func roundTrip(_ name: String, _ targets: [String], excludes: [String] = [], adapts expected: [String],
                    file: StaticString = #filePath, line: UInt = #line) throws -> Any? {
-        let model = MiniResNet()
+        let model = try loadBase()
         let lora = LoRAModel(wrapping: model)
         var rng = RandomGenerator(seed: 1)
         let report = try lora.addAdapter(config: LoRAConfig(rank: 2, alpha: 4, targetModules: targets, excludeModules: excludes,
@@ -99,9 +133,11 @@ final class PEFTTargetModulesTests: XCTestCase {
         }
         model.eval()
         let output = withNoGrad { model(input) }
-        let dir = NSTemporaryDirectory() + "lorakit-targets-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let kept = ProcessInfo.processInfo.environment["LORAKIT_TARGETS_OUT"].map { $0 + "/" + name }
+        let dir = kept ?? NSTemporaryDirectory() + "lorakit-targets-\(UUID().uuidString)"
+        defer { if kept == nil { try? FileManager.default.removeItem(atPath: dir) } }
         try PEFTAdapterFile.save(lora, adapter: "default", to: dir)
+        if kept != nil { try SafeTensors.write(["input": input, "output": output], to: dir + "/expected.safetensors") }
 
         let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + PEFTAdapterFile.configName))
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
@@ -109,7 +145,7 @@ final class PEFTTargetModulesTests: XCTestCase {
         XCTAssertEqual(allKeys.filter { peftAdapts(json, $0) }, expected, "PEFT's reading of \(json["target_modules"] ?? "nil")",
                        file: file, line: line)
 
-        let fresh = MiniResNet()
+        let fresh = try loadBase()
         let loaded = LoRAModel(wrapping: fresh)
         try PEFTAdapterFile.load(into: loaded, from: dir)
         fresh.eval()
@@ -119,27 +155,27 @@ final class PEFTTargetModulesTests: XCTestCase {
     }
 
     func testExactKeysAndSuffixNamesAreWrittenAsTheyAre() throws {
-        let exact = try roundTrip(["layer1.0.conv1", "layer2.0.downsample.0"], adapts: ["layer1.0.conv1", "layer2.0.downsample.0"])
+        let exact = try roundTrip("exact", ["layer1.0.conv1", "layer2.0.downsample.0"], adapts: ["layer1.0.conv1", "layer2.0.downsample.0"])
         XCTAssertEqual(exact as? [String], ["layer1.0.conv1", "layer2.0.downsample.0"])
-        let suffix = try roundTrip(["conv2"], adapts: ["layer1.0.conv2", "layer2.0.conv2"])
+        let suffix = try roundTrip("suffix", ["conv2"], adapts: ["layer1.0.conv2", "layer2.0.conv2"])
         XCTAssertEqual(suffix as? [String], ["conv2"])
-        let excluded = try roundTrip(["conv1", "conv2"], excludes: ["layer2.0.conv1"],
+        let excluded = try roundTrip("names_excluded", ["conv1", "conv2"], excludes: ["layer2.0.conv1"],
                                      adapts: ["conv1", "layer1.0.conv1", "layer1.0.conv2", "layer2.0.conv2"])
         XCTAssertEqual(excluded as? [String], ["conv1", "conv2"])
     }
 
     /// The retina recipe's targets: written as one regex of the adapted keys, which PEFT matches whole.
     func testGlobsAreWrittenAsARegexOfTheAdaptedKeys() throws {
-        let written = try roundTrip(["layer*.*.conv*", "layer*.*.downsample.0"], adapts: convs + ["layer2.0.downsample.0"])
+        let written = try roundTrip("glob", ["layer*.*.conv*", "layer*.*.downsample.0"], adapts: convs + ["layer2.0.downsample.0"])
         XCTAssertEqual(written as? String,
                        #"layer1\.0\.conv1|layer1\.0\.conv2|layer2\.0\.conv1|layer2\.0\.conv2|layer2\.0\.downsample\.0"#)
-        try roundTrip(["*conv*"], excludes: ["layer2*"], adapts: ["conv1", "layer1.0.conv1", "layer1.0.conv2"])
+        try roundTrip("glob_excluded", ["*conv*"], excludes: ["layer2*"], adapts: ["conv1", "layer1.0.conv1", "layer1.0.conv2"])
     }
 
     /// A regex that also matches a container with no LoRA form (`downsample`, a Sequential): LoRAKit
     /// skips it, PEFT would refuse it, so the adapted keys are written instead of the pattern.
     func testRegexesAreWrittenAsTheAdaptedKeys() throws {
-        let written = try roundTrip([#"re:layer\d\.\d+\.(conv\d|downsample.*)"#],
+        let written = try roundTrip("regex", [#"re:layer\d\.\d+\.(conv\d|downsample.*)"#],
                                     adapts: convs + ["layer2.0.downsample.0"])
         XCTAssertEqual(written as? String,
                        #"layer1\.0\.conv1|layer1\.0\.conv2|layer2\.0\.conv1|layer2\.0\.conv2|layer2\.0\.downsample\.0"#)
@@ -148,7 +184,7 @@ final class PEFTTargetModulesTests: XCTestCase {
     /// A name PEFT reads more widely than LoRAKit adapts (`0` is a Sequential's conv and also a
     /// block): written as the adapted keys.
     func testNamesThatPEFTWouldReadDifferentlyAreResolved() throws {
-        let written = try roundTrip(["0"], adapts: ["layer2.0.downsample.0"])
+        let written = try roundTrip("name_resolved", ["0"], adapts: ["layer2.0.downsample.0"])
         XCTAssertEqual(written as? String, #"layer2\.0\.downsample\.0"#)
     }
 
