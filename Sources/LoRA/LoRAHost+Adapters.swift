@@ -62,7 +62,6 @@ extension LoRAHost {
             try variant.initialize(adapter, baseWeight: residual ?? currentBaseWeight.detached(), host: self)
             adapter.variant = variant
         }
-        adapter.train(isTraining)
         return PreparedAdapter(adapter: adapter, baseWeight: residual)
     }
 
