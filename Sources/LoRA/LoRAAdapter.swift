@@ -2,7 +2,7 @@ import NN
 import Tensor
 
 /// One adapter on one layer: the factors A (down-projection, r × in) and B (up-projection,
-/// out × r), the DoRA magnitude when used, and the adapter's settings.
+/// out × r), the DoRA magnitude when used, the adapter's settings and its variant.
 ///
 /// Keys inside a host are `adapters.<name>.lora_A.weight`, `…lora_B.weight` and
 /// `…lora_magnitude_vector`, so PEFT's file keys follow by dropping `adapters.<name>.`.
@@ -13,8 +13,9 @@ public final class LoRAAdapter: Module {
     public let settings: AdapterSettings
     /// Dropout on the adapter's input, with its own seeded generator (saved with checkpoints).
     public var dropoutGenerator: RandomGenerator
-    /// DoRA: ‖W + ΔW‖ at merge time, needed to undo the merge exactly as PEFT does.
-    var mergedNorm: Tensor?
+    /// How this adapter departs from plain LoRA (DoRA), or nil for plain LoRA. Set when the
+    /// host prepares the adapter (`LoRAHost.prepareAdapter`).
+    public internal(set) var variant: LoRAVariant?
 
     /// - Parameters:
     ///   - aName, bName: the file keys of the factors (`lora_A.weight` or PEFT's embedding names).
@@ -36,18 +37,6 @@ public final class LoRAAdapter: Module {
         guard isTraining, settings.dropout > 0 else { return x }
         return x.dropout(settings.dropout, training: true, generator: &dropoutGenerator)
     }
-}
-
-/// Which adapters of a host are active, disabled or merged into its weight.
-public final class AdapterState {
-    /// Adapters applied in the forward pass, in order.
-    public var active: [String] = []
-    /// When true, the host behaves as its base layer (unmerged adapters are skipped).
-    public var disabled = false
-    /// Adapters whose delta is currently merged into the base weight, in merge order.
-    public var merged: [String] = []
-
-    public init() {}
 }
 
 extension LoRAAdapter: StochasticModule {

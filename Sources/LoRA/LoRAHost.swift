@@ -11,103 +11,68 @@ public protocol LoRAAdaptable: Module {
 /// The LoRA form of a layer: it computes `base(x) + Σ scaling · B(A(dropout(x)))` over its
 /// active adapters, and merges adapters into its base weight and back.
 ///
-/// A conforming layer provides how an adapter is shaped (`makeAdapter`) and what update of the
-/// base weight it stands for (`deltaWeight`); adding, activating, merging and the parameter
-/// counts come from the extension below.
+/// A host says only what is particular to its layer kind, as PEFT's `Linear`/`Conv2d`/`Embedding`
+/// LoRA layers do:
+///
+/// - how an adapter is shaped and starts (`makeFactors`),
+/// - what update of the base weight it stands for (`deltaWeight`),
+/// - how its forward adds an adapter's output (the closure it passes to `applyAdapters`).
+///
+/// Everything else comes from the extension in `LoRAHost+Adapters.swift` and the `adapters`
+/// container: adding (checked first, then applied), activating, deleting, merging and unmerging,
+/// PiSSA initialisation, variants such as DoRA (`LoRAVariant`), parameter counts. A minimal host:
+///
+///     final class LoRAThing: Thing, LoRAHost {
+///         let adapters = LoRAAdapters()
+///         func makeFactors(_ s: AdapterSettings, generator: inout RandomGenerator) throws -> (a: Tensor, b: Tensor) {
+///             LoRAInit.factors(rank: s.rank, inFeatures: n, outFeatures: m, fanIn: n, settings: s, generator: &generator)
+///         }
+///         func deltaWeight(_ adapter: LoRAAdapter) -> Tensor { adapter.b.matmul(adapter.a) * adapter.scaling }
+///         override func callAsFunction(_ x: Tensor) -> Tensor {
+///             applyAdapters(to: super.callAsFunction(x), input: x) { y, h, adapter in
+///                 y = y + h.matmul(adapter.a, transposeB: true).matmul(adapter.b, transposeB: true) * adapter.scaling
+///             }
+///         }
+///     }
 public protocol LoRAHost: Module {
-    /// The adapters, keyed by name (child key `adapters`).
-    var adapters: ModuleDict<LoRAAdapter> { get }
-    var adapterState: AdapterState { get }
-    /// The base weight that merging changes.
+    /// The adapters and which of them are active or merged (child key `adapters`, so adapter
+    /// parameters are `<layer>.adapters.<name>.lora_A.weight`). Declare it as a stored `let`.
+    var adapters: LoRAAdapters { get }
+    /// The base weight that merging changes (default: this module's own `weight`).
     var baseWeight: ParameterSlot { get }
-    /// Parameters of the base layer alone.
+    /// Parameters of the base layer alone (default: `weight` and `bias`).
     var baseParameterCount: Int { get }
-    /// A new adapter with `settings` (factors initialised per `settings.initialization`).
-    /// PiSSA may change the base weight.
-    func makeAdapter(_ settings: AdapterSettings, seed: UInt64, generator: inout RandomGenerator) throws -> LoRAAdapter
-    /// The update `scaling · B·A` in the base weight's shape (DoRA: the full merged change).
+    /// The factors of a new adapter with `settings`: A [r, in, …] and B [out, r, …] in the shapes
+    /// of PEFT's files, initialised per `settings.initialization` (`LoRAInit.factors`; PiSSA
+    /// replaces them afterwards). Throws when the layer cannot take these settings (a rank that
+    /// does not divide a grouped convolution's groups). Must not change the layer: injection
+    /// prepares every layer before it changes any.
+    func makeFactors(_ settings: AdapterSettings, generator: inout RandomGenerator) throws -> (a: Tensor, b: Tensor)
+    /// The update `scaling · B·A` that `adapter` stands for, in the shape merging adds to the base
+    /// weight.
     func deltaWeight(_ adapter: LoRAAdapter) -> Tensor
-    /// File key names of A and B in PEFT adapter files (`lora_A` / `lora_embedding_A`, …).
+    /// File key names of A and B in PEFT adapter files (`lora_A.weight` / `lora_embedding_A`, …).
     var peftFactorKeys: (a: String, b: String) { get }
     /// Whether adapters can merge into the base weight (not for grouped convolutions).
     var supportsMerge: Bool { get }
 }
 
-extension LoRAHost {
-    public var peftFactorKeys: (a: String, b: String) { ("lora_A.weight", "lora_B.weight") }
+/// A host whose update `s·B·A` has its base weight's own shape, output rows first, and whose
+/// output is that weight applied to the input (plus bias). Such a weight can be decomposed:
+/// PiSSA takes the adapter's factors from its SVD, and DoRA splits it into a magnitude per
+/// output and a direction. Hosts that conform get both; others refuse them when an adapter is added.
+public protocol WeightDecomposableHost: LoRAHost {
+    /// Whether this instance qualifies (a grouped convolution's update has another layout).
+    var isWeightDecomposable: Bool { get }
+    /// `B(A(h))` without scaling, in the layer's output shape.
+    func adapterOutput(_ h: Tensor, _ adapter: LoRAAdapter) -> Tensor
+    /// The base weight applied to `h`, without the bias.
+    func baseOutputWithoutBias(_ h: Tensor) -> Tensor
+    /// A vector over the outputs, [out], shaped to broadcast against the layer's output ([out]
+    /// for `Linear`, [1, out, 1, 1] for `Conv2d`: also PEFT's shape of DoRA's magnitude).
+    func perOutput(_ v: Tensor) -> Tensor
+}
 
-    /// Adapters to apply in the forward pass: active, not merged, unless disabled.
-    public var forwardAdapters: [LoRAAdapter] {
-        guard !adapterState.disabled else { return [] }
-        return adapterState.active.compactMap { name in
-            adapterState.merged.contains(name) ? nil : adapters[name]
-        }
-    }
-
-    /// Adds an adapter; it becomes active (alongside any others already active).
-    public func addAdapter(_ name: String, settings: AdapterSettings, seed: UInt64,
-                           generator: inout RandomGenerator) throws {
-        guard adapters[name] == nil else { throw LoRAError.duplicateAdapter(name) }
-        let adapter = try makeAdapter(settings, seed: seed, generator: &generator)
-        adapter.train(isTraining)
-        adapters[name] = adapter
-        adapterState.active.append(name)
-    }
-
-    /// Removes an adapter (unmerging it first if merged).
-    public func deleteAdapter(_ name: String) throws {
-        guard adapters[name] != nil else { throw LoRAError.unknownAdapter(name, available: adapters.names) }
-        if adapterState.merged.contains(name) { try unmerge() }
-        adapters[name] = nil
-        adapterState.active.removeAll { $0 == name }
-    }
-
-    public var supportsMerge: Bool { true }
-
-    /// Merges adapters into the base weight: `W ← W + Σ delta`. Refuses, changing nothing, when
-    /// the result would not be finite or the layer cannot merge.
-    public func merge(_ names: [String], key: String) throws {
-        guard supportsMerge else {
-            throw LoRAError.unsupported(key: key, reason: "this layer cannot merge adapters (\(type(of: self)))")
-        }
-        var w = baseWeight.tensor!.detached()
-        var toMerge: [String] = []
-        for name in names where !adapterState.merged.contains(name) {
-            guard let adapter = adapters[name] else { throw LoRAError.unknownAdapter(name, available: adapters.names) }
-            w = withNoGrad { mergedWeight(w, adapter) }
-            toMerge.append(name)
-        }
-        guard w.scalars.allSatisfy(\.isFinite) else {
-            throw LoRAError.nonFiniteMerge(key: key, adapter: toMerge.joined(separator: ","))
-        }
-        baseWeight.tensor = w
-        adapterState.merged.append(contentsOf: toMerge)
-    }
-
-    /// Undoes every merge, most recent first: `W ← W − delta`.
-    public func unmerge() throws {
-        var w = baseWeight.tensor!.detached()
-        for name in adapterState.merged.reversed() {
-            guard let adapter = adapters[name] else { continue }
-            w = withNoGrad { unmergedWeight(w, adapter) }
-        }
-        baseWeight.tensor = w
-        adapterState.merged = []
-    }
-
-    /// The base weight with `adapter` merged in (DoRA hosts override the rule through the variant).
-    func mergedWeight(_ w: Tensor, _ adapter: LoRAAdapter) -> Tensor {
-        if adapter.settings.useDoRA { return DoRA.mergedWeight(base: w, host: self, adapter: adapter) }
-        return w + deltaWeight(adapter)
-    }
-
-    func unmergedWeight(_ w: Tensor, _ adapter: LoRAAdapter) -> Tensor {
-        if adapter.settings.useDoRA { return DoRA.unmergedWeight(merged: w, host: self, adapter: adapter) }
-        return w - deltaWeight(adapter)
-    }
-
-    /// Parameters of one adapter.
-    public func adapterParameterCount(_ name: String) -> Int {
-        adapters[name]?.parameterCount ?? 0
-    }
+extension WeightDecomposableHost {
+    public var isWeightDecomposable: Bool { true }
 }

@@ -22,14 +22,20 @@ public enum LoRAInit {
         return (a, Tensor.zeros([outFeatures, r] + bShapeTail))
     }
 
+    /// Checks that a weight of `weightShape`, viewed as [out, rest], has `r` singular triplets.
+    public static func checkPiSSARank(_ r: Int, weightShape: [Int]) throws {
+        let out = weightShape.first ?? 0, rest = out == 0 ? 0 : weightShape.reduce(1, *) / out
+        guard r <= Swift.min(out, rest) else {
+            throw LoRAError.invalidConfig("PiSSA rank \(r) exceeds min(out, in) = \(Swift.min(out, rest)) of weight \(weightShape)")
+        }
+    }
+
     /// PiSSA: with `W = U·diag(S)·Vh`, `A = diag(√(S_r/s))·Vh_r`, `B = U_r·diag(√(S_r/s))` and the
     /// residual base weight `W − s·B·A`, so the adapted layer starts equal to the original.
     /// `weight` is viewed as [out, rest].
     public static func pissa(weight: Tensor, rank r: Int, scaling: Float) throws -> (a: Tensor, b: Tensor, residual: Tensor) {
+        try checkPiSSARank(r, weightShape: weight.shape)
         let out = weight.shape[0], rest = weight.count / out
-        guard r <= Swift.min(out, rest) else {
-            throw LoRAError.invalidConfig("PiSSA rank \(r) exceeds min(out, in) = \(Swift.min(out, rest)) of weight \(weight.shape)")
-        }
         let w2 = weight.reshaped([out, rest])
         let (u, s, vh) = try w2.svd()
         let root = (s.slice(axis: 0, start: 0, end: r) / scaling).sqrt()                 // [r]

@@ -3,9 +3,8 @@ import Tensor
 
 /// The LoRA form of `Linear`: `y = x·Wᵀ + b + Σ s · (dropout(x)·Aᵀ)·Bᵀ` with A [r, in], B [out, r].
 /// A subclass of `Linear`, so it fits wherever a `Linear` is declared and keeps its keys.
-public final class LoRALinear: Linear, LoRAHost {
-    @Child public var adapters = ModuleDict<LoRAAdapter>()
-    public let adapterState = AdapterState()
+public final class LoRALinear: Linear, WeightDecomposableHost {
+    public let adapters = LoRAAdapters()
 
     /// The LoRA form of `base`, sharing its weight and bias (and their trainable state).
     public init(base: Linear) {
@@ -14,25 +13,9 @@ public final class LoRALinear: Linear, LoRAHost {
         train(base.isTraining)
     }
 
-    public var baseWeight: ParameterSlot { parameterSlot("weight")! }
-    public var baseParameterCount: Int { weight.count + (bias?.count ?? 0) }
-
-    public func makeAdapter(_ settings: AdapterSettings, seed: UInt64,
-                            generator: inout RandomGenerator) throws -> LoRAAdapter {
-        let r = settings.rank
-        var (a, b) = LoRAInit.factors(rank: r, inFeatures: inputFeatures, outFeatures: outputFeatures,
-                                      fanIn: inputFeatures, settings: settings, generator: &generator)
-        if settings.initialization == .pissa {
-            let (pa, pb, residual) = try LoRAInit.pissa(weight: weight.detached(), rank: r, scaling: settings.scaling)
-            (a, b) = (pa, pb)
-            baseWeight.tensor = residual
-        }
-        var magnitude: Tensor?
-        if settings.useDoRA {
-            magnitude = DoRA.initialMagnitude(base: weight.detached(),
-                                              delta: withNoGrad { b.matmul(a) * settings.scaling })
-        }
-        return LoRAAdapter(a: a, b: b, magnitude: magnitude, settings: settings, seed: seed)
+    public func makeFactors(_ settings: AdapterSettings, generator: inout RandomGenerator) throws -> (a: Tensor, b: Tensor) {
+        LoRAInit.factors(rank: settings.rank, inFeatures: inputFeatures, outFeatures: outputFeatures,
+                         fanIn: inputFeatures, settings: settings, generator: &generator)
     }
 
     public func deltaWeight(_ adapter: LoRAAdapter) -> Tensor {
@@ -40,21 +23,21 @@ public final class LoRALinear: Linear, LoRAHost {
     }
 
     public override func callAsFunction(_ x: Tensor) -> Tensor {
-        var y = super.callAsFunction(x)
-        for adapter in forwardAdapters {
-            let h = adapter.dropped(x)
-            let down = Tensor.linear(h, weight: adapter.a, bias: nil)                          // [..., r]
-            guard let m = adapter.magnitude else {
-                y.addMatmul(down, adapter.b, transposeB: true, alpha: adapter.scaling)   // y += s·(h·Aᵀ)·Bᵀ
-                continue
-            }
-            let lora = down.matmul(adapter.b, transposeB: true)                               // [..., out]
-            let s = DoRA.scale(base: weight, delta: deltaWeight(adapter), magnitude: m)           // [out]
-            let baseNoBias = h.matmul(weight, transposeB: true)
-            y = y + baseNoBias * (s - 1) + lora * (s * adapter.scaling)
+        applyAdapters(to: super.callAsFunction(x), input: x) { y, h, adapter in
+            let down = Tensor.linear(h, weight: adapter.a, bias: nil)                      // [..., r]
+            y.addMatmul(down, adapter.b, transposeB: true, alpha: adapter.scaling)         // y += s·(h·Aᵀ)·Bᵀ
         }
-        return y
     }
+
+    // MARK: WeightDecomposableHost
+
+    public func adapterOutput(_ h: Tensor, _ adapter: LoRAAdapter) -> Tensor {
+        Tensor.linear(h, weight: adapter.a, bias: nil).matmul(adapter.b, transposeB: true)   // [..., out]
+    }
+
+    public func baseOutputWithoutBias(_ h: Tensor) -> Tensor { h.matmul(weight, transposeB: true) }
+
+    public func perOutput(_ v: Tensor) -> Tensor { v }
 }
 
 extension Linear: LoRAAdaptable {

@@ -12,11 +12,11 @@ public final class LoRAModel {
     /// The wrapped model (its adapted layers are `LoRAHost`s).
     public let model: Module
     /// Configurations by adapter name, in the order added.
-    public private(set) var configs: [(name: String, config: LoRAConfig)] = []
+    public internal(set) var configs: [(name: String, config: LoRAConfig)] = []
     /// The adapters that run in the forward pass.
-    public private(set) var activeAdapters: [String] = []
+    public internal(set) var activeAdapters: [String] = []
     /// Saved-module values of adapters that are not active, restored on activation.
-    private var savedModuleValues: [String: [String: Tensor]] = [:]
+    var savedModuleValues: [String: [String: Tensor]] = [:]
 
     public init(wrapping model: Module) { self.model = model }
 
@@ -29,85 +29,8 @@ public final class LoRAModel {
         model.namedModules().compactMap { k, m in (m as? LoRAHost).map { (k, $0) } }
     }
 
-    // MARK: - Injection
-
-    /// The layers `config` would adapt, with their parameter counts; changes nothing.
-    public func dryRun(_ config: LoRAConfig, adapterName: String = "default") throws -> InjectionReport {
-        try plan(config, adapterName: adapterName, apply: false, generator: nil)
-    }
-
-    /// Adds an adapter named `name` to every layer `config` targets and makes it the active one.
-    /// - Throws: `LoRAError` for an invalid config, a pattern that matches nothing, a matched
-    ///   layer with no LoRA form, or a duplicate name; the model is unchanged then.
-    @discardableResult
-    public func addAdapter(_ name: String = "default", config: LoRAConfig,
-                           generator: inout RandomGenerator) throws -> InjectionReport {
-        guard !adapterNames.contains(name) else { throw LoRAError.duplicateAdapter(name) }
-        let report = try plan(config, adapterName: name, apply: true, generator: &generator)
-        configs.append((name, config))
-        try setActiveAdapters([name])
-        return report
-    }
-
-    private func plan(_ config: LoRAConfig, adapterName: String, apply: Bool,
-                      generator: UnsafeMutablePointer<RandomGenerator>?) throws -> InjectionReport {
-        try config.validate()
-        let matcher = TargetMatcher(targets: config.targetModules, excludes: config.excludeModules)
-        try matcher.validate()
-        let modules = model.namedModules().filter { !$0.key.isEmpty && !isInsideHost($0.key) }
-        let adaptable = modules.filter { $0.module is LoRAHost || $0.module is LoRAAdaptable }
-        // Every pattern must match some layer.
-        for pattern in config.targetModules {
-            let hits = modules.filter { TargetMatcher.matches(pattern: pattern, key: $0.key) }
-            if hits.isEmpty {
-                throw LoRAError.targetMatchedNothing(pattern: pattern, candidates: adaptable.map(\.key))
-            }
-            if !hits.contains(where: { $0.module is LoRAHost || $0.module is LoRAAdaptable }) {
-                throw LoRAError.notAdaptable(key: hits[0].key, type: "\(type(of: hits[0].module))")
-            }
-        }
-        let matched = adaptable.filter { matcher.matches($0.key) }
-        var rng = generator?.pointee ?? RandomGenerator(seed: 0)
-        var layers: [InjectionReport.Layer] = []
-        var warnings: [String] = []
-        var built: [(String, LoRAHost, Bool)] = []
-        for (key, module) in matched {
-            var settings = config.settings(for: key)
-            if !apply { settings.initialization = .kaiming }
-            let host: LoRAHost
-            let isNew: Bool
-            if let existing = module as? LoRAHost { host = existing; isNew = false }
-            else { host = try (module as! LoRAAdaptable).makeLoRAHost(); isNew = true }
-            let adapter = try host.makeAdapter(settings, seed: rng.next(), generator: &rng)
-            let count = adapter.parameterCount
-            layers.append(.init(key: key, type: "\(type(of: module))", rank: settings.rank, alpha: settings.alpha,
-                                baseParameters: host.baseParameterCount, adapterParameters: count))
-            if count >= host.baseParameterCount {
-                warnings.append("\(key): adapter (\(count) parameters) is not smaller than the layer (\(host.baseParameterCount))")
-            }
-            if apply {
-                if isNew { try model.replaceModule(at: key, with: host) }
-                guard host.adapters[adapterName] == nil else { throw LoRAError.duplicateAdapter(adapterName) }
-                adapter.train(host.isTraining)
-                host.adapters[adapterName] = adapter
-            }
-            built.append((key, host, isNew))
-        }
-        if let generator { generator.pointee = rng }
-        if apply { applyTrainability(config) }
-        let baseCount = model.parameterCount - hosts.reduce(0) { t, h in
-            t + h.host.adapters.entries.reduce(0) { $0 + $1.module.parameterCount } }
-        let trainable = apply ? model.trainableParameterCount : layers.reduce(0) { $0 + $1.adapterParameters }
-        return InjectionReport(adapterName: adapterName, layers: layers, modelParameters: baseCount,
-                               trainableParameters: trainable, warnings: warnings)
-    }
-
-    private func isInsideHost(_ key: String) -> Bool {
-        hosts.contains { key.hasPrefix($0.key + ".") }
-    }
-
     /// Freezes the base; unfreezes active adapters, biases per the bias mode and saved modules.
-    private func applyTrainability(_ config: LoRAConfig) {
+    func applyTrainability(_ config: LoRAConfig) {
         model.freeze()
         for (_, host) in hosts {
             for name in activeAdapters.isEmpty ? host.adapters.names : activeAdapters {
@@ -140,14 +63,14 @@ public final class LoRAModel {
         }
         activeAdapters = names
         for (_, host) in hosts {
-            host.adapterState.active = names.filter { host.adapters[$0] != nil }
+            host.adapters.active = names.filter { host.adapters[$0] != nil }
         }
         if let config = names.first.flatMap({ self.config($0) }) { applyTrainability(config) }
     }
 
     /// Runs the model as its base: adapters are skipped until `enableAdapters()`.
-    public func disableAdapters() { for (_, h) in hosts { h.adapterState.disabled = true } }
-    public func enableAdapters() { for (_, h) in hosts { h.adapterState.disabled = false } }
+    public func disableAdapters() { for (_, h) in hosts { h.adapters.isDisabled = true } }
+    public func enableAdapters() { for (_, h) in hosts { h.adapters.isDisabled = false } }
 
     /// Removes an adapter from every layer; layers left without adapters keep their LoRA form.
     public func deleteAdapter(_ name: String) throws {
@@ -175,7 +98,7 @@ public final class LoRAModel {
     public func merge() throws {
         var done: [LoRAHost] = []
         for (key, host) in hosts {
-            do { try host.merge(host.adapterState.active, key: key) } catch {
+            do { try host.merge(host.adapters.active, key: key) } catch {
                 for h in done { try? h.unmerge() }
                 throw error
             }
@@ -190,17 +113,17 @@ public final class LoRAModel {
     /// adapter tensors: a plain checkpoint of the adapted model. The model itself is unchanged.
     public func mergedStateDict() throws -> [String: Tensor] {
         var state = model.stateDict().filter { !LoRAModel.isAdapterKey($0.key) }
-        for (key, host) in hosts where !host.adapterState.disabled {
-            guard host.supportsMerge || host.forwardAdapters.isEmpty else {
+        for (key, host) in hosts where !host.adapters.isDisabled {
+            guard host.supportsMerge || host.adapters.forwardAdapters.isEmpty else {
                 throw LoRAError.unsupported(key: key, reason: "this layer cannot merge adapters (\(type(of: host)))")
             }
             var w = host.baseWeight.tensor!.detached()
-            for name in host.adapterState.active where !host.adapterState.merged.contains(name) {
+            for name in host.adapters.active where !host.adapters.merged.contains(name) {
                 guard let adapter = host.adapters[name] else { continue }
                 w = withNoGrad { host.mergedWeight(w, adapter) }
             }
             guard w.scalars.allSatisfy(\.isFinite) else {
-                throw LoRAError.nonFiniteMerge(key: key, adapter: host.adapterState.active.joined(separator: ","))
+                throw LoRAError.nonFiniteMerge(key: key, adapter: host.adapters.active.joined(separator: ","))
             }
             state[key + ".weight"] = w
         }
@@ -236,17 +159,19 @@ public final class LoRAModel {
             throw LoRAError.unknownAdapter(sources.first?.name ?? "", available: adapterNames)
         }
         for s in sources where config(s.name) == nil { throw LoRAError.unknownAdapter(s.name, available: adapterNames) }
+        // Every layer's combination first, so that a refusal leaves no layer with the new adapter.
+        var combined: [(host: LoRAHost, adapter: LoRAAdapter)] = []
         for (key, host) in hosts {
             let parts = sources.compactMap { s in host.adapters[s.name].map { ($0, s.weight) } }
             guard parts.count == sources.count else { continue }
-            if parts.contains(where: { $0.0.settings.useDoRA }) {
-                throw LoRAError.unsupported(key: key, reason: "weighted combination of DoRA adapters")
+            if parts.contains(where: { $0.0.variant != nil }) {
+                throw LoRAError.unsupported(key: key, reason: "weighted combination of adapters with a variant (DoRA)")
             }
-            let combined = try AdapterCombination.combine(parts, combination: combination, key: key, host: host)
-            host.adapters[name] = combined
+            combined.append((host, try AdapterCombination.combine(parts, combination: combination, key: key, host: host)))
         }
+        for (host, adapter) in combined { host.adapters.set(adapter, as: name) }
         var config = baseConfig
-        config.rank = hosts.compactMap { $0.host.adapters[name]?.rank }.max() ?? baseConfig.rank
+        config.rank = combined.map(\.adapter.rank).max() ?? baseConfig.rank
         config.alpha = Float(config.rank)
         config.rankPattern = [:]
         config.alphaPattern = [:]

@@ -10,8 +10,7 @@ import Tensor
 /// The output projection `out_proj` is a `Linear` and is adapted as one (target `out_proj`). In
 /// the separate form the q/k/v projections are `Linear`s: target them by name instead.
 public final class LoRAMultiHeadAttention: MultiHeadAttention, LoRAHost {
-    @Child public var adapters = ModuleDict<LoRAAdapter>()
-    public let adapterState = AdapterState()
+    public let adapters = LoRAAdapters()
 
     public init(base: MultiHeadAttention) throws {
         guard base.inProjectionWeight != nil else {
@@ -21,17 +20,16 @@ public final class LoRAMultiHeadAttention: MultiHeadAttention, LoRAHost {
         super.init(sharing: base)
     }
 
-    public var baseWeight: ParameterSlot { parameterSlot("in_proj_weight")! }
+    public var baseWeight: ParameterSlot {
+        guard let slot = parameterSlot("in_proj_weight") else { preconditionFailure("fused attention without in_proj_weight") }
+        return slot
+    }
+
     public var baseParameterCount: Int { (inProjectionWeight?.count ?? 0) + (inProjectionBias?.count ?? 0) }
 
-    public func makeAdapter(_ settings: AdapterSettings, seed: UInt64,
-                            generator: inout RandomGenerator) throws -> LoRAAdapter {
-        guard settings.initialization != .pissa, !settings.useDoRA else {
-            throw LoRAError.unsupported(key: "", reason: "PiSSA and DoRA are implemented for Linear and Conv2d, not fused attention")
-        }
-        let (a, b) = LoRAInit.factors(rank: settings.rank, inFeatures: embedDimension, outFeatures: 3 * embedDimension,
-                                      fanIn: embedDimension, settings: settings, generator: &generator)
-        return LoRAAdapter(a: a, b: b, settings: settings, seed: seed)
+    public func makeFactors(_ settings: AdapterSettings, generator: inout RandomGenerator) throws -> (a: Tensor, b: Tensor) {
+        LoRAInit.factors(rank: settings.rank, inFeatures: embedDimension, outFeatures: 3 * embedDimension,
+                         fanIn: embedDimension, settings: settings, generator: &generator)
     }
 
     public func deltaWeight(_ adapter: LoRAAdapter) -> Tensor {
@@ -39,21 +37,17 @@ public final class LoRAMultiHeadAttention: MultiHeadAttention, LoRAHost {
     }
 
     public override func fusedInputProjection(_ x: Tensor) -> Tensor {
-        var y = super.fusedInputProjection(x)
-        for adapter in forwardAdapters {
-            y = y + adapter.dropped(x).matmul(adapter.a, transposeB: true).matmul(adapter.b, transposeB: true) * adapter.scaling
+        applyAdapters(to: super.fusedInputProjection(x), input: x) { y, h, adapter in
+            y = y + h.matmul(adapter.a, transposeB: true).matmul(adapter.b, transposeB: true) * adapter.scaling
         }
-        return y
     }
 
     public override func fusedInputProjection(_ x: Tensor, part: Int) -> Tensor {
-        var y = super.fusedInputProjection(x, part: part)
         let e = embedDimension
-        for adapter in forwardAdapters {
+        return applyAdapters(to: super.fusedInputProjection(x, part: part), input: x) { y, h, adapter in
             let bPart = adapter.b.slice(axis: 0, start: part * e, end: (part + 1) * e)     // [E, r]
-            y = y + adapter.dropped(x).matmul(adapter.a, transposeB: true).matmul(bPart, transposeB: true) * adapter.scaling
+            y = y + h.matmul(adapter.a, transposeB: true).matmul(bPart, transposeB: true) * adapter.scaling
         }
-        return y
     }
 }
 

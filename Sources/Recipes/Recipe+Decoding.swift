@@ -56,16 +56,22 @@ extension Recipe {
 
     private static func decodeLoRA(_ s: SectionReader, _ d: RecipeDecoder) throws -> LoRASettings {
         let strings = d.list(d.string, named: "strings")
+        // The core's numbers are Float: a value beyond its range is a type error here, not an inf later.
+        let float: (SourceNode, String) throws -> Float = { node, key in
+            let v = Float(try d.double(node, key))
+            guard v.isFinite else { throw d.mismatch(key, node, "a number within ±3.4e38 (32-bit float)") }
+            return v
+        }
         return LoRASettings(
             rank: try s.value("rank", default: RecipeDefaults.rank, d.int),
-            alpha: try s.value("alpha", default: RecipeDefaults.alpha, d.double),
-            dropout: try s.value("dropout", default: RecipeDefaults.dropout, d.double),
+            alpha: try s.value("alpha", default: Float(RecipeDefaults.alpha), float),
+            dropout: try s.value("dropout", default: Float(RecipeDefaults.dropout), float),
             useRSLoRA: try s.value("use_rslora", default: false, d.bool),
-            useDoRA: try s.value("use_dora", default: false, d.bool),
             initialization: try s.value("init", default: RecipeDefaults.initialization,
                                         d.choice([LoRAInitialization.kaiming, .gaussian, .pissa])),
+            useDoRA: try s.value("use_dora", default: false, d.bool),
             rankPattern: try s.value("rank_pattern", default: [:], d.map(d.int, named: "integers")),
-            alphaPattern: try s.value("alpha_pattern", default: [:], d.map(d.double, named: "numbers")),
+            alphaPattern: try s.value("alpha_pattern", default: [:], d.map(float, named: "numbers")),
             bias: try s.value("bias", default: RecipeDefaults.bias, d.choice([LoRABiasMode.none, .all, .loraOnly])),
             targetModules: try s.required("target_modules", strings),
             excludeModules: try s.value("exclude_modules", default: [], strings),

@@ -54,12 +54,13 @@ extension Recipe.ModelSettings {
     }
 }
 
-extension Recipe.LoRASettings {
+/// The `lora:` section (the core's `LoRAConfig`) as YAML, in `RecipeKeys.lora` order.
+extension LoRAConfig {
     func tree() -> [(String, YAMLWriter.Tree)] {
-        [("rank", int(rank)), ("alpha", num(alpha)), ("dropout", num(dropout)), ("use_rslora", bool(useRSLoRA)),
+        [("rank", int(rank)), ("alpha", num(alpha.decimal)), ("dropout", num(dropout.decimal)), ("use_rslora", bool(useRSLoRA)),
          ("use_dora", bool(useDoRA)), ("init", str(initialization.rawValue)),
          ("rank_pattern", .map(rankPattern.keys.sorted().map { ($0, int(rankPattern[$0]!)) })),
-         ("alpha_pattern", .map(alphaPattern.keys.sorted().map { ($0, num(alphaPattern[$0]!)) })),
+         ("alpha_pattern", .map(alphaPattern.keys.sorted().map { ($0, num(alphaPattern[$0]!.decimal)) })),
          ("bias", str(bias.rawValue)), ("target_modules", .list(targetModules.map(str))),
          ("exclude_modules", .list(excludeModules.map(str))), ("modules_to_save", .list(modulesToSave.map(str)))]
     }
@@ -141,4 +142,10 @@ extension Recipe.HookSettings {
               }))]
         return e
     }
+}
+
+extension Float {
+    /// The Double with this Float's shortest decimal form (`Float(0.1)` → `0.1`), so that LoRA
+    /// numbers print and read back as written.
+    var decimal: Double { Double(description) ?? Double(self) }
 }

@@ -78,53 +78,13 @@ extension Recipe {
         }
     }
 
-    /// Adapter settings (`lora:`), mirroring PEFT's `LoraConfig`; see `loraConfig()`.
-    public struct LoRASettings: Equatable, Sendable {
-        public var rank: Int
-        public var alpha: Double
-        public var dropout: Double
-        public var useRSLoRA: Bool
-        public var useDoRA: Bool
-        public var initialization: LoRAInitialization
-        /// Regex → rank for matching layers (`rank_pattern`).
-        public var rankPattern: [String: Int]
-        /// Regex → alpha for matching layers (`alpha_pattern`).
-        public var alphaPattern: [String: Double]
-        public var bias: LoRABiasMode
-        /// Layers to adapt: exact keys, `.suffix` names, globs, or `re:` regexes (see `LoRAConfig`).
-        public var targetModules: [String]
-        public var excludeModules: [String]
-        /// Modules trained in full and saved with the adapter (a new head).
-        public var modulesToSave: [String]
-
-        public init(rank: Int = RecipeDefaults.rank, alpha: Double = RecipeDefaults.alpha,
-                    dropout: Double = RecipeDefaults.dropout, useRSLoRA: Bool = false, useDoRA: Bool = false,
-                    initialization: LoRAInitialization = RecipeDefaults.initialization,
-                    rankPattern: [String: Int] = [:], alphaPattern: [String: Double] = [:],
-                    bias: LoRABiasMode = RecipeDefaults.bias, targetModules: [String], excludeModules: [String] = [],
-                    modulesToSave: [String] = []) {
-            self.rank = rank
-            self.alpha = alpha
-            self.dropout = dropout
-            self.useRSLoRA = useRSLoRA
-            self.useDoRA = useDoRA
-            self.initialization = initialization
-            self.rankPattern = rankPattern
-            self.alphaPattern = alphaPattern
-            self.bias = bias
-            self.targetModules = targetModules
-            self.excludeModules = excludeModules
-            self.modulesToSave = modulesToSave
-        }
-
-        /// The LoRA core's configuration for these settings (floats narrowed to `Float`).
-        public func loraConfig() -> LoRAConfig {
-            LoRAConfig(rank: rank, alpha: Float(alpha), dropout: Float(dropout), useRSLoRA: useRSLoRA,
-                       initialization: initialization, useDoRA: useDoRA, rankPattern: rankPattern,
-                       alphaPattern: alphaPattern.mapValues { Float($0) }, bias: bias,
-                       targetModules: targetModules, excludeModules: excludeModules, modulesToSave: modulesToSave)
-        }
-    }
+    /// Adapter settings (`lora:`): the LoRA core's `LoRAConfig` itself, so the recipe and the core
+    /// cannot drift apart. Recipes only map the YAML keys onto it (`rank`, `alpha`, `dropout`,
+    /// `use_rslora`, `use_dora`, `init`, `rank_pattern`, `alpha_pattern`, `bias`, `target_modules`,
+    /// `exclude_modules`, `modules_to_save`: `Recipe+Decoding.swift`, `Recipe+YAML.swift`) and
+    /// check them with file:line:col (`RecipeValidation.swift`). Numbers are `Float` as in the core;
+    /// the YAML writer prints their shortest decimal form (`0.1`, not `0.10000000149011612`).
+    public typealias LoRASettings = LoRAConfig
 
     /// Where the examples come from and how they are batched (`data:`).
     public struct DataSettings: Equatable, Sendable {

@@ -111,8 +111,8 @@ extension Recipe {
         }
         guard let lora else { return }
         p.atLeast(lora.rank, 1, "lora.rank")
-        p.range(lora.alpha, "lora.alpha", above: 0)
-        p.range(lora.dropout, "lora.dropout", from: 0, below: 1)
+        p.range(lora.alpha.decimal, "lora.alpha", above: 0)
+        p.range(lora.dropout.decimal, "lora.dropout", from: 0, below: 1)
         for (pattern, rank) in lora.rankPattern.sorted(by: { $0.key < $1.key }) {
             let key = KeyPath.appending(pattern, to: "lora.rank_pattern")
             p.regex(pattern, key)
@@ -121,7 +121,7 @@ extension Recipe {
         for (pattern, alpha) in lora.alphaPattern.sorted(by: { $0.key < $1.key }) {
             let key = KeyPath.appending(pattern, to: "lora.alpha_pattern")
             p.regex(pattern, key)
-            p.range(alpha, key, above: 0)
+            p.range(alpha.decimal, key, above: 0)
         }
         p.require(!lora.targetModules.isEmpty, "lora.target_modules", "is empty: name the layers to adapt")
         for (key, patterns) in [("lora.target_modules", lora.targetModules), ("lora.exclude_modules", lora.excludeModules)] {

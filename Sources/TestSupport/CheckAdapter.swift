@@ -12,7 +12,9 @@ import XCTest
 /// 4. saving the adapter in PEFT's format and loading it into a fresh model reproduces outputs;
 /// 5. the adapter factors pass a finite-difference gradient check (not for DoRA, whose backward
 ///    treats the weight norm as a constant by design — the paper's §4.3 and PEFT — so its gradient
-///    is deliberately not the finite-difference one).
+///    is deliberately not the finite-difference one);
+/// 6. planning an adapter changes nothing (`makeFactors` must not touch the layer, which is what
+///    makes injection all or nothing), before the layers take their LoRA form and after.
 ///
 /// - Parameters:
 ///   - makeModel: builds the model, identically each call (same seed).
@@ -29,10 +31,17 @@ public func checkAdapter(makeModel: () -> Module, config: LoRAConfig, input: Ten
     model.eval()
     let baseline = withNoGrad { forward(model, input) }
     let lora = LoRAModel(wrapping: model)
+    // 6. Planning (a dry run prepares an adapter on every layer) changes nothing.
+    var snapshot = ModelSnapshot(model)
+    _ = try lora.dryRun(config)
+    assertUnchanged(model, since: snapshot, "dry run on the base layers:", file: file, line: line)
     var rng = RandomGenerator(seed: 99)
     try lora.addAdapter("default", config: config, generator: &rng)
     model.eval()
     XCTAssertFalse(lora.hosts.isEmpty, "no layer was adapted", file: file, line: line)
+    snapshot = ModelSnapshot(model)
+    _ = try lora.dryRun(config, adapterName: "probe")
+    assertUnchanged(model, since: snapshot, "dry run on the LoRA hosts:", file: file, line: line)
 
     // 1. A fresh adapter is a no-op (B = 0; PiSSA keeps W − sBA + sBA).
     assertClose(withNoGrad { forward(model, input) }, baseline, atol: tolerance, rtol: 1e-4,

@@ -145,6 +145,27 @@ final class RecipeDecodingTests: XCTestCase {
         XCTAssertEqual(r.train.optimizer.weightDecay, 0)
     }
 
+    /// The `lora:` section is the core's `LoRAConfig`: its numbers are Floats, written back in
+    /// their shortest decimal form, not the Double nearest the Float.
+    func testLoRASectionIsTheCoresConfigWithShortestDecimals() throws {
+        let loaded = try load("""
+            task: t
+            model: {architecture: a}
+            lora: {target_modules: [q], alpha: 0.1, dropout: 0.05, alpha_pattern: {k: 1.7}}
+            data: {format: x}
+            train: {epochs: 1}
+            output_dir: out
+            """)
+        let lora: LoRAConfig = try XCTUnwrap(loaded.recipe.lora)
+        XCTAssertEqual(lora.alpha, Float(0.1))
+        XCTAssertEqual(lora.alphaPattern, ["k": Float(1.7)])
+        let yaml = loaded.yaml()
+        for line in ["  alpha: 0.1\n", "  dropout: 0.05\n", "    k: 1.7\n"] {
+            XCTAssertTrue(yaml.contains(line), "\(line) in\n\(yaml)")
+        }
+        XCTAssertEqual(loaded.recipe.flattened()["lora.alpha"], "0.1")
+    }
+
     func testPathsResolveAgainstTheRecipeDirectory() throws {
         let r = try load("""
             task: t
@@ -175,7 +196,7 @@ final class RecipeDecodingTests: XCTestCase {
 
     func testLoRAConfigConversion() throws {
         let r = try load(ExampleRecipes.textLoRA).recipe
-        let config = try XCTUnwrap(r.lora).loraConfig()
+        let config = try XCTUnwrap(r.lora)
         XCTAssertEqual(config, LoRAConfig(rank: 8, alpha: 16, dropout: 0, useRSLoRA: true, initialization: .kaiming,
                                           useDoRA: false, rankPattern: [:], alphaPattern: ["value": 32], bias: .loraOnly,
                                           targetModules: ["query", "key", "value"], excludeModules: [],

@@ -69,6 +69,8 @@ final class RecipeErrorTests: XCTestCase {
              "an integer", "the float 2.5"),
             ("lora:\n  use_dora: maybe\n  target_modules: [q]\ntrain: {epochs: 1}\n", "lora.use_dora", 6, 13,
              "a boolean (true or false)", "the string \"maybe\""),
+            ("lora:\n  alpha: 1e39\n  target_modules: [q]\ntrain: {epochs: 1}\n", "lora.alpha", 6, 10,
+             "a number within ±3.4e38 (32-bit float)", "the float 1e39"),
             ("lora:\n  target_modules: query\ntrain: {epochs: 1}\n", "lora.target_modules", 6, 19,
              "a list of strings", "the string \"query\""),
             ("lora:\n  target_modules: [q, [a]]\ntrain: {epochs: 1}\n", "lora.target_modules[1]", 6, 23,

@@ -30,7 +30,7 @@ final class RecipeRenderingTests: XCTestCase {
                                    "neg": .double(-0.5), "bool": .bool(false), "string": .string("true"),
                                    "list": .list([.int(1), .string("two"), .list([.bool(true)]), .map(["k": .string("v")])]),
                                    "map": .map(["nested": .map(["deeper": .string("a: b")])]), "key with space": .int(1)]),
-            lora: .init(rank: 3, alpha: 0.1, dropout: 0.3, useRSLoRA: true, useDoRA: true, initialization: .pissa,
+            lora: .init(rank: 3, alpha: 0.1, dropout: 0.3, useRSLoRA: true, initialization: .pissa, useDoRA: true,
                         rankPattern: ["layer4\\..*": 16, "^fc$": 2], alphaPattern: ["(a|b)": 1.5], bias: .loraOnly,
                         targetModules: ["re:layer\\d+\\.conv[12]", "*.conv?"], excludeModules: ["a: b"], modulesToSave: []),
             data: .init(format: "image_csv", train: "/d/train.csv", validation: nil, test: "/d/test set.csv",
