@@ -91,8 +91,8 @@ extension RecipeRun {
 
     /// The adapter configuration of the recipe; a new head (and anything else the model calls its
     /// head) is trained and saved in full with it.
-    func loraConfig(_ settings: Recipe.LoRASettings, headKeys: [String]) throws -> LoRAConfig {
-        var config = settings.loraConfig()
+    func loraConfig(_ settings: LoRAConfig, headKeys: [String]) throws -> LoRAConfig {
+        var config = settings
         if recipe.model.head == .new {
             for key in headKeys where !config.modulesToSave.contains(key) { config.modulesToSave.append(key) }
         }
