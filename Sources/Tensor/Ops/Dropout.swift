@@ -59,7 +59,9 @@ struct DropoutMask {
             for i in start..<end {
                 // Branch-free (the keep/drop branch is unpredictable, and the loop vectorises):
                 // the bits of s[i]·scale where the element is kept, of +0 where it is dropped.
-                let h = Tensor.dropoutHash(UInt32(truncatingIfNeeded: first + i), k0, k1)
+                // `&+`: an overflow check here (a trap branch per element) stops the loop from
+                // vectorising in checked builds; `first + count` is within the tensor's size.
+                let h = Tensor.dropoutHash(UInt32(truncatingIfNeeded: first &+ i), k0, k1)
                 let keep: UInt32 = h >> 8 >= limit ? ~0 : 0
                 d[i] = Float(bitPattern: (s[i] * scale).bitPattern & keep)
             }
