@@ -84,7 +84,9 @@ struct ListCommand: ParsableCommand {
 
     func run() throws {
         let invocation = LoRAKitCLI.invocation
-        let registry = try Registry.standard(builtIns: invocation.builtIns, plugins: invocation.plugins)
+        var registry = try Registry.standard(builtIns: invocation.builtIns, plugins: invocation.plugins)
+        // What the compiled-in plugins add is listed too (a recipe registers only those it lists).
+        try registry.load(plugins: invocation.plugins.map { $0.name })
         func options(_ specs: [OptionSpec]) {
             for spec in specs {
                 print("      \(spec.name): \(spec.help) (\(spec.expectation)" + (spec.defaultText.map { "; default \($0)" } ?? "") + ")")
