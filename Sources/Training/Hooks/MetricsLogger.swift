@@ -14,7 +14,7 @@ public final class MetricsLogger: TrainerHook {
         let url = directory.appendingPathComponent(name)
         try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let exists = FileManager.default.fileExists(atPath: url.path)
-        if !exists { FileManager.default.createFile(atPath: url.path, contents: header.map { Data(($0 + "\n").utf8) }) }
+        if !exists { _ = FileManager.default.createFile(atPath: url.path, contents: header.map { Data(($0 + "\n").utf8) }) }
         let handle = try? FileHandle(forWritingTo: url)
         _ = try? handle?.seekToEnd()
         return handle
