@@ -78,7 +78,8 @@ let package = Package(
         .target(name: "Runtime", dependencies: ["Tasks", "ImageModels", "TextModels", "Recipes", "Training", "LoRA", "NN",
                                                 "SafeTensors", "Tensor"], swiftSettings: optimize),
         .target(name: "LoRAKitCLI", dependencies: [
-            "Runtime", "Tasks", "Recipes", "LoRA", "SafeTensors", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Runtime", "Tasks", "Recipes", "Training", "LoRA", "SafeTensors",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
         .target(name: "LoRAKit", dependencies: ["Runtime", "LoRAKitCLI", "Tasks", "Recipes", "ImageModels", "TextModels",
                                                 "Training", "LoRA", "NN", "SafeTensors", "Tensor"], swiftSettings: optimize),

@@ -38,7 +38,10 @@ struct DataCommand: ParsableCommand {
         let parsed = Options(values, owner: "data generator \(name)", keyPrefix: "", specs: generator.options)
         let problems = parsed.problems()
         guard problems.isEmpty else {
-            throw UsageError(problems.map { "--" + "\($0)".replacingOccurrences(of: "_", with: "-") }.joined(separator: "\n"))
+            // Problems name option keys; the user wrote flags (`some_name` is `--some-name`).
+            throw UsageError(problems.map { problem in
+                "--" + problem.key.replacingOccurrences(of: "_", with: "-") + String("\(problem)".dropFirst(problem.key.count))
+            }.joined(separator: "\n"))
         }
         print(try generator.generate(URL(fileURLWithPath: out), parsed, standardError))
     }
@@ -53,18 +56,18 @@ struct DataCommand: ParsableCommand {
             guard argument.hasPrefix("--"), argument.count > 2 else {
                 throw ValidationError("unexpected argument '\(argument)'; generator options are written --name value")
             }
-            var key = String(argument.dropFirst(2))
+            var flag = String(argument.dropFirst(2))
             let value: String
-            if let equals = key.firstIndex(of: "=") {
-                value = String(key[key.index(after: equals)...])
-                key = String(key[..<equals])
+            if let equals = flag.firstIndex(of: "=") {
+                value = String(flag[flag.index(after: equals)...])
+                flag = String(flag[..<equals])
             } else {
-                guard i + 1 < arguments.count else { throw ValidationError("--\(key) needs a value") }
+                guard i + 1 < arguments.count else { throw ValidationError("--\(flag) needs a value") }
                 i += 1
                 value = arguments[i]
             }
-            key = key.replacingOccurrences(of: "-", with: "_")
-            guard values[key] == nil else { throw ValidationError("--\(key) is given twice") }
+            let key = flag.replacingOccurrences(of: "-", with: "_")
+            guard values[key] == nil else { throw ValidationError("--\(flag) is given twice") }
             if let int = Int(value) { values[key] = .int(int) }
             else if let double = Double(value), double.isFinite, value.contains(where: \.isNumber) { values[key] = .double(double) }
             else if value == "true" || value == "false" { values[key] = .bool(value == "true") }

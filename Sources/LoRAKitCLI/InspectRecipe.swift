@@ -8,7 +8,7 @@ import Tasks
 enum InspectRecipe {
     static func run(path: String, json: Bool) throws {
         let run = try RecipeArguments.parse([path]).run()
-        try run.validate(ignoringMissingFilesOf: ["data.train", "data.validation", "data.test", "data.image_directory"])
+        try run.validate(ignoringMissingFilesOf: RecipeRun.dataFileKeys)
         let inspection = try run.inspect()
         if json {
             var object: [String: JSONValue] = [

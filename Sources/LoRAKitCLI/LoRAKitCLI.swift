@@ -3,6 +3,7 @@ import Foundation
 import Recipes
 import Runtime
 import Tasks
+import Training
 
 /// The `lorakit` command line as a library, so that a user's package can build the same tool with
 /// its own plugins compiled in:
@@ -93,6 +94,14 @@ public enum LoRAKitCLI {
         case is UsageError, is RegistryError, is RecipeError, is RunError, is WeightLoadingError, is PredictionError,
              is TaskError:
             return true
+        case let error as TrainingError:
+            // A changed recipe on --resume, or a batch the model cannot read, is how the run was
+            // asked; a file that breaks while reading is the run failing.
+            switch error {
+            case .runChanged: return true
+            case let .data(_, _, underlying): return underlying is TaskError || underlying is RegistryError
+            default: return false
+            }
         default:
             let code = LoRAKitCommand.exitCode(for: error)
             return code == .validationFailure || code.rawValue == 64

@@ -12,8 +12,10 @@ struct RecipeArguments: ParsableArguments {
     /// The recipe with this program's registry (not yet validated).
     func run(overrides extra: [String] = []) throws -> RecipeRun {
         let invocation = LoRAKitCLI.invocation
-        return try RecipeRun(path: recipe, overrides: overrides + extra, builtIns: invocation.builtIns,
-                             plugins: invocation.plugins, log: standardError)
+        let run = try RecipeRun(path: recipe, overrides: overrides + extra, builtIns: invocation.builtIns,
+                                plugins: invocation.plugins, log: standardError)
+        run.progress = { FileHandle.standardError.write(Data($0.utf8)) }
+        return run
     }
 }
 
@@ -57,7 +59,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         let run = try arguments.run()
-        try run.validate()
+        try run.validate(training: true)
         let r = try run.train(resume: resume, force: force)
         print(String(format: "trained %d steps in %.1f s (%.3f s/step); trainable parameters %d of %d (%.2f %%)",
                      r.summary.steps, r.seconds, r.meanStepSeconds, r.trainableParameters, r.totalParameters,
@@ -92,8 +94,9 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         let run = try arguments.run()
-        try run.validate(ignoringMissingFilesOf: model.weights != nil ? ["model.weights"] : [],
-                         weights: (try? run.resolve(model.choice))?.weights)
+        let weights = (try? run.resolve(model.choice))?.weights
+        // A trained or named complete model does not need the recipe's pretrained file.
+        try run.validate(ignoringMissingFilesOf: weights?.isComplete == true ? ["model.weights"] : [], weights: weights)
         let metrics = try run.evaluate(model.choice, split: DataRole(rawValue: split) ?? .validation)
         if json {
             try printJSON(.object(metrics.mapValues { $0.isFinite ? .number($0) : .null }))
@@ -123,9 +126,10 @@ struct PredictCommand: ParsableCommand {
         let run = try arguments.run()
         // Predict reads no data split (class names come from them only when they exist), nor the
         // recipe's weights when --weights replaces them.
-        var unused: Set<String> = ["data.train", "data.validation", "data.test", "data.image_directory"]
-        if model.weights != nil { unused.insert("model.weights") }
-        try run.validate(ignoringMissingFilesOf: unused, weights: (try? run.resolve(model.choice))?.weights)
+        var unused = RecipeRun.dataFileKeys
+        let weights = (try? run.resolve(model.choice))?.weights
+        if weights?.isComplete == true { unused.insert("model.weights") }
+        try run.validate(ignoringMissingFilesOf: unused, weights: weights)
         for prediction in try run.predict(input, with: model.choice) {
             if json { try printJSON(prediction.json) } else { print(prediction.summary) }
         }
@@ -145,7 +149,7 @@ struct MergeCommand: ParsableCommand {
 
     func run() throws {
         let run = try arguments.run()
-        try run.validate(ignoringMissingFilesOf: ["data.train", "data.validation", "data.test", "data.image_directory"])
+        try run.validate(ignoringMissingFilesOf: RecipeRun.dataFileKeys)
         try run.merge(adapter: URL(fileURLWithPath: adapter), to: URL(fileURLWithPath: out))
         print("wrote \(out)")
     }

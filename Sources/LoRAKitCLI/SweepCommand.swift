@@ -59,7 +59,7 @@ struct SweepCommand: ParsableCommand {
             var overrides = arguments.overrides + ["lora.rank=\(r)", "output_dir=\(root.appendingPathComponent("r\(r)").path)"]
             if let alphaFactor { overrides.append("lora.alpha=\(alphaFactor * Double(r))") }
             let run = try RecipeArguments.parse([arguments.recipe]).run(overrides: overrides)
-            try run.validate()
+            try run.validate(training: true)
             standardError("sweep: rank \(r)")
             let result = try run.train()
             rows.append(Row(rank: r, metric: monitor, value: result.metrics[monitor], trainableParameters: result.trainableParameters,

@@ -22,9 +22,12 @@ extension RecipeRun {
     }
 
     private func train<T: RecipeTask>(_ task: T, resume: Bool, force: Bool) throws -> TrainResult {
+        // Threads are process-wide: set for this run, restored after it.
+        let threadsBefore = Threads.count
         if let threads = recipe.train.threads { Threads.set(threads) }
+        defer { Threads.set(threadsBefore) }
         let start = Date()
-        let session = try task.makeSession(setup())
+        let session = try task.makeSession(setup(training: true))
         let model = try session.makeModel(weights: pretrainedWeights)
         let lora = try prepareForTraining(model)
         let module = model.module
@@ -39,7 +42,8 @@ extension RecipeRun {
         let checkpointing = Checkpointing(everySteps: h.checkpoint.everySteps, eachEpoch: h.checkpoint.eachEpoch,
                                           keepBest: h.checkpoint.keepBest, monitor: h.checkpoint.monitor,
                                           mode: h.checkpoint.mode)
-        var hooks: [TrainerHook] = [NonFiniteGuard(policy: h.nonFinite), ProgressBar(interval: h.progress.interval), timer]
+        var hooks: [TrainerHook] = [NonFiniteGuard(policy: h.nonFinite), timer]
+        if let progress { hooks.insert(ProgressBar(interval: h.progress.interval, output: progress), at: 1) }
         // Frozen batch norms keep the pretrained statistics (the adapter file does not carry them).
         if t.mode != .full { hooks.insert(FrozenBatchNormStatistics(), at: 0) }
         if h.metricsLog { hooks.append(MetricsLogger(directory: output)) }
@@ -83,8 +87,16 @@ extension RecipeRun {
         var final = Recipe.FinalArtifact.last
         var finalStep = summary.steps
         var metrics = summary.metrics
-        if h.checkpoint.final == .best, let validationData, let best = checkpointing.bestStep, best != summary.steps,
-           let store = trainer.checkpoints {
+        let wantsBest = h.checkpoint.final == .best && h.checkpoint.keepBest >= 1
+        // Candidates: the evaluated checkpoints still on disk (a resumed run's records may name
+        // pruned ones), and the model as training left it when it was evaluated at its last step.
+        let onDisk = Set((trainer.checkpoints?.all() ?? []).compactMap(CheckpointStore.step(of:)))
+        let bestCheckpoint = wantsBest ? checkpointing.best(among: onDisk) : nil
+        let lastValue = trainer.context.lastEvaluationStep == summary.steps ? summary.metrics[h.checkpoint.monitor] : nil
+        let lastIsBest = bestCheckpoint.map { b in
+            b.step == summary.steps || lastValue.map { !checkpointing.isBetter(b.value, than: $0) } == true
+        } ?? false
+        if let validationData, let best = bestCheckpoint?.step, !lastIsBest, let store = trainer.checkpoints {
             let directory = store.directory.appendingPathComponent(CheckpointStore.name(step: best))
             do {
                 try module.load(try SafeTensorsFile(path: directory.appendingPathComponent(CheckpointStore.modelFile).path).tensors(),
@@ -96,7 +108,7 @@ extension RecipeRun {
             final = .best
             finalStep = best
             log("the best checkpoint by \(h.checkpoint.monitor) is step \(best) (last: \(summary.steps)); writing its model")
-        } else if h.checkpoint.final == .best, validationData != nil, checkpointing.bestStep == summary.steps {
+        } else if lastIsBest, validationData != nil {
             final = .best
         }
         let artifact: URL
@@ -162,7 +174,16 @@ extension RecipeRun {
         }
     }
 
+    /// The recipe's schedule over `totalSteps`; a setting that does not fit the run's length (more
+    /// warm-up steps than steps) is an error at its key.
     func makeSchedule(totalSteps: Int) throws -> LearningRateSchedule {
+        do { return try schedule(totalSteps: totalSteps) } catch let error as ScheduleError {
+            let key = recipe.train.scheduler.warmupSteps > totalSteps ? "train.scheduler.warmup_steps" : "train.scheduler"
+            throw located(key, "\(error) (the run has \(totalSteps) optimizer steps)")
+        }
+    }
+
+    private func schedule(totalSteps: Int) throws -> LearningRateSchedule {
         let s = recipe.train.scheduler
         switch s.name {
         case .constant: return try ConstantSchedule(warmupSteps: s.warmupSteps)

@@ -95,6 +95,13 @@ extension RecipeRun {
             }
             return (pretrainedWeights, nil)
         }
+        if let adapter = choice.adapter,
+           !FileManager.default.fileExists(atPath: adapter.appendingPathComponent(PEFTAdapterFile.configName).path) {
+            throw RunError("no adapter at \(adapter.path) (it has no \(PEFTAdapterFile.configName))")
+        }
+        if let weights = choice.weights, !FileManager.default.fileExists(atPath: weights.path) {
+            throw RunError("no weights file at \(weights.path)")
+        }
         if choice.weights != nil || choice.adapter != nil { return (weights(for: choice), choice.adapter) }
         switch recipe.train.mode {
         case .lora:

@@ -17,9 +17,12 @@ extension RecipeRun {
     ///   - unused: keys whose files the command does not read (`predict` reads no data split);
     ///     their absence is not an error.
     ///   - weights: the weights the command builds the model from (default: the recipe's).
-    /// - Throws: a `RecipeError` (`.several` for more than one) located in the recipe.
+    ///   - training: whether a training run follows (an earlier run's files in the output
+    ///     directory then decide nothing, as in `train`).
+    /// - Throws: a `RecipeError` (`.several` for more than one) located in the recipe; a
+    ///   `RunError` for weights a command named that cannot be loaded.
     public func validate(ignoringMissingFilesOf unused: Set<String> = [], weights: ModelWeights? = nil,
-                         checkingData: Bool = false) throws {
+                         checkingData: Bool = false, training: Bool = false) throws {
         let problems = recipe.problems(in: context).filter { problem in
             if case .missingFile = problem.kind, unused.contains(problem.key) { return false }
             return true
@@ -28,9 +31,13 @@ extension RecipeRun {
         if errors.count == 1 { throw errors[0] }
         if errors.count > 1 { throw RecipeError.several(errors) }
         let task = try task()
-        try checkModel(task, weights: weights ?? pretrainedWeights)
-        if checkingData { try checkBatches(task) }
+        try checkModel(task, weights: weights ?? pretrainedWeights, training: training)
+        if checkingData { try checkBatches(task, training: training) }
     }
+
+    /// The recipe keys of data files, which commands that read no split (`predict`, `merge`,
+    /// `inspect`) do not need to exist.
+    public static let dataFileKeys: Set<String> = ["data.train", "data.validation", "data.test", "data.image_directory"]
 
     /// The recipe's own weights: pretrained (`model.weights`), or none.
     public var pretrainedWeights: ModelWeights {
@@ -38,13 +45,15 @@ extension RecipeRun {
     }
 
     /// Builds the model and checks the LoRA targets against it (a dry run: nothing is injected).
-    private func checkModel<T: RecipeTask>(_ task: T, weights: ModelWeights) throws {
+    private func checkModel<T: RecipeTask>(_ task: T, weights: ModelWeights, training: Bool) throws {
         let model: T.Session.Model
         do {
-            model = try task.makeSession(setup(weightsOverride: weights.completeURL)).makeModel(weights: weights)
+            model = try task.makeSession(setup(weightsOverride: weights.completeURL, training: training)).makeModel(weights: weights)
         } catch let error as RecipeError {
             throw error
         } catch let error as WeightLoadingError {
+            // Weights the command named are not the recipe's key.
+            if let url = weights.completeURL, url.path != recipe.model.weights { throw RunError("weights \(error)") }
             throw located("model.weights", "\(error)")
         } catch {
             throw located("model.architecture", "cannot build \(recipe.model.architecture): \(error)")
@@ -57,8 +66,8 @@ extension RecipeRun {
 
     /// Reads the first batch of the training split (and of the validation split) and runs it
     /// through the model in evaluation mode, without gradients.
-    private func checkBatches<T: RecipeTask>(_ task: T) throws {
-        let session = try task.makeSession(setup())
+    private func checkBatches<T: RecipeTask>(_ task: T, training: Bool) throws {
+        let session = try task.makeSession(setup(training: training))
         let model = try session.makeModel(weights: pretrainedWeights)
         let objective = try session.objective(for: model)
         model.module.eval()

@@ -20,8 +20,12 @@ import Training
 public final class RecipeRun {
     public let loaded: LoadedRecipe
     public let registry: Registry
-    /// Messages for the user (progress, skipped files); the command line prints them to standard error.
+    /// Messages for the user (skipped files, the best checkpoint chosen); the command line prints
+    /// them to standard error.
     public var log: (String) -> Void
+    /// Where training progress goes (text with its own line ends; on a terminal a line redraws
+    /// with a carriage return); nil, the default for programs: no progress display.
+    public var progress: ((String) -> Void)?
 
     /// Loads the recipe at `path` with `overrides` and builds its registry: the standard modules,
     /// `builtIns`, and of `plugins` those the recipe lists.
@@ -66,8 +70,8 @@ public final class RecipeRun {
     }
 
     /// What a session of this run is given.
-    func setup(weightsOverride: URL? = nil) -> RunSetup {
-        RunSetup(loaded: loaded, registry: registry, weightsOverride: weightsOverride, log: log)
+    func setup(weightsOverride: URL? = nil, training: Bool = false) -> RunSetup {
+        RunSetup(loaded: loaded, registry: registry, weightsOverride: weightsOverride, training: training, log: log)
     }
 
     /// The names and checks the recipe is validated against.

@@ -46,6 +46,13 @@ public struct CheckpointStore {
     /// Name of the checkpoint of `step`.
     public static func name(step: Int) -> String { String(format: "step-%06d", step) }
 
+    /// The step of a checkpoint directory named by `name(step:)`, or nil.
+    public static func step(of url: URL) -> Int? {
+        let name = url.lastPathComponent
+        guard name.hasPrefix("step-") else { return nil }
+        return Int(name.dropFirst(5))
+    }
+
     /// Writes a checkpoint with `write` filling a staging directory; returns its final URL.
     /// - Throws: `TrainingError.checkpoint` naming the step's directory; the previous
     ///   checkpoints and `latest` are then as they were.

@@ -233,6 +233,7 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
         guard validationData != nil else { return }
         let metrics = try evaluate()
         context.lastMetrics = metrics
+        context.lastEvaluationStep = state.step
         hooks.forEach { $0.validationEnded(context, metrics: metrics) }
     }
 
@@ -245,6 +246,7 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
         guard let store = checkpoints else {
             throw TrainingError.invalidConfiguration("a checkpoint needs an output directory")
         }
+        hooks.forEach { $0.checkpointWillSave(context) }
         var record = state
         record.generatorStates = model.generatorStates()
         let optimizerState = optimizer.state()

@@ -64,6 +64,9 @@ public final class TrainerContext {
     public internal(set) var batchesPerEpoch = 0
     /// The most recent validation metrics (including "loss").
     public var lastMetrics: [String: Double] = [:]
+    /// The optimizer step after which `lastMetrics` were measured (nil: no evaluation yet). A
+    /// value measured at another step than the current one is not the current model's.
+    public internal(set) var lastEvaluationStep: Int?
 
     /// Sets the step, for driving hooks outside a trainer (tests, custom loops).
     public func setStepForTesting(_ step: Int) { self.step = step }
@@ -97,6 +100,8 @@ public protocol TrainerHook: AnyObject {
     /// After backward, before the update: gradients are visible; `control.skipStep` skips it.
     func beforeOptimizerStep(_ context: TrainerContext, loss: Double, gradients: GradientInfo)
     func validationEnded(_ context: TrainerContext, metrics: [String: Double])
+    /// Before a checkpoint is written, so that the state hooks save includes it.
+    func checkpointWillSave(_ context: TrainerContext)
     func checkpointSaved(_ context: TrainerContext, directory: URL)
     func errorOccurred(_ context: TrainerContext, error: Error)
     /// State this hook keeps across a resume (e.g. early stopping's best value); nil: none.
@@ -113,6 +118,7 @@ extension TrainerHook {
     public func stepEnded(_ context: TrainerContext, _ info: StepInfo) {}
     public func beforeOptimizerStep(_ context: TrainerContext, loss: Double, gradients: GradientInfo) {}
     public func validationEnded(_ context: TrainerContext, metrics: [String: Double]) {}
+    public func checkpointWillSave(_ context: TrainerContext) {}
     public func checkpointSaved(_ context: TrainerContext, directory: URL) {}
     public func errorOccurred(_ context: TrainerContext, error: Error) {}
     public func savedState() -> [String: Double]? { nil }

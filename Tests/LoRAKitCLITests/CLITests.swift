@@ -139,6 +139,9 @@ final class CLITests: CLITestCase {
             (["eval", recipe, "--split", "train"], "--split must be validation or test"),
             (["predict", recipe, "--base", "--adapter", dir, "--input", "pattern:0"], "--base takes no --adapter"),
             (["train", recipe, "--force"], "--force applies with --resume only"),
+            (["data", "retina", "--site", "bogus_site", "--out", dir], "got bogus_site"),
+            (["predict", recipe, "--weights", dir + "/none.safetensors", "--input", "pattern:0"], "no weights file at \(dir)/none.safetensors"),
+            (["eval", recipe, "--adapter", dir + "/none"], "no adapter at \(dir)/none"),
         ]
         for (arguments, message) in cases {
             let result = try lorakit(arguments)

@@ -128,4 +128,61 @@ final class RecipeRunTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("did you mean \"image_classification\""), "\(error)")
         }
     }
+
+    func validationRecords(_ out: String) throws -> [(step: Int, metrics: [String: Double])] {
+        try String(contentsOfFile: out + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["event"] as? String == "validation" }
+            .map { ($0["step"] as! Int, $0["metrics"] as! [String: Double]) }
+    }
+
+    func summary(_ out: String) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/summary.json"))) as! [String: Any]
+    }
+
+    /// A resumed run restores the best checkpoint that is still on disk, even when the checkpoint
+    /// it resumed from recorded checkpoints that were pruned after it was written.
+    func testAResumedRunRestoresAnExistingBestCheckpoint() throws {
+        let out = temporaryDirectory()
+        let common = ["output_dir=\(out)", "eval.monitor=loss", "eval.mode=min", "hooks.checkpoint.monitor=loss",
+                      "hooks.checkpoint.mode=min", "hooks.early_stopping=null"]
+        _ = try run(common + ["train.epochs=2"]).train()
+        let resumed = try run(common + ["train.epochs=4", "train.optimizer.lr=0.8"]).train(resume: true, force: true)
+        let onDisk = Set(try FileManager.default.contentsOfDirectory(atPath: out + "/checkpoints").filter { $0.hasPrefix("step-") }
+                            .compactMap { Int($0.dropFirst(5)) })
+        let records = try validationRecords(out)
+        let candidates = records.filter { onDisk.contains($0.step) || $0.step == resumed.summary.steps }
+        let best = candidates.min { $0.metrics["loss"]! < $1.metrics["loss"]! }!
+        XCTAssertEqual(resumed.metrics["loss"]!, best.metrics["loss"]!, accuracy: 1e-6 * max(1, best.metrics["loss"]!))
+        XCTAssertTrue(onDisk.contains(resumed.finalStep) || resumed.finalStep == resumed.summary.steps)
+    }
+
+    /// A checkpoint whose model was not evaluated at its own step has no monitored value: with
+    /// checkpoints every 10 steps and evaluations every 12, none is a candidate, and the model the
+    /// run writes is the last (evaluated at the last step). `keep_best: 0` also writes the last.
+    func testOnlyCheckpointsEvaluatedAtTheirOwnStepCompete() throws {
+        for extra in [["hooks.checkpoint.every_steps=10", "hooks.checkpoint.each_epoch=false"], ["hooks.checkpoint.keep_best=0"]] {
+            let out = temporaryDirectory()
+            let result = try run(["output_dir=\(out)", "train.epochs=3", "eval.monitor=loss", "eval.mode=max",
+                                  "hooks.checkpoint.monitor=loss", "hooks.checkpoint.mode=max", "hooks.early_stopping=null"] + extra).train()
+            XCTAssertEqual(result.finalStep, 36, "\(extra)")
+            XCTAssertEqual(try summary(out)["final"] as? String, "last", "\(extra)")
+            let last = try validationRecords(out).last!
+            XCTAssertEqual(last.step, 36)
+            XCTAssertEqual(result.metrics["loss"]!, last.metrics["loss"]!, accuracy: 1e-9)
+        }
+    }
+
+    /// Class names an earlier run left in the output directory decide nothing for a new run.
+    func testAStaleLabelsFileIsNotAdopted() throws {
+        let out = temporaryDirectory()
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try JSONEncoder().encode(["cat", "dog", "fox", "owl"]).write(to: URL(fileURLWithPath: out + "/labels.json"))
+        let run = try run(["output_dir=\(out)", "train.epochs=1"])
+        try run.validate(training: true)
+        _ = try run.train()
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/labels.json"), "the generator names no classes")
+        let prediction = try run.predict(["pattern:0"])[0]
+        guard case .integer = prediction.fields["label"] else { return XCTFail("\(prediction.fields)") }
+    }
 }

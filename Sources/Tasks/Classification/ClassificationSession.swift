@@ -42,15 +42,15 @@ public final class ClassificationSession: TaskSession {
     // MARK: - Classes
 
     /// The classes, in label order: `model.class_names`, else those the training data names, else
-    /// those a training run recorded in its output directory (for `eval`/`predict` without the
-    /// training data); nil when none of them does.
+    /// (for `eval`/`predict`, not for training) those a training run recorded in its output
+    /// directory; nil when none of them does.
     public func classNames() throws -> [String]? {
         if let names = recipe.model.classNames { return names }
         if !format.readsFiles || recipe.data.train.map({ FileManager.default.fileExists(atPath: $0) }) == true {
             if trainingClassNames == nil { _ = try dataset(.train) }
             if let names = trainingClassNames ?? nil { return names }
         }
-        return try recordedClassNames()
+        return setup.training ? nil : try recordedClassNames()
     }
 
     /// The head's size: `model.classes`, else the number of class names.
@@ -58,10 +58,13 @@ public final class ClassificationSession: TaskSession {
         if let classes = recipe.model.classes { return classes }
         let names: [String]?
         do { names = try classNames() } catch {
-            throw setup.error("model", "model.classes is not set and the training data cannot count the classes: \(error)")
+            throw setup.error("model.classes", "not set, and the training data cannot count the classes: \(error)")
         }
         guard let names else {
-            throw setup.error("model", "model.classes is needed (the data does not name its classes)")
+            if format.readsFiles, let train = recipe.data.train, !FileManager.default.fileExists(atPath: train) {
+                throw setup.error("model.classes", "not set, and data.train (\(train)) does not exist to count the classes from")
+            }
+            throw setup.error("model.classes", "is needed: the data does not name its classes")
         }
         return names.count
     }
@@ -75,11 +78,16 @@ public final class ClassificationSession: TaskSession {
         return names
     }
 
+    /// Writes the class names (`labels.json`); without names, removes an earlier run's file.
     public func writeRunFiles(to directory: URL) throws {
-        guard let names = try classNames() else { return }
+        let url = directory.appendingPathComponent(Self.labelsFile)
+        guard let names = try classNames() else {
+            if FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }
+            return
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
-        try encoder.encode(names).write(to: directory.appendingPathComponent(Self.labelsFile), options: .atomic)
+        try encoder.encode(names).write(to: url, options: .atomic)
     }
 
     // MARK: - Model

@@ -4,8 +4,10 @@ import Training
 
 /// The usual rules for a recipe's splits, for sessions to share: `data.train`, `data.validation`
 /// and `data.test` are read as given; without a validation file, `data.validation_fraction` holds
-/// out a stratified part of the training data (the same items for every run with the seed); a
-/// format that reads no files makes every split itself. Datasets are built once per split.
+/// out a stratified part of the training data (the same items for every run with the seed), read
+/// as evaluation data — the training file is built a second time for the validation role, so the
+/// held-out items get no random augmentation; a format that reads no files makes every split
+/// itself. Datasets are built once per split.
 public final class DatasetSplits<Item, Batch> {
     public typealias Build = (_ role: DataRole, _ path: URL?) throws -> TaskDataset<Item, Batch>
 
@@ -43,7 +45,18 @@ public final class DatasetSplits<Item, Batch> {
             let split = try DatasetSplit.trainValidation(labels: all.strata ?? [Int](repeating: 0, count: all.count),
                                                          validationFraction: fraction, seed: recipe.train.seed,
                                                          stratified: all.strata != nil)
-            result = try all.subset(role == .train ? split.train : split.validation)
+            if role == .train {
+                result = try all.subset(split.train)
+            } else {
+                // The held-out items read as evaluation data (no random augmentation): the same
+                // file built for the validation role, the split's indices taken from it.
+                let evaluation = try build(.validation, d.train.map { URL(fileURLWithPath: $0) })
+                guard evaluation.count == all.count else {
+                    throw TaskError.invalid(key: "data.validation_fraction", message:
+                        "the training file read \(all.count) items for training but \(evaluation.count) for evaluation")
+                }
+                result = try evaluation.subset(split.validation)
+            }
         } else {
             let path: String? = role == .train ? d.train : role == .validation ? d.validation : d.test
             if readsFiles && path == nil {

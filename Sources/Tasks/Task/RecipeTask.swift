@@ -84,6 +84,12 @@ public enum ModelWeights: Equatable, Sendable {
     /// strictly.
     case complete(URL)
 
+    /// Whether these are a complete trained model.
+    public var isComplete: Bool {
+        if case .complete = self { return true }
+        return false
+    }
+
     /// The file, if any.
     public var url: URL? {
         switch self {

@@ -10,8 +10,13 @@ public final class RunSetup {
     public let weightsOverride: URL?
     /// Messages for the user (skipped files, …); the command line prints them to standard error.
     public let log: (String) -> Void
+    /// Whether this run trains a new model: files an earlier run left in the output directory
+    /// (its class names) describe that run's model and must not decide this one's.
+    public let training: Bool
 
-    public init(loaded: LoadedRecipe, registry: Registry, weightsOverride: URL? = nil, log: @escaping (String) -> Void = { _ in }) {
+    public init(loaded: LoadedRecipe, registry: Registry, weightsOverride: URL? = nil, training: Bool = false,
+                log: @escaping (String) -> Void = { _ in }) {
+        self.training = training
         self.loaded = loaded
         self.registry = registry
         self.weightsOverride = weightsOverride

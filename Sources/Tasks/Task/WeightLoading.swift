@@ -42,5 +42,6 @@ public struct WeightLoadingError: Error, CustomStringConvertible, Equatable {
     public var path: String
     public var reason: String
 
-    public var description: String { "\(path): \(reason)" }
+    /// `path: reason`, the path once (the reason of a file error often names it already).
+    public var description: String { reason.contains(path) ? reason : "\(path): \(reason)" }
 }

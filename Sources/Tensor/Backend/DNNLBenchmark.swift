@@ -1,18 +1,19 @@
 import CDNNL
 
-/// One convolution shape's three oneDNN kernels, ready to time (`lorakit bench kernels`).
+/// One convolution shape's three oneDNN kernels, ready to time (`lorakit bench kernels`). `package`
+/// access: the Bench target of this package uses it; programs and plugins do not see it.
 ///
 /// Every operand is prepared once in the layout its primitive uses (the convolutions' activation
 /// layout, reordered weights), so a timed call runs the primitive alone: reorders are excluded,
 /// as they are between layers of a model whose activations stay in that layout. Backward-data
 /// runs the kernel `conv2d`'s backward runs (for stride 1 on AVX-512, a forward convolution with
 /// the flipped kernel).
-public final class ConvolutionBenchmark {
+package final class ConvolutionBenchmark {
     /// Floating-point operations of one call of any of the three kernels: `2·N·O·H'·W'·(C/g)·kH·kW`.
-    public let flops: Double
+    package let flops: Double
     /// oneDNN's implementation names (e.g. "jit:avx2") per kernel: forward, backward-data,
     /// backward-weights.
-    public let implementations: [String]
+    package let implementations: [String]
 
     private let geometry: ConvolutionGeometry
     private let forwardArgs: [(Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer)]
@@ -26,7 +27,7 @@ public final class ConvolutionBenchmark {
     private let plainWeight: Tensor
 
     /// Prepares a 2-D convolution `[N, C, H, W] → [N, O, H', W']` with a square kernel.
-    public init(batch: Int, inChannels: Int, outChannels: Int, size: Int, kernel: Int, stride: Int = 1,
+    package init(batch: Int, inChannels: Int, outChannels: Int, size: Int, kernel: Int, stride: Int = 1,
                 padding: Int = 0) {
         // The sizes come from a command line: checked here, before any oneDNN descriptor.
         do {
@@ -88,15 +89,15 @@ public final class ConvolutionBenchmark {
                            u.implementation]
     }
     /// Runs the forward primitive once.
-    public func forward() { forwardPrimitive.execute(forwardArgs) }
+    package func forward() { forwardPrimitive.execute(forwardArgs) }
     /// Runs the backward-data primitive once.
-    public func backwardData() { dataPrimitive.execute(dataArgs) }
+    package func backwardData() { dataPrimitive.execute(dataArgs) }
     /// Runs the backward-weights primitive once.
-    public func backwardWeights() { weightPrimitive.execute(weightArgs) }
+    package func backwardWeights() { weightPrimitive.execute(weightArgs) }
 
     /// Runs the inference forward primitive (what `conv2d` uses under `withNoGrad`) on operands
     /// in its own layouts; prepared on first use.
-    public func forwardInference() {
+    package func forwardInference() {
         if inference == nil {
             let g = geometry
             let p = DNNL.convolutionForward(g, training: false)
@@ -114,19 +115,19 @@ public final class ConvolutionBenchmark {
 
     /// Reorders the plain weight into the forward primitive's layout, into fresh (pooled)
     /// memory, as `conv2d` does on every call.
-    public func reorderWeight() {
+    package func reorderWeight() {
         _ = DNNL.reorder(plainWeight, to: forwardPrimitive.md(dnnl_query_weights_md))
     }
 
     /// Prepares the weight for backward-data as `conv2d`'s backward does on every call: the
     /// flip and transpose (when backward-data runs as a forward convolution) and the reorder.
-    public func prepareBackwardDataWeight() {
+    package func prepareBackwardDataWeight() {
         let w = dataByForward ? DNNL.transposedFlippedWeight(plainWeight) : plainWeight
         _ = DNNL.reorder(w, to: dataPrimitive.md(dnnl_query_weights_md))
     }
 
     /// Layout names oneDNN chose (source, weights, destination of the forward pass), for reports.
-    public var layouts: String {
+    package var layouts: String {
         let f = forwardPrimitive
         return [dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md]
             .map { DNNL.layoutName(f.md($0)) }.joined(separator: " ")

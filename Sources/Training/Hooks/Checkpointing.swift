@@ -30,9 +30,17 @@ public final class Checkpointing: TrainerHook {
 
     public func runEnded(_ context: TrainerContext) {}
 
-    public func checkpointSaved(_ context: TrainerContext, directory: URL) {
+    /// Records the checkpoint about to be written with the monitored value of its own model: the
+    /// last evaluation's, when it was measured at this step (a value from an earlier step is
+    /// another model's, and such a checkpoint competes for the last place only).
+    public func checkpointWillSave(_ context: TrainerContext) {
         kept.removeAll { $0.step == context.step }
-        kept.append((context.step, context.lastMetrics[monitor]))
+        let value = context.lastEvaluationStep == context.step ? context.lastMetrics[monitor] : nil
+        kept.append((context.step, value))
+    }
+
+    public func checkpointSaved(_ context: TrainerContext, directory: URL) {
+        if !kept.contains(where: { $0.step == context.step }) { checkpointWillSave(context) }
         prune(directory.deletingLastPathComponent())
     }
 
@@ -50,9 +58,25 @@ public final class Checkpointing: TrainerHook {
         kept.removeAll { !keep.contains($0.step) }
     }
 
-    /// The best checkpoint by the monitored metric so far.
-    public var bestStep: Int? {
-        kept.filter { $0.value != nil }.min { mode == .min ? $0.value! < $1.value! : $0.value! > $1.value! }?.step
+    /// The best checkpoint by the monitored metric so far (the earliest of equals), among those
+    /// whose model was evaluated.
+    public var bestStep: Int? { best()?.step }
+
+    /// The best evaluated checkpoint among `steps` (those on disk; nil: any kept), with its value;
+    /// the earliest of equals.
+    public func best(among steps: Set<Int>? = nil) -> (step: Int, value: Double)? {
+        var result: (step: Int, value: Double)?
+        for (step, value) in kept.sorted(by: { $0.step < $1.step }) {
+            guard let value, steps.map({ $0.contains(step) }) ?? true else { continue }
+            if let current = result, !isBetter(value, than: current.value) { continue }
+            result = (step, value)
+        }
+        return result
+    }
+
+    /// Whether `value` is better than `other` in this hook's mode.
+    public func isBetter(_ value: Double, than other: Double) -> Bool {
+        mode == .min ? value < other : value > other
     }
 
     public func savedState() -> [String: Double]? {
