@@ -66,7 +66,7 @@ public final class TrainerContext {
     public var lastMetrics: [String: Double] = [:]
     /// The optimizer step after which `lastMetrics` were measured (nil: no evaluation yet). A
     /// value measured at another step than the current one is not the current model's.
-    public internal(set) var lastEvaluationStep: Int?
+    public var lastEvaluationStep: Int?
 
     /// Sets the step, for driving hooks outside a trainer (tests, custom loops).
     public func setStepForTesting(_ step: Int) { self.step = step }

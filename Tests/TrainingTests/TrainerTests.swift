@@ -97,6 +97,7 @@ final class TrainerTests: XCTestCase {
             let url = try store.save(step: step) { dir in try Data("{}".utf8).write(to: dir.appendingPathComponent("trainer_state.json")) }
             let ctx = context
             ctx.lastMetrics = ["accuracy": accuracy]
+            ctx.lastEvaluationStep = step                  // evaluated at the checkpoint's own step
             setStep(ctx, step)
             hook.checkpointSaved(ctx, directory: url)
         }
