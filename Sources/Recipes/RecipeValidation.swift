@@ -3,9 +3,10 @@ import Foundation
 extension Recipe {
     /// Semantic checks, run before any training: ranges (rank ≥ 1, alpha > 0, 0 ≤ dropout < 1,
     /// lr > 0, batch_size ≥ 1, …), settings that need each other (`train.mode: lora` needs a
-    /// `lora` section, `epochs` or `max_steps`, `classes` = `class_names` count, a monitor that is
-    /// measured), files and directories that must exist, and names known to the context's
-    /// registries; then the registries' per-name checks, the context's checks and `modelCheck`.
+    /// `lora` section, `epochs` or `max_steps`, a monitor that is measured), files and directories
+    /// that must exist, and names known to the context's registries; then the registries' per-name
+    /// checks, the context's checks (the task's: `model.classes` against `class_names` for
+    /// classification, options of the named entries) and `modelCheck`.
     ///
     /// - Parameter modelCheck: a check that needs the built model, such as whether every LoRA
     ///   target pattern matches a layer; run last.

@@ -3,22 +3,6 @@ import LoRA
 import NN
 import Tasks
 
-/// What a recipe's model holds: its leaf modules and which of them the LoRA targets adapt.
-public struct ModelInspection {
-    public struct Entry {
-        public var key: String
-        public var type: String
-        public var parameters: Int
-    }
-
-    public var architecture: String
-    public var parameters: Int
-    /// Leaf modules in tree order.
-    public var modules: [Entry]
-    /// The layers the recipe's LoRA settings would adapt (nil when the recipe trains no adapters).
-    public var lora: InjectionReport?
-}
-
 extension RecipeRun {
     /// The recipe's model (with its weights when the file exists) and the layers its LoRA
     /// targets match; nothing is injected.

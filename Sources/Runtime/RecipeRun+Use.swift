@@ -6,36 +6,19 @@ import Tasks
 import Tensor
 import Training
 
-/// Which model a command uses.
-public struct ModelChoice: Equatable, Sendable {
-    /// A complete model replacing the recipe's weights (a run's `model.safetensors`, a merged file).
-    public var weights: URL?
-    /// A PEFT adapter applied on top.
-    public var adapter: URL?
-    /// The recipe's base model as it is, without the run's adapter or trained weights.
-    public var base: Bool
-
-    public init(weights: URL? = nil, adapter: URL? = nil, base: Bool = false) {
-        self.weights = weights
-        self.adapter = adapter
-        self.base = base
-    }
-
-    /// The run's own output: its adapter (LoRA recipes) or its trained weights (full, probe).
-    public static let run = ModelChoice()
-    /// The recipe's base model, explicitly.
-    public static let baseModel = ModelChoice(base: true)
-}
-
 extension RecipeRun {
     /// Metrics of the chosen model on a split (the task decides which: the recipe's `eval.metrics`
     /// and the loss for classification).
+    /// - Throws: `RunError` when the chosen model's files are missing or the split has no data;
+    ///   the task's and the data's errors naming the file, line or shape.
     public func evaluate(_ choice: ModelChoice = .run, split: DataRole = .validation) throws -> [String: Double] {
         try evaluate(try task(), choice, split)
     }
 
     /// Predictions of the chosen model for `inputs` (image files, texts, or files of texts, as the
     /// recipe's data format reads them).
+    /// - Throws: `RunError` when the chosen model's files are missing; `PredictionError` naming an
+    ///   input that cannot be read.
     public func predict(_ inputs: [String], with choice: ModelChoice = .run) throws -> [Prediction] {
         try predict(try task(), inputs, choice)
     }

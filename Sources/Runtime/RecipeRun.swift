@@ -18,7 +18,10 @@ import Training
 /// The recipe's task is looked up in the registry and opened once per operation: from there on
 /// the task's session, model, items and batches have their concrete types.
 public final class RecipeRun {
+    /// The recipe as loaded (with `extends` and overrides applied, path options made absolute),
+    /// with where each key was written.
     public let loaded: LoadedRecipe
+    /// Everything the recipe can name: the standard modules, the built-ins and its plugins.
     public let registry: Registry
     /// Messages for the user (skipped files, the best checkpoint chosen); the command line prints
     /// them to standard error.
@@ -53,6 +56,7 @@ public final class RecipeRun {
         self.log = log
     }
 
+    /// The decoded recipe.
     public var recipe: Recipe { loaded.recipe }
     /// The run's output directory (`output_dir`).
     public var output: URL { URL(fileURLWithPath: recipe.outputDirectory) }

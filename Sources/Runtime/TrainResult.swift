@@ -4,11 +4,15 @@ import Training
 
 /// What `RecipeRun.train` produced.
 public struct TrainResult {
+    /// How training ended: steps, epochs, the loss of every step, the last validation metrics.
     public var summary: TrainingSummary
+    /// Parameters that trained (adapters, saved modules; everything in full fine-tuning).
     public var trainableParameters: Int
     /// Parameters of the model without its adapters.
     public var totalParameters: Int
+    /// Mean wall time of an optimizer step.
     public var meanStepSeconds: Double
+    /// Wall time of the whole run (building, training, writing).
     public var seconds: Double
     /// Peak bytes of live tensors during training.
     public var peakBytes: Int

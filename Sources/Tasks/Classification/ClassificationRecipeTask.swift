@@ -40,6 +40,32 @@ public struct ClassificationRecipeTask: RecipeTask {
                                                   transforms: format?.transforms(registry) ?? []))
     }
 
+    public func listing(in registry: Registry) -> [String] {
+        var lines = ["architectures (model.architecture; model.options):"]
+        for (name, a) in registry.entries(Classifiers.self) where a.input == input {
+            lines.append("  \(name): \(a.summary)")
+            lines += optionListing(a.options)
+        }
+        lines.append("data formats (data.format; data.options):")
+        var transforms: [TransformDefinition] = []
+        for (name, f) in registry.entries(ClassificationFormats.self) where f.input == input {
+            lines.append("  \(name): \(f.summary)")
+            lines += optionListing(f.options)
+            let accepted = f.transforms(registry)
+            if !accepted.isEmpty { lines.append("    transforms: \(accepted.map(\.name).joined(separator: ", "))") }
+            for t in accepted where !transforms.contains(where: { $0.name == t.name }) { transforms.append(t) }
+        }
+        if !transforms.isEmpty {
+            lines.append("transforms (data.transforms: [{name: …, options…}]):")
+            for t in transforms {
+                lines.append("  \(t.name): \(t.summary)")
+                lines += optionListing(t.options)
+            }
+        }
+        lines.append("metrics (eval.metrics): " + (registry.metrics.names + registry.metrics.patternDescriptions).joined(separator: ", "))
+        return lines
+    }
+
     /// The keys classification owns and the options given to its architecture, format and
     /// transforms.
     func problems(in recipe: Recipe, registry: Registry) -> [RecipeProblem] {

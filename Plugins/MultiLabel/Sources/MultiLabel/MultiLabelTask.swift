@@ -14,6 +14,14 @@ public struct MultiLabelTask: RecipeTask {
 
     public func makeSession(_ setup: RunSetup) throws -> MultiLabelSession { try MultiLabelSession(setup: setup) }
 
+    public func listing(in registry: Registry) -> [String] {
+        ["architectures (model.architecture): LoRAKit's classifier architectures, one output per label: "
+            + registry.names(Classifiers.self).joined(separator: ", "),
+         "data formats (data.format; data.options):"]
+            + registry.entries(MultiLabelFormats.self).flatMap { name, f in ["  \(name): \(f.summary)"] + optionListing(f.options) }
+            + ["metrics (eval.metrics): " + MultiLabelMetrics.names.joined(separator: ", ")]
+    }
+
     public func validation(of recipe: Recipe, registry: Registry) -> TaskValidation {
         let architecture = registry.entry(Classifiers.self, recipe.model.architecture)
         let format = registry.entry(MultiLabelFormats.self, recipe.data.format)

@@ -1,0 +1,30 @@
+import Foundation
+import Training
+
+/// One run of a task: what the runner asks of it. A class, so a session can remember what it
+/// learned on the way (the training split's class names decide the validation split's indices).
+public protocol TaskSession: AnyObject {
+    /// The typed model (a classifier with its forward, a causal language model, …).
+    associatedtype Model: TaskModel
+    associatedtype Item
+    associatedtype Batch
+    /// The loss and metrics the trainer and the evaluator run.
+    associatedtype Objective: TrainingTask where Objective.Batch == Batch
+
+    /// The model the recipe names, with `weights` loaded.
+    func makeModel(weights: ModelWeights) throws -> Model
+    /// The dataset of a split, with its collation (see `DatasetSplits` for the usual rules).
+    func dataset(_ role: DataRole) throws -> TaskDataset<Item, Batch>
+    /// Whether the recipe has a validation split (given, held out from training, or generated).
+    var hasValidationData: Bool { get }
+    /// The training loss and evaluation metrics for `model`.
+    func objective(for model: Model) throws -> Objective
+    /// Predictions for user inputs (files or texts, as the data format reads them).
+    func predict(_ inputs: [String], with model: Model) throws -> [Prediction]
+    /// Files the run writes beside its outputs for later commands and other tools (class names).
+    func writeRunFiles(to directory: URL) throws
+}
+
+extension TaskSession {
+    public func writeRunFiles(to directory: URL) throws {}
+}
