@@ -1,0 +1,94 @@
+import NN
+import Tensor
+
+/// The decoder stack of a Llama-architecture model (Hugging Face's `LlamaModel`):
+///
+///     h₀ = E[ids]                                  [N, T] → [N, T, H]
+///     hᵢ = decoderLayerᵢ(hᵢ₋₁)                     L pre-norm layers (attention, SwiGLU)
+///     y  = rmsNorm(h_L)                            [N, T, H]
+///
+/// Keys `embed_tokens`, `layers.N.…`, `norm` (under `model.` in `LlamaForCausalLM`).
+public final class LlamaModel: Module {
+    @LayerChild(key: "embed_tokens") public var embedTokens: any TokenEmbedding
+    @ChildList(key: "layers") public var layers: [LlamaDecoderLayer]
+    @Child(key: "norm") public var norm: RMSNorm
+    /// The architecture.
+    public let config: LlamaConfig
+
+    public init(config: LlamaConfig, embedTokens: any TokenEmbedding, layers: [LlamaDecoderLayer], norm: RMSNorm) {
+        precondition(layers.count == config.layerCount, "LlamaModel: \(layers.count) layers for a configuration of \(config.layerCount)")
+        self.config = config
+        _embedTokens = LayerChild(wrappedValue: embedTokens, key: "embed_tokens")
+        _layers = ChildList(wrappedValue: layers, key: "layers")
+        _norm = Child(wrappedValue: norm, key: "norm")
+        super.init()
+    }
+
+    /// The last layer's normalised states.
+    /// - Parameters:
+    ///   - ids: token ids [N, T] (int64 or int32).
+    ///   - attentionMask: [N, past + T] (any numeric type): 1 for a token, 0 for padding, over the
+    ///     cached tokens and these; nil when nothing is padding. A padded query sees no key and
+    ///     gets a state that no real token reads.
+    ///   - positions: RoPE positions [N, T]; by default `past ..< past + T` for every sequence
+    ///     (`past` = tokens in the cache). Left-padded batches pass the count of real tokens before
+    ///     each one, as `transformers`' `generate` does.
+    ///   - cache: keys and values of earlier tokens; this call's are appended. A forward with a
+    ///     cache records no gradients.
+    /// - Returns: [N, T, H].
+    /// - Throws: `LlamaError.invalidInput` for ids outside the vocabulary or of a float type,
+    ///   shapes that disagree, a cache of another batch size, or negative positions.
+    public func hiddenStates(_ ids: Tensor, attentionMask: Tensor? = nil, positions: Tensor? = nil,
+                             cache: LlamaKVCache? = nil) throws -> Tensor {
+        guard ids.rank == 2, !ids.dtype.isFloatingPoint else {
+            throw LlamaError.invalidInput("token ids must be an integer tensor [N, T], got \(ids.dtype.rawValue) \(ids.shape)")
+        }
+        let (n, t) = (ids.shape[0], ids.shape[1])
+        let past = cache?.length ?? 0
+        if let cache, cache.batch != n {
+            throw LlamaError.invalidInput("the cache holds \(cache.batch) sequences, the input \(n)")
+        }
+        let keyMask = try attentionMask.map { try LlamaModel.keyMask($0, batch: n, keys: past + t) } ?? nil
+        let rope = try rotaryAngles(positions, batch: n, tokens: t, past: past)
+        let body = { () throws -> Tensor in
+            var h: Tensor
+            do { h = try self.embedTokens.embed(ids) } catch {
+                throw LlamaError.invalidInput("token ids: \(error)")
+            }
+            cache?.reserve(past + t)
+            for (i, layer) in self.layers.enumerated() {
+                h = layer(h, rope: rope, keyMask: keyMask, cache: cache, layer: i)
+            }
+            cache?.advance(by: t)
+            return self.norm(h)
+        }
+        return cache == nil ? try body() : try withNoGrad(body)
+    }
+
+    /// RoPE angles for the given positions, or for `past ..< past + t` shared by the batch.
+    private func rotaryAngles(_ positions: Tensor?, batch n: Int, tokens t: Int, past: Int) throws -> RotaryAngles {
+        let list: [Int]
+        if let positions {
+            guard positions.shape == [n, t], !positions.dtype.isFloatingPoint else {
+                throw LlamaError.invalidInput("positions must be an integer tensor [\(n), \(t)], got \(positions.dtype.rawValue) \(positions.shape)")
+            }
+            list = positions.indexScalars
+            if let bad = list.first(where: { $0 < 0 }) { throw LlamaError.invalidInput("position \(bad) is negative") }
+        } else {
+            list = Array(past..<(past + t))
+        }
+        let (cos, sin) = Tensor.rotaryAngles(positions: list, dimension: config.headDimension, base: config.ropeTheta)
+        return RotaryAngles(cos: cos, sin: sin)
+    }
+
+    /// The additive key mask [N, keys] (0 where the mask is nonzero, −∞ where it is 0), or nil
+    /// when every key may be attended to.
+    static func keyMask(_ mask: Tensor, batch n: Int, keys: Int) throws -> Tensor? {
+        guard mask.shape == [n, keys] else {
+            throw LlamaError.invalidInput("the attention mask must be [\(n), \(keys)] (cached and new tokens), got \(mask.shape)")
+        }
+        let values = mask.detached().toFloat32().scalars
+        if values.allSatisfy({ $0 != 0 }) { return nil }
+        return Tensor(values.map { $0 != 0 ? 0 : -Float.infinity }, shape: [n, keys])
+    }
+}

@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""Fixtures for the Llama decoder tests (Tests/LanguageModelsTests/Fixtures/), from transformers.
+
+    python3 scripts/make_llama_fixtures.py         (needs torch, transformers, gguf, safetensors, numpy)
+
+llama_tiny/config.json + llama_tiny/model.safetensors — a random LlamaForCausalLM as transformers
+  saves it (keys `model.embed_tokens.weight`, `model.layers.N.self_attn.q_proj.weight`, …,
+  `lm_head.weight`), float32: vocabulary 96, hidden 64, 2 layers, 4 heads of 16, 2 key/value heads
+  (grouped-query), SwiGLU 96, RoPE base 10000, RMS eps 1e-6, untied head. Weights ~ N(0, 0.25)
+  (transformers' 0.02 makes attention nearly uniform and would test little), norm weights 1 + N(0, 0.1).
+
+llama_tiny_tied/ — the same architecture with 1 layer and a tied head (no `lm_head.weight`).
+
+llama_tiny.gguf — llama_tiny written with the gguf package's writer as llama.cpp's converter writes
+  a Llama: tensor names `token_embd`, `blk.N.attn_q/k/v/output`, `ffn_gate/up/down`, `attn_norm`,
+  `ffn_norm`, `output_norm`, `output`; Q and K rows PERMUTED for interleaved-pairs RoPE
+  (convert_hf_to_gguf.py's `LlamaModel.permute`); types mixed to cover every block format the
+  loader reads: layer 0 Q4_1 / Q4_0 / Q8_0 / F16, layer 1 F32 / F16 / BF16, token_embd Q8_0,
+  output Q8_0, norms F32. The ggml quantisers of gguf-py make the blocks.
+
+llama_tiny_goldens.json — float64 references (the float32 weights run in float64, eager attention,
+  so the goldens carry no float32 rounding of their own):
+    safetensors.sequences          ids [T] and logits [T][V] of llama_tiny for 3 unpadded rows
+    safetensors.padded             a right-padded and a left-padded batch: ids, attention_mask,
+                                   position_ids (cumsum of the mask − 1, as generate() makes them
+                                   for left padding), logits at the real positions (padding rows 0;
+                                   left padding: each row's sequence run alone, see padded_goldens)
+    safetensors.cache_steps        a 5-token prefix then 6 single-token steps through transformers'
+                                   DynamicCache: logits of each step [V]
+    safetensors.greedy             prompt ids, 12 greedy tokens from generate() (float32, as users
+                                   run it) and the float64 top-1/top-2 margin of every step
+    tied.sequences                 llama_tiny_tied on 2 rows
+    gguf.sequences                 llama_tiny.gguf loaded by transformers (dequantised by gguf-py,
+                                   Q/K un-permuted by transformers), the same 3 rows
+    gguf.cache_steps, gguf.greedy  as above for the GGUF model
+    gguf.dequantized               per GGUF tensor: shape (PyTorch order, HF row order for Q/K
+                                   un-permuted) and Σw, Σw², w[0..7] of gguf-py's dequantisation
+"""
+import json
+import os
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+import gguf
+from gguf.quants import quantize
+from transformers import LlamaConfig, LlamaForCausalLM
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+OUT = os.path.join(ROOT, "Tests", "LanguageModelsTests", "Fixtures")
+
+SEQUENCES = [
+    [1, 17, 42, 5, 88, 23, 61],
+    [7, 3, 95, 12, 12, 40, 71, 8, 33, 54, 2, 90],
+    [60, 59, 58, 1, 0, 44, 19, 27, 81, 36, 36, 36, 5, 77, 14, 50],
+]
+PROMPT = [1, 30, 22, 75, 9]
+
+
+def tiny_config(layers, tied):
+    return LlamaConfig(vocab_size=96, hidden_size=64, intermediate_size=96, num_hidden_layers=layers,
+                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                       rms_norm_eps=1e-6, rope_theta=10000.0, tie_word_embeddings=tied,
+                       attention_bias=False, mlp_bias=False, hidden_act="silu",
+                       bos_token_id=1, eos_token_id=2, pad_token_id=0)
+
+
+def random_model(layers, tied, seed):
+    torch.manual_seed(seed)
+    config = tiny_config(layers, tied)
+    config._attn_implementation = "eager"
+    model = LlamaForCausalLM(config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):
+                p.copy_(1 + 0.1 * torch.randn_like(p))
+            else:
+                p.copy_(0.25 * torch.randn_like(p))
+    return model
+
+
+def save_hf(model, directory):
+    os.makedirs(directory, exist_ok=True)
+    model.config.save_pretrained(directory)
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    if model.config.tie_word_embeddings:
+        state.pop("lm_head.weight", None)
+    save_file(state, os.path.join(directory, "model.safetensors"), metadata={"format": "pt"})
+
+
+def rows(t):
+    return [[float(f"{v:.9g}") for v in r] for r in t.tolist()]
+
+
+@torch.no_grad()
+def logits64(model, ids, mask=None, positions=None):
+    m = model.double()
+    out = m(input_ids=torch.tensor(ids), attention_mask=None if mask is None else torch.tensor(mask),
+            position_ids=None if positions is None else torch.tensor(positions)).logits
+    model.float()
+    return out
+
+
+@torch.no_grad()
+def sequence_goldens(model, sequences):
+    return [{"ids": s, "logits": rows(logits64(model, [s])[0])} for s in sequences]
+
+
+@torch.no_grad()
+def padded_goldens(model):
+    """Right padding: transformers' logits of the padded batch. Left padding: transformers (5.25,
+    eager attention) gives NaN for fully masked padding queries, which then reach the real
+    tokens through masked keys (0 · NaN), so the golden of a left-padded row is the logits of its
+    sequence run alone — what a correct mask and positions must give at its real tokens."""
+    out = []
+    a, b = SEQUENCES[0], SEQUENCES[1]
+    t = len(b)
+    for side in ["right", "left"]:
+        pad = [0] * (t - len(a))
+        ids = [a + pad if side == "right" else pad + a, b]
+        mask = [[1] * len(a) + [0] * len(pad) if side == "right" else [0] * len(pad) + [1] * len(a), [1] * t]
+        positions = [[max(int(c) - 1, 0) for c in np.cumsum(m)] for m in mask]
+        if side == "right":
+            logits = logits64(model, ids, mask, positions)
+        else:
+            alone = logits64(model, [a])[0]
+            logits = torch.cat([torch.zeros(1, len(pad), alone.shape[-1], dtype=torch.float64), alone.unsqueeze(0)], 1)
+            logits = torch.cat([logits, logits64(model, [b])], 0)
+        keep = torch.tensor(mask, dtype=torch.bool).unsqueeze(-1)
+        logits = torch.where(keep, logits, torch.zeros_like(logits))                # padding rows → 0
+        assert torch.isfinite(logits).all()
+        out.append({"side": side, "ids": ids, "attention_mask": mask, "position_ids": positions,
+                    "logits": [rows(l) for l in logits]})
+    return out
+
+
+@torch.no_grad()
+def cache_goldens(model, ids, prefix=5):
+    from transformers import DynamicCache
+    m = model.double()
+    cache = DynamicCache(config=m.config)
+    out = m(input_ids=torch.tensor([ids[:prefix]]), past_key_values=cache, use_cache=True)
+    steps = [{"position": prefix - 1, "logits": rows(out.logits[0, -1:])[0]}]
+    for i in range(prefix, len(ids)):
+        out = m(input_ids=torch.tensor([[ids[i]]]), past_key_values=out.past_key_values, use_cache=True)
+        steps.append({"position": i, "logits": rows(out.logits[0])[0]})
+    model.float()
+    return {"ids": ids, "prefix": prefix, "steps": steps}
+
+
+@torch.no_grad()
+def greedy_goldens(model, prompt, new_tokens=12):
+    generated = model.generate(torch.tensor([prompt]), attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
+                               max_new_tokens=new_tokens, do_sample=False, pad_token_id=0, eos_token_id=None)
+    tokens = generated[0, len(prompt):].tolist()
+    margins = []
+    ids = list(prompt)
+    for tok in tokens:
+        row = logits64(model, [ids])[0, -1]
+        top = torch.topk(row, 2)
+        assert int(top.indices[0]) == tok, "float64 greedy differs from transformers' float32 generate"
+        margins.append(float(top.values[0] - top.values[1]))
+        ids.append(tok)
+    return {"prompt": prompt, "tokens": tokens, "margins": margins}
+
+
+# MARK: - GGUF
+
+GGUF_TYPES = {  # HF key suffix → type per layer
+    0: {"self_attn.q_proj": "Q4_1", "self_attn.k_proj": "Q4_0", "self_attn.v_proj": "Q8_0",
+        "self_attn.o_proj": "F16", "mlp.gate_proj": "Q4_1", "mlp.up_proj": "Q4_0", "mlp.down_proj": "Q8_0"},
+    1: {"self_attn.q_proj": "F32", "self_attn.k_proj": "F16", "self_attn.v_proj": "BF16",
+        "self_attn.o_proj": "F32", "mlp.gate_proj": "F16", "mlp.up_proj": "BF16", "mlp.down_proj": "F32"},
+}
+GGUF_NAMES = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn.v_proj": "attn_v",
+              "self_attn.o_proj": "attn_output", "mlp.gate_proj": "ffn_gate", "mlp.up_proj": "ffn_up",
+              "mlp.down_proj": "ffn_down", "input_layernorm": "attn_norm", "post_attention_layernorm": "ffn_norm"}
+
+
+def permute(w, n_head, n_head_kv):
+    """llama.cpp's convert_hf_to_gguf.py LlamaModel.permute (rows reordered for interleaved RoPE)."""
+    if n_head_kv is not None and n_head != n_head_kv:
+        n_head = n_head_kv
+    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def write_gguf(model, path):
+    c = model.config
+    writer = gguf.GGUFWriter(path, "llama")
+    writer.add_name("llama tiny (LoRAKit test fixture)")
+    writer.add_block_count(c.num_hidden_layers)
+    writer.add_context_length(c.max_position_embeddings)
+    writer.add_embedding_length(c.hidden_size)
+    writer.add_feed_forward_length(c.intermediate_size)
+    writer.add_head_count(c.num_attention_heads)
+    writer.add_head_count_kv(c.num_key_value_heads)
+    writer.add_rope_freq_base(c.rope_parameters["rope_theta"])
+    writer.add_layer_norm_rms_eps(c.rms_norm_eps)
+    writer.add_rope_dimension_count(c.hidden_size // c.num_attention_heads)
+    writer.add_vocab_size(c.vocab_size)
+    writer.add_file_type(gguf.LlamaFileType.MOSTLY_Q8_0)
+    state = model.state_dict()
+
+    def add(name, w, kind):
+        w = w.detach().float().numpy()
+        qtype = gguf.GGMLQuantizationType[kind]
+        if kind == "F32":
+            writer.add_tensor(name, w.astype(np.float32))
+        elif kind == "F16":
+            writer.add_tensor(name, w.astype(np.float16))
+        else:
+            writer.add_tensor(name, quantize(w, qtype), raw_dtype=qtype)
+
+    add("token_embd.weight", state["model.embed_tokens.weight"], "Q8_0")
+    for i in range(c.num_hidden_layers):
+        p = f"model.layers.{i}."
+        for key, kind in GGUF_TYPES[i].items():
+            w = state[p + key + ".weight"]
+            if key == "self_attn.q_proj":
+                w = permute(w, c.num_attention_heads, c.num_attention_heads)
+            if key == "self_attn.k_proj":
+                w = permute(w, c.num_attention_heads, c.num_key_value_heads)
+            add(f"blk.{i}.{GGUF_NAMES[key]}.weight", w, kind)
+        for key in ["input_layernorm", "post_attention_layernorm"]:
+            add(f"blk.{i}.{GGUF_NAMES[key]}.weight", state[p + key + ".weight"], "F32")
+    add("output_norm.weight", state["model.norm.weight"], "F32")
+    if not c.tie_word_embeddings:
+        add("output.weight", state["lm_head.weight"], "Q8_0")
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def dequantized_summary(path, config):
+    reader = gguf.GGUFReader(path)
+    out = {}
+    for t in reader.tensors:
+        w = gguf.dequantize(t.data, t.tensor_type).astype(np.float32)
+        w = w.reshape([int(d) for d in reversed(t.shape)])     # PyTorch order [out, in]
+        if ".attn_q." in t.name or ".attn_k." in t.name:      # transformers' reverse permutation
+            heads = config.num_attention_heads if ".attn_q." in t.name else config.num_key_value_heads
+            d = w.shape[0] // heads // 2
+            w = w.reshape(heads, d, 2, *w.shape[1:]).swapaxes(2, 1).reshape(w.shape)
+        w64 = w.astype(np.float64).reshape(-1)
+        out[t.name] = {"type": t.tensor_type.name, "shape": list(w.shape), "sum": float(w64.sum()),
+                       "sum_squares": float((w64 * w64).sum()), "first": [float(v) for v in w64[:8]]}
+    return out
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    model = random_model(layers=2, tied=False, seed=0)
+    save_hf(model, os.path.join(OUT, "llama_tiny"))
+    tied = random_model(layers=1, tied=True, seed=1)
+    save_hf(tied, os.path.join(OUT, "llama_tiny_tied"))
+    gguf_path = os.path.join(OUT, "llama_tiny.gguf")
+    write_gguf(model, gguf_path)
+
+    from transformers import AutoModelForCausalLM
+    from_gguf = AutoModelForCausalLM.from_pretrained(OUT, gguf_file="llama_tiny.gguf", dtype=torch.float32,
+                                                     attn_implementation="eager").eval()
+    # transformers marks a GGUF-loaded model as quantised and refuses dtype casts: copy its
+    # (dequantised, un-permuted) weights into a plain model of the same configuration.
+    plain = LlamaForCausalLM(from_gguf.config).eval()
+    plain.load_state_dict(from_gguf.state_dict())
+    from_gguf = plain
+    cache_ids = SEQUENCES[2][:11]
+    goldens = {
+        "safetensors": {
+            "sequences": sequence_goldens(model, SEQUENCES),
+            "padded": padded_goldens(model),
+            "cache_steps": cache_goldens(model, cache_ids),
+            "greedy": greedy_goldens(model, PROMPT),
+        },
+        "tied": {"sequences": sequence_goldens(tied, SEQUENCES[:2])},
+        "gguf": {
+            "sequences": sequence_goldens(from_gguf, SEQUENCES),
+            "cache_steps": cache_goldens(from_gguf, cache_ids),
+            "greedy": greedy_goldens(from_gguf, PROMPT),
+            "dequantized": dequantized_summary(gguf_path, model.config),
+        },
+    }
+    with open(os.path.join(OUT, "llama_tiny_goldens.json"), "w") as f:
+        json.dump(goldens, f, separators=(",", ":"))
+    for name in ["llama_tiny/model.safetensors", "llama_tiny_tied/model.safetensors", "llama_tiny.gguf",
+                 "llama_tiny_goldens.json"]:
+        print(name, os.path.getsize(os.path.join(OUT, name)), "bytes")
+    print("greedy margins (safetensors):", min(goldens["safetensors"]["greedy"]["margins"]))
+    print("greedy margins (gguf):", min(goldens["gguf"]["greedy"]["margins"]))
+
+
+if __name__ == "__main__":
+    main()
