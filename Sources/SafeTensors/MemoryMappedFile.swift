@@ -6,15 +6,16 @@ import Glibc
 /// Tensors loaded without a copy keep this object alive through their storage's `owner`, so
 /// they stay valid after the `SafeTensorsFile` that produced them is gone. Writes through such a
 /// tensor change private pages only, never the file. As with any mapping, truncating the file
-/// while it is mapped makes later reads of the lost pages fault (SIGBUS).
-final class MemoryMappedFile: @unchecked Sendable {
+/// while it is mapped makes later reads of the lost pages fault (SIGBUS). Package-visible: the
+/// GGUF reader maps its files the same way.
+package final class MemoryMappedFile: @unchecked Sendable {
     /// Start of the mapping (nil for an empty file, which cannot be mapped).
-    let base: UnsafeMutableRawPointer?
-    let byteCount: Int
+    package let base: UnsafeMutableRawPointer?
+    package let byteCount: Int
 
     /// Opens and maps `path`.
     /// - Throws: `SafeTensorsError.io` naming the failing call.
-    init(path: String) throws {
+    package init(path: String) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SafeTensorsError.io(path: path, operation: "open", errno: errno) }
         defer { close(fd) }
@@ -40,5 +41,5 @@ final class MemoryMappedFile: @unchecked Sendable {
     }
 
     /// The mapped bytes.
-    var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: byteCount) }
+    package var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: byteCount) }
 }

@@ -27,10 +27,10 @@ public struct Tensor {
         self.node = node
     }
 
-    /// Uninitialised plain storage for `shape` (internal: kernels fill it). Every tensor's memory
-    /// comes through here or `TensorStorage(byteCount:dtype:)`, so a negative dimension or a
-    /// shape whose byte count overflows stops here, before any kernel loop uses it.
-    init(uninitialized shape: [Int], dtype: DType = .float32) {
+    /// Uninitialised plain storage for `shape` (package: kernels and the GGUF reader fill it).
+    /// Every tensor's memory comes through here or `TensorStorage(byteCount:dtype:)`, so a negative
+    /// dimension or a shape whose byte count overflows stops here, before any kernel loop uses it.
+    package init(uninitialized shape: [Int], dtype: DType = .float32) {
         guard let n = Tensor.elementCount(shape), n <= Int.max / dtype.byteSize else {
             preconditionFailure("cannot create a \(dtype.rawValue) tensor of shape \(shape): "
                                 + "dimensions must be ≥ 0 and the byte count must fit in Int")
