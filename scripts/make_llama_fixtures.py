@@ -18,6 +18,8 @@ llama_tiny.gguf — llama_tiny written with the gguf package's writer as llama.c
   loader reads: layer 0 Q4_1 / Q4_0 / Q8_0 / F16, layer 1 F32 / F16 / BF16, token_embd Q8_0,
   output Q8_0, norms F32. The ggml quantisers of gguf-py make the blocks.
 
+llama_tiny_q5.gguf — a 1-layer tied model whose blk.0.ffn_up is Q5_0 (a type the loader refuses).
+
 llama_tiny_goldens.json — float64 references (the float32 weights run in float64, eager attention,
   so the goldens carry no float32 rounding of their own):
     safetensors.sequences          ids [T] and logits [T][V] of llama_tiny for 3 unpadded rows
@@ -185,8 +187,9 @@ def permute(w, n_head, n_head_kv):
     return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-def write_gguf(model, path):
+def write_gguf(model, path, types=None):
     c = model.config
+    types = types or GGUF_TYPES
     writer = gguf.GGUFWriter(path, "llama")
     writer.add_name("llama tiny (LoRAKit test fixture)")
     writer.add_block_count(c.num_hidden_layers)
@@ -215,7 +218,7 @@ def write_gguf(model, path):
     add("token_embd.weight", state["model.embed_tokens.weight"], "Q8_0")
     for i in range(c.num_hidden_layers):
         p = f"model.layers.{i}."
-        for key, kind in GGUF_TYPES[i].items():
+        for key, kind in types[i].items():
             w = state[p + key + ".weight"]
             if key == "self_attn.q_proj":
                 w = permute(w, c.num_attention_heads, c.num_attention_heads)
@@ -258,6 +261,10 @@ def main():
     gguf_path = os.path.join(OUT, "llama_tiny.gguf")
     write_gguf(model, gguf_path)
 
+    # One layer with a type the loader refuses (Q5_0), for the error test.
+    one = random_model(layers=1, tied=True, seed=2)
+    write_gguf(one, os.path.join(OUT, "llama_tiny_q5.gguf"), types={0: dict(GGUF_TYPES[0], **{"mlp.up_proj": "Q5_0"})})
+
     from transformers import AutoModelForCausalLM
     from_gguf = AutoModelForCausalLM.from_pretrained(OUT, gguf_file="llama_tiny.gguf", dtype=torch.float32,
                                                      attn_implementation="eager").eval()
@@ -285,7 +292,7 @@ def main():
     with open(os.path.join(OUT, "llama_tiny_goldens.json"), "w") as f:
         json.dump(goldens, f, separators=(",", ":"))
     for name in ["llama_tiny/model.safetensors", "llama_tiny_tied/model.safetensors", "llama_tiny.gguf",
-                 "llama_tiny_goldens.json"]:
+                 "llama_tiny_q5.gguf", "llama_tiny_goldens.json"]:
         print(name, os.path.getsize(os.path.join(OUT, name)), "bytes")
     print("greedy margins (safetensors):", min(goldens["safetensors"]["greedy"]["margins"]))
     print("greedy margins (gguf):", min(goldens["gguf"]["greedy"]["margins"]))
