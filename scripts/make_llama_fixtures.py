@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fixtures for the Llama decoder tests (Tests/LanguageModelsTests/Fixtures/), from transformers.
 
-    python3 scripts/make_llama_fixtures.py         (needs torch, transformers, gguf, safetensors, numpy)
+    python3 scripts/make_llama_fixtures.py [--smollm2-only]   (needs torch, transformers, gguf, safetensors, numpy)
 
 llama_tiny/config.json + llama_tiny/model.safetensors — a random LlamaForCausalLM as transformers
   saves it (keys `model.embed_tokens.weight`, `model.layers.N.self_attn.q_proj.weight`, …,
@@ -19,6 +19,21 @@ llama_tiny.gguf — llama_tiny written with the gguf package's writer as llama.c
   output Q8_0, norms F32. The ggml quantisers of gguf-py make the blocks.
 
 llama_tiny_q5.gguf — a 1-layer tied model whose blk.0.ffn_up is Q5_0 (a type the loader refuses).
+
+smollm2_goldens.json — the real SmolLM2-135M-Instruct (Q4_1 GGUF; run scripts/fetch_smollm2 first, or
+  set LORAKIT_SMOLLM2 to its directory; skipped when absent) as transformers loads it from the GGUF
+  (dequantised by gguf-py, Q/K un-permuted), run in float64, on PROMPTS rendered with the model's
+  chat template and tokenised by transformers' tokenizer from the same GGUF:
+    columns                        32 fixed vocabulary ids (seeded) whose logits are stored everywhere
+    prompts[i].ids                 the prompt's ids [T]
+    prompts[i].logits              per position [T][32]: the logits at `columns`
+    prompts[i].top_ids/top_values  per position, the 5 largest logits and their ids
+    prompts[i].checksums           per position [Σ logits, Σ logits²] over the whole vocabulary
+    prompts[i].last_top_ids/values the 20 largest logits of the last position
+    prompts[i].greedy              32 greedy tokens (float64, KV cache) — equal to transformers'
+                                   float32 generate(), asserted — and each step's top-1/top-2 margin
+    float32_error                  max |float32 − float64| of transformers' own float32 run over the
+                                   stored logits (how far the reference itself moves in float32)
 
 llama_tiny_goldens.json — float64 references (the float32 weights run in float64, eager attention,
   so the goldens carry no float32 rounding of their own):
@@ -298,5 +313,82 @@ def main():
     print("greedy margins (gguf):", min(goldens["gguf"]["greedy"]["margins"]))
 
 
+# MARK: - SmolLM2 (the real model)
+
+PROMPTS = [
+    [{"role": "user", "content": "What is the capital of France?"}],
+    [{"role": "user", "content": "Write a haiku about the sea."}],
+    [{"role": "system", "content": "You are a terse assistant. Answer in one sentence."},
+     {"role": "user", "content": "Why is the sky blue?"}],
+    [{"role": "user", "content": "List three prime numbers greater than 100."}],
+    [{"role": "user", "content": "Translate to German: The cat sleeps on the warm windowsill."}],
+    [{"role": "user", "content": "def fibonacci(n):\n    # complete this Python function\n"}],
+    [{"role": "user", "content": "Hi!"}, {"role": "assistant", "content": "Hello! How can I help you today?"},
+     {"role": "user", "content": "Tell me a fun fact about octopuses."}],
+    [{"role": "user", "content": "Résumé the plot of Hamlet in two lines — with émotion, s'il vous plaît."}],
+    [{"role": "user", "content": "Compute 17 * 23 and explain the steps."}],
+    [{"role": "user", "content": "Give me a JSON object with keys \"name\" and \"age\" for a fictional person."}],
+]
+
+
+def smollm2_goldens():
+    directory = os.environ.get("LORAKIT_SMOLLM2", os.path.join(ROOT, "data", "models", "smollm2"))
+    name = "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if not os.path.exists(os.path.join(directory, name)):
+        print("smollm2: not found in", directory, "(run scripts/fetch_smollm2); skipped")
+        return
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=name)
+    loaded = AutoModelForCausalLM.from_pretrained(directory, gguf_file=name, dtype=torch.float32).eval()
+    model = LlamaForCausalLM(loaded.config).eval()        # a plain copy (see main)
+    model.load_state_dict(loaded.state_dict())
+    del loaded
+    generator = torch.Generator().manual_seed(0)
+    columns = sorted(torch.randperm(model.config.vocab_size, generator=generator)[:32].tolist())
+    out = {"columns": columns, "prompts": []}
+    float32_error = 0.0
+    for messages in PROMPTS:
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        ids = tokenizer(text, return_tensors="pt").input_ids
+        with torch.no_grad():
+            logits32 = model(ids).logits[0]
+            generated32 = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=32, do_sample=False,
+                                         pad_token_id=2, eos_token_id=None)[0, ids.shape[1]:].tolist()
+            model.double()
+            logits = model(ids).logits[0]
+            # Greedy in float64 with the cache, recording each step's margin.
+            tokens, margins = [], []
+            step = model(ids, use_cache=True)
+            for _ in range(32):
+                top = torch.topk(step.logits[0, -1], 2)
+                tokens.append(int(top.indices[0]))
+                margins.append(float(top.values[0] - top.values[1]))
+                step = model(torch.tensor([[tokens[-1]]]), past_key_values=step.past_key_values, use_cache=True)
+            model.float()
+        assert tokens == generated32, f"float64 greedy {tokens} differs from float32 generate {generated32}"
+        top = torch.topk(logits, 5, dim=-1)
+        last = torch.topk(logits[-1], 20)
+        float32_error = max(float32_error, float((logits32.double() - logits)[:, columns].abs().max()),
+                            float((logits32.double() - logits).gather(1, top.indices).abs().max()))
+        out["prompts"].append({
+            "messages": messages, "ids": ids[0].tolist(),
+            "logits": rows(logits[:, columns]),
+            "top_ids": top.indices.tolist(), "top_values": rows(top.values),
+            "checksums": [[float(f"{r.sum():.12g}"), float(f"{(r * r).sum():.12g}")] for r in logits],
+            "last_top_ids": last.indices.tolist(), "last_top_values": [float(f"{v:.9g}") for v in last.values.tolist()],
+            "greedy": {"tokens": tokens, "margins": margins, "text": tokenizer.decode(tokens)},
+        })
+        print(f"smollm2: {len(out['prompts'])}: {ids.shape[1]} tokens, min margin {min(margins):.4f}: "
+              f"{tokenizer.decode(tokens)!r}")
+    out["float32_error"] = float32_error
+    path = os.path.join(OUT, "smollm2_goldens.json")
+    with open(path, "w") as f:
+        json.dump(out, f, separators=(",", ":"))
+    print("smollm2_goldens.json", os.path.getsize(path), "bytes; float32 error of the reference", float32_error)
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+    if "--smollm2-only" not in sys.argv:
+        main()
+    smollm2_goldens()
