@@ -93,7 +93,7 @@ let package = Package(
 
         // Benchmarks (`lorakit bench …`): linked into the tool only, not into the libraries.
         .target(name: "Bench", dependencies: [
-            "ImageModels", "TextModels", "Training", "LoRA", "NN", "Tensor",
+            "ImageModels", "TextModels", "LanguageModels", "Training", "LoRA", "NN", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
 
