@@ -102,6 +102,47 @@ final class QuantizedMatrixTests: XCTestCase {
         assertClose(dx, g.matmul(w.dequantized()), atol: 1e-5, rtol: 1e-5)
     }
 
+    func testGroupedProductsEqualSeparateOnes() {
+        let weights = [randomMatrix(.q4_1, rows: 7, columns: 64, seed: 20), randomMatrix(.q8_0, rows: 3, columns: 64, seed: 21),
+                       randomMatrix(.float16, rows: 5, columns: 64, seed: 22)]
+        for m in [1, 3, Tensor.fusedRowLimit + 4] {
+            let x = randomTensor([m, 64], seed: UInt64(30 + m))
+            let grouped = Tensor.linear(x, quantizedWeights: weights)
+            let separate = Tensor.concat(weights.map { Tensor.linear(x, quantizedWeight: $0) }, axis: 1)
+            assertClose(grouped, separate, atol: 1e-5, rtol: 1e-5, "m=\(m)")
+        }
+        checkGradients([randomTensor([2, 64], seed: 40)]) { x in Tensor.linear(x[0], quantizedWeights: weights) }
+    }
+
+    func testBFloat16PrecisionRunsOnBF16UnitsOrFallsBack() {
+        let w = randomMatrix(.q4_1, rows: 48, columns: 96, seed: 50)
+        let x = randomTensor([Tensor.fusedRowLimit + 8, 96], seed: 51), g = randomTensor([Tensor.fusedRowLimit + 8, 48], seed: 52)
+        func run() -> (Tensor, Tensor, KernelTrace) {
+            let trace = KernelTrace()
+            let leaf = x.requiringGrad()
+            let y = KernelTrace.record(into: trace) { Tensor.linear(leaf, quantizedWeight: w) }
+            KernelTrace.record(into: trace) { (y * g).sum().backward() }
+            return (y.detached(), leaf.grad!, trace)
+        }
+        let (y32, dx32, trace32) = run()
+        let (y16, dx16, trace16) = withQuantizedMatmulPrecision(.bfloat16) { run() }
+        XCTAssertEqual(trace32.count("matmul-bf16"), 0)
+        if QuantizedMatmulPrecision.isAvailable(.bfloat16) {
+            // Forward and backward-data ran in bf16: within bf16's rounding (8-bit mantissa in both
+            // operands, sums of 96 or 48 terms), but not equal to f32.
+            XCTAssertEqual(trace16.count("matmul-bf16"), 2)
+            for (a, b) in [(y16, y32), (dx16, dx32)] {
+                let scale = b.abs().max().item
+                XCTAssertLessThan((a - b).abs().max().item, 2e-2 * scale)
+                XCTAssertGreaterThan((a - b).abs().max().item, 0)
+            }
+        } else {
+            XCTAssertEqual(trace16.count("matmul-bf16"), 0)
+            XCTAssertEqual(y16.scalars, y32.scalars)
+            XCTAssertEqual(dx16.scalars, dx32.scalars)
+        }
+    }
+
     func testBadBytesAreTypedErrors() {
         let bytes = [UInt8](repeating: 0, count: 40)
         try? bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Void in

@@ -11,7 +11,8 @@ import Tensor
 ///
 /// with A query heads and G key/value heads of width D. Keys `q_proj`, `k_proj`, `v_proj`,
 /// `o_proj`; each is any `UnaryLayer` (float `Linear` or `QuantizedLinear`), so LoRA targets them
-/// by name. The attention runs as one fused operation on the projections' layout
+/// by name (plain quantised projections run as one grouped product, `QuantizedLinear.groupedOutputs`).
+/// The attention runs as one fused operation on the projections' layout
 /// (`Tensor.causalAttention`), reading earlier keys and values from a `LlamaKVCache` when given one.
 public final class LlamaAttention: Module {
     @LayerChild(key: "q_proj") public var qProj: any UnaryLayer
@@ -40,9 +41,10 @@ public final class LlamaAttention: Module {
     ///   - keyMask: additive [N, L] over every key (cached ones first), or nil.
     ///   - cache: earlier keys and values; this call's are appended (`layer` names the slot).
     func callAsFunction(_ x: Tensor, rope: RotaryAngles, keyMask: Tensor?, cache: LlamaKVCache?, layer: Int) -> Tensor {
-        let q = qProj(x).rotaryEmbedding(cos: rope.cos, sin: rope.sin, heads: headCount)            // [N, T, A·D]
-        let k = kProj(x).rotaryEmbedding(cos: rope.cos, sin: rope.sin, heads: keyValueHeadCount)    // [N, T, G·D]
-        let v = vProj(x)                                                                           // [N, T, G·D]
+        let projected = QuantizedLinear.groupedOutputs([qProj, kProj, vProj], x) ?? [qProj(x), kProj(x), vProj(x)]
+        let q = projected[0].rotaryEmbedding(cos: rope.cos, sin: rope.sin, heads: headCount)          // [N, T, A·D]
+        let k = projected[1].rotaryEmbedding(cos: rope.cos, sin: rope.sin, heads: keyValueHeadCount)  // [N, T, G·D]
+        let v = projected[2]                                                                         // [N, T, G·D]
         let context: Tensor
         if let cache {
             let stored = cache.store(layer: layer, key: k, value: v)                                // [N, S, G·D]

@@ -19,7 +19,8 @@ import Tensor
 extension LlamaForCausalLM {
     /// Loads the Llama in the GGUF file at `url`: linear layers and the token embedding as
     /// `QuantizedLinear` / `QuantizedEmbedding` in their stored format (Q4_0, Q4_1, Q8_0, F16, BF16,
-    /// F32; copied out of the file), norms as Float32 parameters.
+    /// F32), read in place from the file's memory mapping (which the model keeps open; the query
+    /// and key matrices are copies, their rows reordered), norms as Float32 parameters.
     /// - Throws: `LlamaError` naming the file and the metadata key or tensor that is missing,
     ///   misshapen, of a type it cannot read, or unexpected; `.unreadableFile` for a file that is
     ///   not a valid GGUF.
@@ -80,7 +81,15 @@ final class GGUFLlamaWeights: LlamaWeightSource {
         }
         used.insert(name)
         do {
-            return try QuantizedMatrix(format: format, rows: rows, columns: columns, bytes: try file.rawData(named: name))
+            // In place in the file's memory mapping, which the storage keeps alive (owner: the
+            // file): no copy, and the pages are read from the page cache when first used.
+            let raw = try file.rawData(named: name)
+            guard let start = raw.baseAddress else {
+                return try QuantizedMatrix(format: format, rows: rows, columns: columns, bytes: raw)
+            }
+            let storage = TensorStorage(wrapping: UnsafeMutableRawPointer(mutating: start), byteCount: raw.count,
+                                        dtype: .uint8, owner: file)
+            return try QuantizedMatrix(format: format, rows: rows, columns: columns, sharing: storage, byteOffset: 0)
         } catch {
             throw LlamaError.unreadableFile(path: path, reason: "\(name): \(error)")
         }

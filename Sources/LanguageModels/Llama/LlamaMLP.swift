@@ -20,6 +20,7 @@ public final class LlamaMLP: Module, UnaryLayer {
 
     /// `x` [..., H] → [..., H].
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        downProj(gateProj(x).silu() * upProj(x))
+        let (gate, up) = QuantizedLinear.groupedOutputs([gateProj, upProj], x).map { ($0[0], $0[1]) } ?? (gateProj(x), upProj(x))
+        return downProj(gate.silu() * up)
     }
 }

@@ -34,3 +34,20 @@ open class QuantizedLinear: Module, UnaryLayer {
 extension QuantizedLinear: LoRAAdaptable {
     public func makeLoRAHost() throws -> LoRAHost { LoRAQuantizedLinear(base: self) }
 }
+
+extension QuantizedLinear {
+    /// The outputs of `layers` on the same input `x`, computed as one operation
+    /// (`Tensor.linear(_:quantizedWeights:)`: one parallel loop instead of one per layer) when
+    /// every layer is a plain `QuantizedLinear` without bias; nil otherwise (a LoRA form, whose
+    /// adapters must run too, or a float layer), and the caller runs them one by one.
+    static func groupedOutputs(_ layers: [any UnaryLayer], _ x: Tensor) -> [Tensor]? {
+        var weights: [QuantizedMatrix] = []
+        for layer in layers {
+            guard type(of: layer) == QuantizedLinear.self, let linear = layer as? QuantizedLinear, linear.bias == nil else {
+                return nil
+            }
+            weights.append(linear.weight)
+        }
+        return Tensor.linear(x, quantizedWeights: weights).split(sizes: weights.map(\.rows), axis: -1)
+    }
+}

@@ -1,0 +1,33 @@
+/// The arithmetic of products with a quantised weight on the GEMM path (more input rows than
+/// `Tensor.fusedRowLimit`: a prompt, a training batch), forward and backward-data.
+///
+/// - `float32` (the default): the weight decoded to Float32, oneDNN's sgemm. Results equal the
+///   product of the decoded weight to float rounding, as `transformers` computes it.
+/// - `bfloat16`: the weight decoded to BF16 and the input rounded to BF16, multiplied on the CPU's
+///   bf16 units (AVX-512-BF16 or AMX) with Float32 accumulation: twice sgemm's throughput on an
+///   AVX-512-BF16 core (KERNELS.md, "Quantised weights"), at the cost of BF16's 8-bit mantissa
+///   in every operand. Where the CPU has no bf16 units it runs as `float32`
+///   (`QuantizedMatmulPrecision.isAvailable`).
+///
+/// Chosen per task (`withQuantizedMatmulPrecision`), like `withNoGrad`: a value of the calling
+/// scope, not a global setting.
+public enum QuantizedMatmulPrecision: String, Sendable, CaseIterable {
+    case float32
+    case bfloat16
+
+    /// The precision in effect for the current task.
+    @TaskLocal public static var current: QuantizedMatmulPrecision = .float32
+
+    /// Whether this CPU runs `precision` as asked (bf16 needs AVX-512-BF16 or AMX, detected at run time).
+    public static func isAvailable(_ precision: QuantizedMatmulPrecision) -> Bool {
+        precision == .float32 || DNNL.hasBF16Units
+    }
+
+    /// The precision that actually runs for the current task.
+    static var effective: QuantizedMatmulPrecision { isAvailable(current) ? current : .float32 }
+}
+
+/// Runs `body` with quantised products on the GEMM path in `precision`.
+public func withQuantizedMatmulPrecision<R>(_ precision: QuantizedMatmulPrecision, _ body: () throws -> R) rethrows -> R {
+    try QuantizedMatmulPrecision.$current.withValue(precision, operation: body)
+}
