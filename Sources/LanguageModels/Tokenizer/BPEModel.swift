@@ -6,15 +6,10 @@
 /// with the same priority queue and the same lazy invalidation of queued pairs, so that the ids
 /// are the reference's. O(n log n) in the piece's length.
 struct BPEModel: Sendable {
-    struct Merge: Sendable {
-        var rank: Int32
-        var result: Int32
-    }
-
     /// The id of the single-byte token of each byte (-1 where the vocabulary has none).
     let byteIds: [Int32]
-    /// (left id << 32 | right id) → rank and the id of the merged token.
-    let merges: [UInt64: Merge]
+    /// (left id, right id) → rank and the id of the merged token.
+    let merges: MergeTable
     /// The model's tokens by the bytes they stand for (tokens spelled in the byte alphabet only).
     let vocabulary: [[UInt8]: Int32]
     /// Whether a piece that is itself a token is taken whole, before any merge (`ignore_merges`).
@@ -50,7 +45,7 @@ struct BPEModel: Sendable {
         }
         if n == 2 {
             // The commonest case after single bytes: at most one merge.
-            if let m = merges[key(w.ids[0], w.ids[1])] { output.append(Int(m.result)) } else {
+            if let m = merges.merge(w.ids[0], w.ids[1]) { output.append(Int(m.result)) } else {
                 output.append(Int(w.ids[0]))
                 output.append(Int(w.ids[1]))
             }
@@ -66,24 +61,24 @@ struct BPEModel: Sendable {
             w.alive.append(true)
         }
         for i in 0..<(n - 1) {
-            if let m = merges[key(w.ids[i], w.ids[i + 1])] { push(&w.queue, rank: m.rank, position: Int32(i)) }
+            if let m = merges.merge(w.ids[i], w.ids[i + 1]) { push(&w.queue, rank: m.rank, position: Int32(i)) }
         }
         while let top = pop(&w.queue) {
             let position = Int(top & 0xFFFF_FFFF)
             guard w.alive[position], w.next[position] >= 0 else { continue }
             let right = Int(w.next[position])
             // A queued pair may be stale (its symbols merged since): it must still be a merge with this rank.
-            guard let m = merges[key(w.ids[position], w.ids[right])], UInt64(m.rank) == top >> 32 else { continue }
+            guard let m = merges.merge(w.ids[position], w.ids[right]), UInt64(m.rank) == top >> 32 else { continue }
             w.ids[position] = m.result
             w.alive[right] = false
             let after = w.next[right]
             w.next[position] = after
             if after >= 0 { w.previous[Int(after)] = Int32(position) }
             let before = w.previous[position]
-            if before >= 0, let left = merges[key(w.ids[Int(before)], m.result)] {
+            if before >= 0, let left = merges.merge(w.ids[Int(before)], m.result) {
                 push(&w.queue, rank: left.rank, position: before)
             }
-            if after >= 0, let next = merges[key(m.result, w.ids[Int(after)])] {
+            if after >= 0, let next = merges.merge(m.result, w.ids[Int(after)]) {
                 push(&w.queue, rank: next.rank, position: Int32(position))
             }
         }
@@ -92,11 +87,6 @@ struct BPEModel: Sendable {
             output.append(Int(w.ids[i]))
             i = Int(w.next[i])
         }
-    }
-
-    @inline(__always)
-    func key(_ left: Int32, _ right: Int32) -> UInt64 {
-        UInt64(UInt32(bitPattern: left)) << 32 | UInt64(UInt32(bitPattern: right))
     }
 
     // MARK: - A binary min-heap of (rank << 32 | position): best rank first, then leftmost.

@@ -50,8 +50,7 @@ extension BPETokenizer {
             isSpecial[token.id] = token.special
         }
 
-        var merges: [UInt64: BPEModel.Merge] = [:]
-        merges.reserveCapacity(parts.merges.count)
+        var merges = MergeTable(capacity: parts.merges.count)
         func id(_ token: String, _ index: Int, _ merge: String) throws -> Int32 {
             guard let bytes = ByteLevelAlphabet.bytes(of: token), let id = vocabulary[bytes] else {
                 throw BPETokenizerError.invalidMerge(source: source, key: parts.mergesKey, index: index, merge: merge,
@@ -68,7 +67,7 @@ extension BPETokenizer {
                                                      reason: "\"\(left)\(right)\" is not in the vocabulary")
             }
             // A repeated pair keeps its last rank, as `tokenizers` (a map filled in order) does.
-            merges[UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))] = .init(rank: Int32(index), result: result)
+            merges.set(a, b, rank: Int32(index), result: result)
         }
         let unknownId = parts.unknownToken.flatMap { ByteLevelAlphabet.bytes(of: $0) }.flatMap { vocabulary[$0] }
         let byteIds = (0..<256).map { vocabulary[[UInt8($0)]] ?? -1 }

@@ -64,13 +64,16 @@ public struct BPETokenizer: Sendable {
         var ids: [Int] = addSpecialTokens ? prefixTokens : []
         ids.reserveCapacity(text.utf8.count / 3 + 8)
         var workspace = BPEModel.Workspace()
-        for piece in added.split(text, normalize: normalizer.map { n in { n($0) } }) {
+        let (pieces, buffers) = added.split(text, normalize: normalizer.map { n in { n($0) } })
+        for piece in pieces {
             switch piece {
             case let .token(id):
                 ids.append(id)
-            case var .text(string):
-                string.withUTF8 { bytes in
-                    preTokenizer.forEachPiece(bytes) { model.encode($0, into: &ids, workspace: &workspace) }
+            case let .text(buffer, range):
+                buffers[buffer].withUnsafeBufferPointer { all in
+                    preTokenizer.forEachPiece(UnsafeBufferPointer(rebasing: all[range])) {
+                        model.encode($0, into: &ids, workspace: &workspace)
+                    }
                 }
             }
         }
