@@ -22,6 +22,11 @@ Files:
                                   with NFC, ignore_merges, merges as pairs, added tokens with
                                   lstrip/rstrip/single_word/normalized, a TemplateProcessing that
                                   adds BOS/EOS; with the ids `tokenizers` gives for the same strings.
+  gguf_llama_bpe/tokenizer.gguf   bpe_split's vocabulary as a GGUF (pre = llama-bpe, add_bos_token,
+  gguf_llama_bpe/goldens.json     USER_DEFINED and CONTROL tokens in and outside the byte alphabet),
+                                  with the ids `transformers` gives loading it.
+  gguf_errors/*.gguf              tokenizers a GGUF reader must refuse (another model, an unknown
+                                  pre-tokeniser, no merges, a bad merge, a token_type count off by one).
 """
 import json
 import os
@@ -106,18 +111,16 @@ def fortunes(limit: int, rng: random.Random) -> list[str]:
 
 
 def code_snippets(limit: int, rng: random.Random) -> list[str]:
-    """Pieces of this repository's own sources and scripts: real code with real whitespace."""
+    """Pieces of real code with real whitespace: modules of Python's standard library (stable for a
+    Python version, unlike this repository's sources, which would change the goldens with every edit)."""
+    import sysconfig
+    stdlib = sysconfig.get_paths()["stdlib"]
     snippets = []
-    for folder in ("Sources/Tensor/Core", "Sources/SafeTensors", "scripts"):
-        base = os.path.join(ROOT, folder)
-        for name in sorted(os.listdir(base)):
-            path = os.path.join(base, name)
-            if not os.path.isfile(path):
-                continue
-            with open(path, encoding="utf-8", errors="replace") as f:
-                lines = f.read().split("\n")
-            for start in range(0, max(1, len(lines) - 6), 37):
-                snippets.append("\n".join(lines[start:start + rng.randint(1, 6)]))
+    for name in ("textwrap.py", "json/encoder.py", "csv.py", "difflib.py", "heapq.py", "shlex.py"):
+        with open(os.path.join(stdlib, name), encoding="utf-8") as f:
+            lines = f.read().split("\n")
+        for start in range(0, max(1, len(lines) - 6), 23):
+            snippets.append("\n".join(lines[start:start + rng.randint(1, 6)]))
     rng.shuffle(snippets)
     return snippets[:limit]
 
@@ -344,6 +347,80 @@ def small_tokenizers() -> None:
     build("bpe_split", split=True)
 
 
+# MARK: - A small GGUF that is not SmolLM2's
+
+def tokenizer_gguf(path: str, tokens: list, types: list, merges: list, *, model: str = "gpt2",
+                   pre: str | None = "llama-bpe", add_bos: bool = True, with_merges: bool = True) -> None:
+    """A GGUF with only a tokenizer (and the llama keys transformers wants to read a config)."""
+    import gguf
+    import numpy as np
+    w = gguf.GGUFWriter(path, arch="llama")
+    w.add_block_count(1); w.add_context_length(64); w.add_embedding_length(4); w.add_feed_forward_length(8)
+    w.add_head_count(1); w.add_head_count_kv(1); w.add_layer_norm_rms_eps(1e-5); w.add_vocab_size(len(tokens))
+    w.add_rope_dimension_count(4)
+    w.add_tokenizer_model(model)
+    if pre is not None:
+        w.add_tokenizer_pre(pre)
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    if with_merges:
+        w.add_token_merges(merges)
+    w.add_bos_token_id(0); w.add_eos_token_id(1); w.add_add_bos_token(add_bos)
+    w.add_tensor("output_norm.weight", np.ones(4, dtype=np.float32))
+    w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+
+
+def small_gguf() -> None:
+    """The bpe_split vocabulary as a GGUF with `tokenizer.ggml.pre = llama-bpe` and add_bos_token,
+    USER_DEFINED tokens (one in the byte alphabet, one with a space, which transformers does not
+    add), a CONTROL token outside the alphabet (which it leaves out), and the ids `transformers`
+    gives loading it (AutoTokenizer.from_pretrained(dir, gguf_file=...)). Plus malformed variants."""
+    from transformers import AutoTokenizer
+    source = json.load(open(os.path.join(OUT, "bpe_split", "tokenizer.json"), encoding="utf-8"))
+    vocab = source["model"]["vocab"]
+    tokens = [None] * (max(vocab.values()) + 1)
+    for token, index in vocab.items():
+        tokens[index] = token
+    types = [1] * len(tokens)
+    for added in source["added_tokens"]:
+        kind = 3 if added["special"] else 4
+        if added["id"] < len(tokens):
+            types[added["id"]] = kind
+        else:
+            assert added["id"] == len(tokens)
+            tokens.append(added["content"])
+            types.append(kind)
+    tokens += ["hello there", "<|ctl ☃|>"]
+    types += [4, 3]
+    merges = [" ".join(m) for m in source["model"]["merges"]]
+    folder = os.path.join(OUT, "gguf_llama_bpe")
+    os.makedirs(folder, exist_ok=True)
+    tokenizer_gguf(os.path.join(folder, "tokenizer.gguf"), tokens, types, merges)
+    tok = AutoTokenizer.from_pretrained(folder, gguf_file="tokenizer.gguf")
+    rows = []
+    for s in corpus() + ["hello there", "<|ctl ☃|>", "Café", "the dog", "<|eot_id|>x", "x <|tool|>  y"]:
+        ids = tok.encode(s, add_special_tokens=True)
+        without = tok.encode(s, add_special_tokens=False)
+        rows.append({"text": s, "ids": ids, "ids_without_special": without, "decoded": tok.decode(without),
+                     "decoded_skipping_special": tok.decode(ids, skip_special_tokens=True)})
+    write(os.path.join("gguf_llama_bpe", "goldens.json"), {"vocabulary_size": len(tok), "bos": tok.bos_token_id,
+                                                           "eos": tok.eos_token_id, "encode": rows})
+    print(f"gguf_llama_bpe: vocabulary {len(tok)}, {len(rows)} strings")
+
+    # Malformed or unsupported: a byte vocabulary and one merge each.
+    byte_tokens = [chr(c) for c in sorted(set(range(0x21, 0x7F)) | set(range(0xA1, 0xAD)) | set(range(0xAE, 0x100)))]
+    byte_tokens += [chr(0x100 + i) for i in range(256 - len(byte_tokens))] + ["ab"]
+    byte_types = [1] * len(byte_tokens)
+    errors = os.path.join(OUT, "gguf_errors")
+    os.makedirs(errors, exist_ok=True)
+    tokenizer_gguf(os.path.join(errors, "llama_model.gguf"), byte_tokens, byte_types, ["a b"], model="llama")
+    tokenizer_gguf(os.path.join(errors, "unknown_pre.gguf"), byte_tokens, byte_types, ["a b"], pre="qwen2")
+    tokenizer_gguf(os.path.join(errors, "missing_merges.gguf"), byte_tokens, byte_types, [], with_merges=False)
+    tokenizer_gguf(os.path.join(errors, "bad_merge.gguf"), byte_tokens, byte_types, ["a b", "a zz"])
+    tokenizer_gguf(os.path.join(errors, "type_count.gguf"), byte_tokens, byte_types[:-1], ["a b"])
+    tokenizer_gguf(os.path.join(errors, "valid.gguf"), byte_tokens, byte_types, ["a b"], pre=None, add_bos=False)
+
+
 def write(name: str, obj) -> None:
     path = os.path.join(OUT, name)
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
@@ -357,6 +434,7 @@ def main() -> None:
     os.makedirs(OUT, exist_ok=True)
     unicode_classes()
     small_tokenizers()
+    small_gguf()
     smollm2_goldens()
     for dirpath, _, files in os.walk(OUT):
         for f in sorted(files):

@@ -23,6 +23,10 @@ extension BPETokenizer {
     ///   `falcon3`, `smaug-bpe`, `dbrx` mean the Llama 3 `Split` regex, as `transformers` maps
     ///   them. Other values are refused, rather than tokenised in a way no test has checked.
     /// - `add_bos_token` / `add_eos_token` (default false) put `bos` / `eos` around encoded text.
+    /// - One deliberate difference: `transformers`' `GPT2Tokenizer` registers its default
+    ///   `<|endoftext|>` as a special token even when the file's vocabulary lacks it, with an id
+    ///   past the model's vocabulary; this tokenizer keeps the file's vocabulary (SmolLM2's has
+    ///   `<|endoftext|>`, as id 0, so it is unaffected).
     ///
     /// - Throws: `BPETokenizerError` naming the file and key: `.missingKey`, `.invalidValue`,
     ///   `.unsupported` (another tokenizer model or pre-tokeniser), `.invalidMerge`.
