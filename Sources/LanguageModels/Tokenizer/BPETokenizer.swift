@@ -34,8 +34,11 @@ public struct BPETokenizer: Sendable {
     /// spelled `<|im_end|>`, `<|endoftext|>`, `<|eot_id|>`, `<|end_of_text|>`, `<|eom_id|>`,
     /// `<|end|>` or `<end_of_turn>` that the vocabulary has. Sorted.
     public let endOfTurnTokens: [Int]
-    /// The tokens `encode(_:addSpecialTokens: true)` puts before and after the text.
+    /// The tokens `encode(_:addSpecialTokens: true)` puts before the text (a BOS, when the
+    /// tokenizer adds one).
     public let prefixTokens: [Int]
+    /// The tokens `encode(_:addSpecialTokens: true)` puts after the text (an EOS, when the
+    /// tokenizer adds one).
     public let suffixTokens: [Int]
 
     let model: BPEModel
