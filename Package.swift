@@ -117,7 +117,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "TextModelsTests", dependencies: ["TextModels", "TestSupport", "SafeTensors"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "TestSupport", "GGUF", "SafeTensors"],
+        .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "TestSupport", "GGUF", "SafeTensors", "Tasks"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "TestSupport"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Demos", "TestSupport"]),

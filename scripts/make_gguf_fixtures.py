@@ -26,6 +26,7 @@ tensors dequantise identically without committing the model.
 """
 import argparse
 import hashlib
+import importlib.metadata
 import json
 import os
 import struct
@@ -308,7 +309,7 @@ def make_model_checksums() -> None:
     with open(MODEL, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
     write_json("smollm2_checksums.json", {
-        "file": os.path.basename(MODEL), "file_sha256": digest, "gguf_package": gguf.__version__ if hasattr(gguf, "__version__") else "",
+        "file": os.path.basename(MODEL), "file_sha256": digest, "gguf_package": importlib.metadata.version("gguf"),
         "data_offset": int(r.data_offset), "tensors": rows,
     })
 
