@@ -46,6 +46,7 @@ let package = Package(
         .library(name: "TestSupport", targets: ["TestSupport"]),
         // The seeded demo models and data (tiny_convnet, synthetic_patterns), for examples and tests.
         .library(name: "Demos", targets: ["Demos"]),
+        .library(name: "Plots", targets: ["Plots"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -64,6 +65,9 @@ let package = Package(
 
         .target(name: "CParallel", linkerSettings: [.linkedLibrary("gomp")]),
 
+        // Inline SVG plots (reports, sweeps); depends on nothing.
+        .target(name: "Plots", swiftSettings: optimize),
+
         .target(name: "Tensor", dependencies: ["CDNNL", "CParallel", "CLAPACK"], swiftSettings: optimize),
         .target(name: "SafeTensors", dependencies: ["Tensor"], swiftSettings: optimize),
         .target(name: "NN", dependencies: ["Tensor", "SafeTensors"], swiftSettings: optimize),
@@ -71,14 +75,14 @@ let package = Package(
         .target(name: "Training", dependencies: ["NN", "SafeTensors", "Tensor"], swiftSettings: optimize),
         .target(name: "Recipes", dependencies: ["Training", "LoRA", .product(name: "Yams", package: "Yams")],
                 swiftSettings: optimize),
-        .target(name: "Tasks", dependencies: ["Recipes", "Training", "NN", "SafeTensors", "Tensor"], swiftSettings: optimize),
+        .target(name: "Tasks", dependencies: ["Recipes", "Training", "NN", "SafeTensors", "Tensor", "Plots"], swiftSettings: optimize),
         .target(name: "ImageModels", dependencies: ["Tasks", "Recipes", "Training", "NN", "Tensor", "CPNG", "CTurboJPEG"],
                 swiftSettings: optimize),
         .target(name: "TextModels", dependencies: ["Tasks", "Training", "NN", "SafeTensors", "Tensor"], swiftSettings: optimize),
-        .target(name: "Runtime", dependencies: ["Tasks", "ImageModels", "TextModels", "Recipes", "Training", "LoRA", "NN",
+        .target(name: "Runtime", dependencies: ["Tasks", "ImageModels", "TextModels", "Recipes", "Training", "LoRA", "NN", "Plots",
                                                 "SafeTensors", "Tensor"], swiftSettings: optimize),
         .target(name: "LoRAKitCLI", dependencies: [
-            "Runtime", "Tasks", "Recipes", "Training", "LoRA", "SafeTensors",
+            "Runtime", "Tasks", "Recipes", "Training", "LoRA", "SafeTensors", "Plots",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
         .target(name: "LoRAKit", dependencies: ["Runtime", "LoRAKitCLI", "Tasks", "Recipes", "ImageModels", "TextModels",
@@ -111,6 +115,7 @@ let package = Package(
         .testTarget(name: "TextModelsTests", dependencies: ["TextModels", "TestSupport", "SafeTensors"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "TestSupport"]),
+        .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Demos", "TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Demos", "TestSupport", "ImageModels", "TextModels"]),
         .testTarget(name: "LoRAKitCLITests", dependencies: ["LoRAKitCLI", "Demos", "TestSupport", "ImageModels", "NN", "Tensor"],
