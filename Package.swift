@@ -48,6 +48,7 @@ let package = Package(
         .library(name: "TestSupport", targets: ["TestSupport"]),
         // The seeded demo models and data (tiny_convnet, synthetic_patterns), for examples and tests.
         .library(name: "Demos", targets: ["Demos"]),
+        .library(name: "Plots", targets: ["Plots"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -66,6 +67,9 @@ let package = Package(
 
         .target(name: "CParallel", linkerSettings: [.linkedLibrary("gomp")]),
 
+        // Inline SVG plots (reports, sweeps); depends on nothing.
+        .target(name: "Plots", swiftSettings: optimize),
+
         .target(name: "Tensor", dependencies: ["CDNNL", "CParallel", "CLAPACK"], swiftSettings: optimize),
         .target(name: "SafeTensors", dependencies: ["Tensor"], swiftSettings: optimize),
         .target(name: "GGUF", dependencies: ["Tensor", "SafeTensors"], swiftSettings: optimize),
@@ -74,20 +78,20 @@ let package = Package(
         .target(name: "Training", dependencies: ["NN", "SafeTensors", "Tensor"], swiftSettings: optimize),
         .target(name: "Recipes", dependencies: ["Training", "LoRA", .product(name: "Yams", package: "Yams")],
                 swiftSettings: optimize),
-        .target(name: "Tasks", dependencies: ["Recipes", "Training", "NN", "SafeTensors", "Tensor"], swiftSettings: optimize),
+        .target(name: "Tasks", dependencies: ["Recipes", "Training", "NN", "SafeTensors", "Tensor", "Plots"], swiftSettings: optimize),
         .target(name: "ImageModels", dependencies: ["Tasks", "Recipes", "Training", "NN", "Tensor", "CPNG", "CTurboJPEG"],
                 swiftSettings: optimize),
         .target(name: "TextModels", dependencies: ["Tasks", "Training", "NN", "SafeTensors", "Tensor"], swiftSettings: optimize),
         .target(name: "LanguageModels", dependencies: ["Tasks", "Training", "LoRA", "NN", "GGUF", "SafeTensors", "Tensor"],
                 swiftSettings: optimize),
-        .target(name: "Runtime", dependencies: ["Tasks", "ImageModels", "TextModels", "Recipes", "Training", "LoRA", "NN",
-                                                "SafeTensors", "Tensor"], swiftSettings: optimize),
+        .target(name: "Runtime", dependencies: ["Tasks", "ImageModels", "TextModels", "LanguageModels", "Recipes", "Training",
+                                                "LoRA", "NN", "Plots", "SafeTensors", "Tensor"], swiftSettings: optimize),
         .target(name: "LoRAKitCLI", dependencies: [
-            "Runtime", "Tasks", "Recipes", "Training", "LoRA", "SafeTensors",
+            "Runtime", "Tasks", "Recipes", "Training", "LoRA", "SafeTensors", "Plots",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
         .target(name: "LoRAKit", dependencies: ["Runtime", "LoRAKitCLI", "Tasks", "Recipes", "ImageModels", "TextModels",
-                                                "Training", "LoRA", "NN", "SafeTensors", "Tensor"], swiftSettings: optimize),
+                                                "LanguageModels", "GGUF", "Training", "LoRA", "NN", "SafeTensors", "Tensor"], swiftSettings: optimize),
         .target(name: "TestSupport", dependencies: ["LoRA", "NN", "Tensor"], swiftSettings: optimize),
         .target(name: "Demos", dependencies: ["Tasks", "Training", "NN", "Tensor"], swiftSettings: optimize),
 
@@ -120,6 +124,7 @@ let package = Package(
         .testTarget(name: "LanguageModelsTests", dependencies: ["LanguageModels", "TestSupport", "GGUF", "SafeTensors", "Tasks"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "RecipesTests", dependencies: ["Recipes", "TestSupport"]),
+        .testTarget(name: "PlotsTests", dependencies: ["Plots"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Demos", "TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Demos", "TestSupport", "ImageModels", "TextModels"]),
         .testTarget(name: "LoRAKitCLITests", dependencies: ["LoRAKitCLI", "Demos", "TestSupport", "ImageModels", "NN", "Tensor"],

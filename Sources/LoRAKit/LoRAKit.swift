@@ -8,5 +8,7 @@
 @_exported import Tasks
 @_exported import ImageModels
 @_exported import TextModels
+@_exported import GGUF
+@_exported import LanguageModels
 @_exported import Runtime
 @_exported import LoRAKitCLI

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Plots
 import Recipes
 import Runtime
 
@@ -70,6 +71,9 @@ struct SweepCommand: ParsableCommand {
         try write(rows, to: root)
         print(markdown(rows))
         print("wrote \(root.path)/sweep.{md,csv,json,svg}")
+        let report = root.appendingPathComponent("report.html")
+        try ReportCommand.write(rows.map { URL(fileURLWithPath: $0.output) }, to: report, withModel: false)
+        print("wrote \(report.path)")
     }
 
     func markdown(_ rows: [Row]) -> String {
@@ -97,31 +101,13 @@ struct SweepCommand: ParsableCommand {
         try Data(svg(rows).utf8).write(to: dir.appendingPathComponent("sweep.svg"), options: .atomic)
     }
 
-    /// The metric against trainable parameters (log scale), one labelled point per rank.
+    /// The metric against trainable parameters (log scale), one point per rank.
     func svg(_ rows: [Row]) -> String {
-        let points = rows.compactMap { r in r.value.map { (Double(max(r.trainableParameters, 1)), $0, r.rank) } }
-        let (w, h, pad) = (640.0, 400.0, 60.0)
-        guard let xmin = points.map({ log10($0.0) }).min(), let xmax = points.map({ log10($0.0) }).max(),
-              let ymin = points.map(\.1).min(), let ymax = points.map(\.1).max() else {
-            return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\"><text x=\"20\" y=\"40\">no values</text></svg>"
-        }
-        let xspan = max(xmax - xmin, 1e-9), yspan = max(ymax - ymin, 1e-9)
-        func x(_ v: Double) -> Double { pad + (log10(v) - xmin) / xspan * (w - 2 * pad) }
-        func y(_ v: Double) -> Double { h - pad - (v - ymin) / yspan * (h - 2 * pad) }
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"sans-serif\" font-size=\"12\">\n"
-        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        s += "<line x1=\"\(pad)\" y1=\"\(h - pad)\" x2=\"\(w - pad)\" y2=\"\(h - pad)\" stroke=\"black\"/>\n"
-        s += "<line x1=\"\(pad)\" y1=\"\(pad)\" x2=\"\(pad)\" y2=\"\(h - pad)\" stroke=\"black\"/>\n"
-        s += "<text x=\"\(w / 2)\" y=\"\(h - 15)\" text-anchor=\"middle\">trainable parameters (log scale)</text>\n"
-        s += "<text x=\"15\" y=\"\(h / 2)\" transform=\"rotate(-90 15 \(h / 2))\" text-anchor=\"middle\">\(rows.first?.metric ?? "metric")</text>\n"
-        s += String(format: "<text x=\"%.1f\" y=\"%.1f\">%.4f</text>\n", 5.0, y(ymax) + 4, ymax)
-        s += String(format: "<text x=\"%.1f\" y=\"%.1f\">%.4f</text>\n", 5.0, y(ymin) + 4, ymin)
-        let path = points.map { String(format: "%.1f,%.1f", x($0.0), y($0.1)) }.joined(separator: " ")
-        s += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"#3366cc\" stroke-width=\"2\"/>\n"
-        for p in points {
-            s += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"#3366cc\"/>\n", x(p.0), y(p.1))
-            s += String(format: "<text x=\"%.1f\" y=\"%.1f\">r=%d (%d)</text>\n", x(p.0) + 6, y(p.1) - 6, p.2, Int(p.0))
-        }
-        return s + "</svg>\n"
+        let metric = rows.first?.metric ?? "metric"
+        return Plot(title: "\(metric) against trainable parameters (ranks \(rows.map { String($0.rank) }.joined(separator: ", ")))",
+                    x: Axis("trainable parameters", scale: .log), y: Axis(metric),
+                    series: [Series("LoRA", points: rows.compactMap { r in r.value.map { (Double(max(r.trainableParameters, 1)), $0) } },
+                                    style: .lineAndMarkers)],
+                    width: 640, height: 400).svg() + "\n"
     }
 }

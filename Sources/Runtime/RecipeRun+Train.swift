@@ -126,7 +126,8 @@ extension RecipeRun {
         let result = TrainResult(summary: summary, trainableParameters: module.trainableParameterCount,
                                  totalParameters: module.parameterCount - adapterParameters,
                                  meanStepSeconds: timer.meanStepSeconds, seconds: Date().timeIntervalSince(start),
-                                 peakBytes: peak, artifact: artifact, final: final, finalStep: finalStep, metrics: metrics)
+                                 peakBytes: peak, artifact: artifact, final: final, finalStep: finalStep, metrics: metrics,
+                                 threads: Threads.count, started: start)
         try writeSummary(result)
         return result
     }
@@ -203,7 +204,10 @@ extension RecipeRun {
             "mean_step_seconds": .number(r.meanStepSeconds), "seconds": .number(r.seconds),
             "peak_tensor_bytes": .integer(r.peakBytes), "artifact": .string(r.artifact.path),
             "mode": .string(recipe.train.mode.rawValue), "task": .string(recipe.task),
+            "machine": .string(RunInfo.machine), "threads": .integer(r.threads), "lorakit_version": .string(RunInfo.version),
+            "started": .string(ISO8601DateFormatter().string(from: r.started)),
         ]
+        if let commit = RunInfo.commit { object["commit"] = .string(commit) }
         if let reason = r.summary.stopReason { object["stop_reason"] = .string(reason) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

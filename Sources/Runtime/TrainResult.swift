@@ -24,4 +24,8 @@ public struct TrainResult {
     public var finalStep: Int
     /// Validation metrics of the artifact's model (empty without validation data).
     public var metrics: [String: Double]
+    /// Kernel threads the run used.
+    public var threads: Int
+    /// When the run started.
+    public var started: Date
 }

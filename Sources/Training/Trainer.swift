@@ -200,7 +200,7 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
         return StepInfo(step: state.step, epoch: state.epoch, loss: loss,
                         learningRate: Double(optimizer.groups.first.map { $0.learningRate * multiplier } ?? 0),
                         itemsPerSecond: Double(items) / max(seconds, 1e-9), items: items,
-                        gradientNorm: gradients.norm, skipped: skipped != nil)
+                        gradientNorm: gradients.norm, skipped: skipped != nil, seconds: seconds)
     }
 
     private func gradientInfo() -> GradientInfo {

@@ -17,6 +17,8 @@ public struct StepInfo: Sendable {
     public var gradientNorm: Double?
     /// Whether the update was skipped (e.g. by the non-finite guard).
     public var skipped: Bool
+    /// Wall time of the step, data reading included.
+    public var seconds: Double = 0
 }
 
 /// Requests hooks make of the trainer; the trainer acts on them after the event.

@@ -29,6 +29,7 @@ public enum ImageModelsPlugin: LoRAKitPlugin {
         try ImageTransforms.registerBuiltIns(&r)
         try registerFormats(&r)
         try r.registerMetric("referable_auc") { ThresholdAUC(threshold: 2) }
+        try r.register(InputPreviews.self, InputKind.image.name, InputPreview(render: previewHTML))
         try r.registerGenerator(RetinaGenerator.generator)
     }
 
@@ -92,5 +93,21 @@ public enum ImageModelsPlugin: LoRAKitPlugin {
     private static func report(_ skipped: [SkippedImage], _ source: String, _ request: DataRequest) {
         guard !skipped.isEmpty else { return }
         request.log("skipped \(skipped.count) unreadable images listed by \(source), e.g. \(skipped[0])")
+    }
+
+    /// An image input as the model reads it ([C, H, W], normalised), shown as an inline PNG: each
+    /// channel stretched back to 0…1 over its own range (a normalisation's inverse is not known here).
+    static func previewHTML(_ x: Tensor) -> String? {
+        guard x.rank == 3, [1, 3].contains(x.shape[0]), x.shape[1] > 0, x.shape[2] > 0 else { return nil }
+        let c = x.shape[0], plane = x.shape[1] * x.shape[2]
+        var values = x.detached().toFloat32().plain().scalars
+        for k in 0..<c {
+            let channel = values[(k * plane)..<((k + 1) * plane)]
+            guard let lo = channel.min(), let hi = channel.max(), lo.isFinite, hi.isFinite else { return nil }
+            let span = hi > lo ? hi - lo : 1
+            for i in (k * plane)..<((k + 1) * plane) { values[i] = (values[i] - lo) / span }
+        }
+        guard let png = try? Image(tensor: Tensor(values, shape: x.shape)).pngData() else { return nil }
+        return "<img alt=\"input\" width=\"\(min(x.shape[2], 128))\" src=\"data:image/png;base64,\(Data(png).base64EncodedString())\">"
     }
 }

@@ -6,8 +6,8 @@ import Training
 public struct ThresholdAUC: Metric {
     public let name: String
     public let threshold: Int
-    private var scores: [Double] = []
-    private var positives: [Int] = []
+    fileprivate var scores: [Double] = []
+    fileprivate var positives: [Int] = []
 
     public init(threshold: Int) {
         self.threshold = threshold
@@ -28,5 +28,13 @@ public struct ThresholdAUC: Metric {
     public mutating func reset() {
         scores = []
         positives = []
+    }
+}
+
+extension ThresholdAUC: ROCCurveProviding {
+    /// The one curve of "grade ≥ threshold" against the rest.
+    public func rocCurves() -> [(name: String, points: [(fpr: Double, tpr: Double)])] {
+        Metrics.rocCurve(count: scores.count, score: { scores[$0] }, isPositive: { positives[$0] == 1 })
+            .map { [(name: "grade ≥ \(threshold)", points: $0)] } ?? []
     }
 }

@@ -23,8 +23,12 @@ public protocol TaskSession: AnyObject {
     func predict(_ inputs: [String], with model: Model) throws -> [Prediction]
     /// Files the run writes beside its outputs for later commands and other tools (class names).
     func writeRunFiles(to directory: URL) throws
+    /// What a report shows for this task, from `model` (the run's trained model) on the
+    /// validation split: a confusion matrix, curves, sample inputs with predictions, generations.
+    func reportSections(for model: Model) throws -> [ReportSection]
 }
 
 extension TaskSession {
     public func writeRunFiles(to directory: URL) throws {}
+    public func reportSections(for model: Model) throws -> [ReportSection] { [] }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// Writes every event as one JSON line to `metrics.jsonl`, and step and validation rows to
 /// `metrics.csv`, in the run's output directory. Lines are appended and flushed as they happen,
@@ -40,7 +41,12 @@ public final class MetricsLogger: TrainerHook {
 
     public func stepEnded(_ context: TrainerContext, _ info: StepInfo) {
         var fields: [String: Any] = ["step": info.step, "epoch": info.epoch, "loss": info.loss, "lr": info.learningRate,
-                                     "items_per_second": info.itemsPerSecond, "skipped": info.skipped]
+                                     "items_per_second": info.itemsPerSecond, "skipped": info.skipped,
+                                     "step_seconds": info.seconds,
+                                     // The most tensor memory held at once since the run started, and the
+                                     // process's resident memory now.
+                                     "peak_tensor_mib": Double(MemoryPool.peakBytes) / 1_048_576]
+        if let rss = Self.residentMiB() { fields["rss_mib"] = rss }
         if let n = info.gradientNorm { fields["grad_norm"] = n }
         log("step", fields)
         row("train", info.step, info.epoch, "loss", info.loss)
@@ -70,6 +76,14 @@ public final class MetricsLogger: TrainerHook {
         try? csv?.close()
         jsonl = nil
         csv = nil
+    }
+
+    /// The process's resident memory in MiB (`/proc/self/statm`), if readable.
+    static func residentMiB() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Double(fields[1]) else { return nil }
+        return pages * Double(sysconf(Int32(_SC_PAGESIZE))) / 1_048_576
     }
 
     private func row(_ kind: String, _ step: Int, _ epoch: Int, _ name: String, _ value: Double) {

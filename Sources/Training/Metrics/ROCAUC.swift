@@ -50,6 +50,14 @@ public struct ROCAUC: Metric {
         }
     }
 
+    /// The probability rows kept, `[N][C]`, and their labels (for curves).
+    func classProbabilities() -> [[Double]] {
+        guard let c = classCount else { return [] }
+        return (0..<labels.count).map { Array(probabilities[(c * $0)..<(c * $0 + c)]) }
+    }
+
+    var labelsSeen: [Int] { labels }
+
     public mutating func reset() {
         probabilities.removeAll(keepingCapacity: true)
         labels.removeAll(keepingCapacity: true)
