@@ -111,7 +111,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensor"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Tensor"],
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Tensor", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport", "SafeTensors"],
                     resources: [.copy("Fixtures")]),

@@ -25,12 +25,20 @@ struct BenchLlamaCommand: ParsableCommand {
     @Option(help: "Tokens to generate per round.") var newTokens = 64
     @Option(help: "Rounds (the first includes one-time costs: primitive creation, first touches).") var rounds = 3
     @Option(help: "Kernel threads.") var threads = 2
+    @Option(help: "Arithmetic of the quantised products with many input rows (the prompt): float32 or bfloat16 (the CPU's bf16 units).")
+    var precision: String = "float32"
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Also time the parts of a decode step and of a prompt forward.") var breakdown = false
 
     func validate() throws {
         guard promptTokens >= 1, newTokens >= 2, rounds >= 1, threads >= 1 else {
             throw ValidationError("--prompt-tokens and --rounds must be at least 1, --new-tokens at least 2")
+        }
+        guard let chosen = QuantizedMatmulPrecision(rawValue: precision) else {
+            throw ValidationError("--precision must be float32 or bfloat16, got \(precision)")
+        }
+        guard QuantizedMatmulPrecision.isAvailable(chosen) else {
+            throw ValidationError("--precision bfloat16: this CPU has no bf16 units that oneDNN uses")
         }
     }
 
@@ -45,6 +53,7 @@ struct BenchLlamaCommand: ParsableCommand {
         var prompt_tokens: Int
         var new_tokens: Int
         var threads: Int
+        var precision: String
         var load_s: Double
         var weight_mib: Double
         var rounds: [Round]
@@ -57,6 +66,10 @@ struct BenchLlamaCommand: ParsableCommand {
     }
 
     func run() throws {
+        try withQuantizedMatmulPrecision(QuantizedMatmulPrecision(rawValue: precision) ?? .float32) { try measure() }
+    }
+
+    func measure() throws {
         Threads.set(threads)
         let start = DispatchTime.now()
         let llama = try LlamaForCausalLM.load(gguf: URL(fileURLWithPath: model))
@@ -71,11 +84,12 @@ struct BenchLlamaCommand: ParsableCommand {
                                 total_s: out.seconds))
         }
         let parts = breakdown ? try timeParts(llama, prompt: prompt) : nil
-        let result = Result(prompt_tokens: promptTokens, new_tokens: newTokens, threads: threads, load_s: load,
+        let result = Result(prompt_tokens: promptTokens, new_tokens: newTokens, threads: threads, precision: precision,
+                            load_s: load,
                             weight_mib: Double(Self.weightBytes(llama)) / 1_048_576, rounds: rounds,
                             peak_rss_mib: BenchProcess.peakResidentMiB(), breakdown: parts)
         if json { print(try BenchProcess.json(result)); return }
-        print("\(model): \(promptTokens)-token prompt, \(newTokens) new tokens, \(threads) threads; "
+        print("\(model): \(promptTokens)-token prompt, \(newTokens) new tokens, \(threads) threads, \(precision); "
               + String(format: "loaded in %.2f s, weights %.1f MiB", load, result.weight_mib))
         for (i, r) in rounds.enumerated() {
             print(String(format: "round %d: time to first token %.3f s, %.1f tokens/s, total %.2f s", i + 1, r.ttft_s,

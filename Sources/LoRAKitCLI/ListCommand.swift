@@ -3,7 +3,8 @@ import Runtime
 import Tasks
 
 /// `lorakit list`: what recipes can name in this program — tasks, architectures, data formats,
-/// transforms, metrics, hooks, data generators and plugins — with their options.
+/// transforms, metrics, hooks, generative model formats, data generators and plugins — with their
+/// options.
 struct ListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list", abstract: "List the tasks, architectures, data formats, metrics, hooks and plugins recipes can name."
@@ -23,6 +24,8 @@ struct ListCommand: ParsableCommand {
             print("  \(name): \(h.summary)")
             for line in optionListing(h.options) { print(line) }
         }
+        print("generative model formats (lorakit generate MODEL):")
+        for (name, format) in registry.entries(GenerativeModels.self) { print("  \(name): \(format.summary)") }
         print("data generators (lorakit data NAME): \(registry.names(DataGenerators.self).joined(separator: ", "))")
         let plugins = registry.availablePlugins.keys.sorted()
         print("plugins (plugins:): \(plugins.isEmpty ? "none compiled in" : plugins.joined(separator: ", "))")

@@ -2,6 +2,7 @@ import Tasks
 import Training
 import ImageModels
 import TextModels
+import LanguageModels
 
 /// LoRAKit's built-in core: the hooks every run can name.
 public enum CorePlugin: LoRAKitPlugin {
@@ -14,8 +15,10 @@ public enum CorePlugin: LoRAKitPlugin {
 }
 
 extension Registry {
-    /// The modules every run has: the core hooks and the image and text modalities.
-    public static let standardModules: [LoRAKitPlugin.Type] = [CorePlugin.self, ImageModelsPlugin.self, TextModelsPlugin.self]
+    /// The modules every run has: the core hooks, the image and text modalities, and the decoder
+    /// language models `lorakit generate` loads.
+    public static let standardModules: [LoRAKitPlugin.Type] = [CorePlugin.self, ImageModelsPlugin.self, TextModelsPlugin.self,
+                                                                 LanguageModelsPlugin.self]
 
     /// A registry with the standard modules and `builtIns` registered, and `plugins` available to
     /// recipes that list them.

@@ -69,30 +69,3 @@ extension Array where Element == UInt8 {
         }
     }
 }
-
-/// The real SmolLM2-135M-Instruct GGUF: `$LORAKIT_SMOLLM2` (a directory), else
-/// `data/models/smollm2` under the repository, where scripts/fetch_smollm2 unpacks it.
-/// Absent: the test is skipped, unless `LORAKIT_REQUIRE_MODELS=1`, where it fails.
-enum SmolLM2Fixture {
-    static let fileName = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-    static func path(file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        let environment = ProcessInfo.processInfo.environment
-        let directory: URL
-        if let dir = environment["LORAKIT_SMOLLM2"], !dir.isEmpty {
-            directory = URL(fileURLWithPath: dir, isDirectory: true)
-        } else {
-            // Tests/GGUFTests/GGUFFixtures.swift → repository root
-            directory = URL(fileURLWithPath: "\(#filePath)").deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("data/models/smollm2", isDirectory: true)
-        }
-        let model = directory.appendingPathComponent(fileName).path
-        if FileManager.default.fileExists(atPath: model) { return model }
-        let message = "\(fileName) not found in \(directory.path): run scripts/fetch_smollm2"
-        if environment["LORAKIT_REQUIRE_MODELS"] == "1" {
-            XCTFail(message, file: file, line: line)
-            throw GGUFFixtures.Missing(description: message)
-        }
-        throw XCTSkip(message, file: file, line: line)
-    }
-}

@@ -1,6 +1,7 @@
 import Foundation
 import GGUF
 import Tensor
+import TestSupport
 import XCTest
 
 /// The real SmolLM2-135M-Instruct.Q4_1.gguf (scripts/fetch_smollm2): its table and every one of its
@@ -32,7 +33,7 @@ final class GGUFModelTests: XCTestCase {
     }
 
     func testMetadataOfTheRealModel() throws {
-        let gguf = try GGUFFile(path: try SmolLM2Fixture.path())
+        let gguf = try GGUFFile(url: try RealModels.smolLM2())
         XCTAssertEqual(gguf.version, 3)
         XCTAssertEqual(gguf.metadata.count, 33)
         XCTAssertEqual(try gguf.string("general.architecture"), "llama")
@@ -48,7 +49,7 @@ final class GGUFModelTests: XCTestCase {
     }
 
     func testEveryTensorDequantisesExactlyAsTheGGUFPackage() throws {
-        let gguf = try GGUFFile(path: try SmolLM2Fixture.path())
+        let gguf = try GGUFFile(url: try RealModels.smolLM2())
         let reference = try GGUFFixtures.json("smollm2_checksums.json")
         let rows = try XCTUnwrap(reference["tensors"] as? [[String: Any]])
         XCTAssertEqual(rows.count, 272)

@@ -138,7 +138,7 @@ struct ByteTokenizer: TextTokenizer {
     var chat: [Int] = []
     var endOfTurn: [Int] = []
 
-    func encode(_ text: String) throws -> [Int] {
+    func encode(_ text: String, addSpecialTokens: Bool) throws -> [Int] {
         try text.utf8.map { byte in
             guard (32..<128).contains(byte) else { throw GenerationError.invalidSettings("not ASCII") }
             return Int(byte) - 32

@@ -1,6 +1,7 @@
 import Foundation
 @testable import LanguageModels
 import Tensor
+import TestSupport
 import XCTest
 
 /// The real SmolLM2-135M-Instruct (Q4_1 GGUF, quantised weights kept in memory) against
@@ -30,7 +31,7 @@ final class LlamaSmolLM2Tests: XCTestCase {
 
     private func smolLM2() throws -> (model: LlamaForCausalLM, goldens: Goldens) {
         if let loaded = Self.loaded { return loaded }
-        let url = try SmolLM2.url()
+        let url = try RealModels.smolLM2()
         let goldens = try JSONDecoder().decode(Goldens.self, from: Data(contentsOf: LlamaFixtures.url("smollm2_goldens.json")))
         let loaded = (try LlamaForCausalLM.load(gguf: url), goldens)
         Self.loaded = loaded
@@ -98,28 +99,5 @@ final class LlamaSmolLM2Tests: XCTestCase {
                 if t + 1 < ids.count { step = try model.nextTokenLogits([ids[t + 1]], cache: cache) }
             }
         }
-    }
-}
-
-/// The real SmolLM2-135M-Instruct GGUF: `$LORAKIT_SMOLLM2` (a directory), else `data/models/smollm2`
-/// under the repository. Absent: skipped, unless `LORAKIT_REQUIRE_MODELS=1`, where it fails.
-enum SmolLM2 {
-    static let fileName = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-    struct Missing: Error, CustomStringConvertible { var description: String }
-
-    static func url(file: StaticString = #filePath, line: UInt = #line) throws -> URL {
-        let environment = ProcessInfo.processInfo.environment
-        let directory = environment["LORAKIT_SMOLLM2"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0, isDirectory: true) }
-            ?? URL(fileURLWithPath: "\(#filePath)").deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("data/models/smollm2", isDirectory: true)
-        let model = directory.appendingPathComponent(fileName)
-        if FileManager.default.fileExists(atPath: model.path) { return model }
-        let message = "\(fileName) not found in \(directory.path): run scripts/fetch_smollm2"
-        if environment["LORAKIT_REQUIRE_MODELS"] == "1" {
-            XCTFail(message, file: file, line: line)
-            throw Missing(description: message)
-        }
-        throw XCTSkip(message, file: file, line: line)
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import GGUF
 import LanguageModels
 import Tasks
+import TestSupport
 import XCTest
 
 /// Chat templates rendered as `transformers`' `apply_chat_template(..., tokenize=False)` renders
@@ -50,7 +51,7 @@ final class TokenizerChatTemplateTests: XCTestCase {
     }
 
     func testTheGGUFTemplateAndTheRenderedIds() throws {
-        let gguf = try GGUFFile(path: try TokenizerFixtures.smolLM2())
+        let gguf = try GGUFFile(url: try RealModels.smolLM2())
         XCTAssertEqual(try gguf.string("tokenizer.chat_template"), TokenizerChatTemplateTests.smolLM2Template)
         let template = try ChatTemplate(gguf: gguf)
         XCTAssertTrue(template.name.hasSuffix("tokenizer.chat_template"))

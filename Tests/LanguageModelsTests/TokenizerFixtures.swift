@@ -35,28 +35,6 @@ enum TokenizerFixtures {
             return (text, ids, row)
         }
     }
-
-    /// The real SmolLM2-135M-Instruct GGUF (scripts/fetch_smollm2): `$LORAKIT_SMOLLM2` (a
-    /// directory), else `data/models/smollm2` under the repository. Absent: the test is skipped,
-    /// unless `LORAKIT_REQUIRE_MODELS=1`, where it fails.
-    static func smolLM2(file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        let environment = ProcessInfo.processInfo.environment
-        let directory: URL
-        if let dir = environment["LORAKIT_SMOLLM2"], !dir.isEmpty {
-            directory = URL(fileURLWithPath: dir, isDirectory: true)
-        } else {
-            directory = URL(fileURLWithPath: "\(#filePath)").deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("data/models/smollm2", isDirectory: true)
-        }
-        let model = directory.appendingPathComponent("SmolLM2-135M-Instruct.Q4_1.gguf").path
-        if FileManager.default.fileExists(atPath: model) { return model }
-        let message = "SmolLM2-135M-Instruct.Q4_1.gguf not found in \(directory.path): run scripts/fetch_smollm2"
-        if environment["LORAKIT_REQUIRE_MODELS"] == "1" {
-            XCTFail(message, file: file, line: line)
-            throw Missing(description: message)
-        }
-        throw XCTSkip(message, file: file, line: line)
-    }
 }
 
 /// A readable form of a string for failure messages (escapes, and the code points of the rest).

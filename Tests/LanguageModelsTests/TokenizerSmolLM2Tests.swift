@@ -1,6 +1,7 @@
 import Foundation
 import GGUF
 import LanguageModels
+import TestSupport
 import XCTest
 
 /// SmolLM2-135M-Instruct's tokenizer built from its GGUF, against `transformers` loading the same
@@ -11,7 +12,7 @@ final class TokenizerSmolLM2Tests: XCTestCase {
 
     private func load() throws -> (BPETokenizer, [String: Any]) {
         if let cached = TokenizerSmolLM2Tests.cached { return cached }
-        let gguf = try GGUFFile(path: try TokenizerFixtures.smolLM2())
+        let gguf = try GGUFFile(url: try RealModels.smolLM2())
         let loaded = (try BPETokenizer(gguf: gguf), try TokenizerFixtures.json("smollm2_tokenizer_goldens.json"))
         TokenizerSmolLM2Tests.cached = loaded
         return loaded

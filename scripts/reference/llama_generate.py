@@ -15,7 +15,8 @@ is the process's VmHWM (the float32 weights, the GGUF's dequantisation on the wa
 With --lorakit, runs `lorakit bench llama --json` and this script (each in a fresh process, so that
 each peak memory is its own) alternately, --alternations times, and prints every round of both and
 the ratios of the medians: the machine's speed changes between minutes, alternating keeps both
-sides under the same conditions.
+sides under the same conditions. --lorakit-precisions float32,bfloat16 adds lorakit's BF16 prompt
+products as a third side.
 """
 import argparse
 import json
@@ -98,6 +99,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--lorakit", help="the lorakit executable: alternate its bench with this script")
     parser.add_argument("--alternations", type=int, default=3)
+    parser.add_argument("--lorakit-precisions", default="float32",
+                        help="comma-separated --precision values of lorakit's runs (float32,bfloat16: both, alternated)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child or not args.lorakit:
@@ -105,16 +108,21 @@ def main():
         return
     common = ["--model", args.model, "--prompt-tokens", str(args.prompt_tokens), "--new-tokens", str(args.new_tokens),
               "--rounds", str(args.rounds), "--threads", str(args.threads)]
-    results = {"lorakit": [], "transformers": []}
+    precisions = args.lorakit_precisions.split(",")
+    lorakit_sides = [f"lorakit-{p}" if len(precisions) > 1 else "lorakit" for p in precisions]
+    sides = lorakit_sides + ["transformers"]
+    results = {side: [] for side in sides}
     for a in range(args.alternations):
-        for side in ["lorakit", "transformers"] if a % 2 == 0 else ["transformers", "lorakit"]:
-            if side == "lorakit":
-                r = child([args.lorakit, "bench", "llama", "--json"] + common)
-            else:
+        # Each alternation starts with the next side: every side runs first, middle and last in turn.
+        for side in sides[a % len(sides):] + sides[:a % len(sides)]:
+            if side == "transformers":
                 r = child([sys.executable, os.path.abspath(__file__), "--child"] + common)
+            else:
+                precision = precisions[lorakit_sides.index(side)]
+                r = child([args.lorakit, "bench", "llama", "--json", "--precision", precision] + common)
             results[side].append(r)
             for i, round_ in enumerate(r["rounds"]):
-                print(f"alternation {a + 1} {side:12s} round {i + 1}: time to first token {round_['ttft_s']:.3f} s, "
+                print(f"alternation {a + 1} {side:17s} round {i + 1}: time to first token {round_['ttft_s']:.3f} s, "
                       f"{round_['decode_tokens_per_s']:.1f} tokens/s (load {r['load_s']:.1f} s, peak RSS "
                       f"{r['peak_rss_mib']:.0f} MiB)", flush=True)
 
@@ -122,12 +130,13 @@ def main():
         return statistics.median(round_[key] for r in results[side] for i, round_ in enumerate(r["rounds"])
                                  if not (skip_first and i == 0))
     print(f"\nmedians over alternations (warm rounds: every round but each process's first)")
-    for key, better in [("ttft_s", "lower"), ("decode_tokens_per_s", "higher")]:
-        l, t = medians("lorakit", key, True), medians("transformers", key, True)
-        print(f"  {key:22s} lorakit {l:8.3f}  transformers {t:8.3f}  lorakit/transformers {l / t:5.2f} ({better} is better)")
-    l = statistics.median(r["peak_rss_mib"] for r in results["lorakit"])
-    t = statistics.median(r["peak_rss_mib"] for r in results["transformers"])
-    print(f"  {'peak_rss_mib':22s} lorakit {l:8.0f}  transformers {t:8.0f}  lorakit/transformers {l / t:5.2f}")
+    for side in lorakit_sides:
+        for key, better in [("ttft_s", "lower"), ("decode_tokens_per_s", "higher")]:
+            l, t = medians(side, key, True), medians("transformers", key, True)
+            print(f"  {key:22s} {side} {l:8.3f}  transformers {t:8.3f}  ratio {l / t:5.2f} ({better} is better)")
+        l = statistics.median(r["peak_rss_mib"] for r in results[side])
+        t = statistics.median(r["peak_rss_mib"] for r in results["transformers"])
+        print(f"  {'peak_rss_mib':22s} {side} {l:8.0f}  transformers {t:8.0f}  ratio {l / t:5.2f}")
     print(json.dumps(results))
 
 

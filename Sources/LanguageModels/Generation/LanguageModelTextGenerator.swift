@@ -22,10 +22,10 @@ public final class LanguageModelTextGenerator<Model: CausalLanguageModel>: TextG
     /// The prompt's ids: `.text` encoded as it is, `.chat` rendered with the template first.
     public func promptTokens(_ input: GenerationInput) throws -> [Int] {
         switch input {
-        case let .text(text): return try tokenizer.encode(text)
+        case let .text(text): return try tokenizer.encode(text, addSpecialTokens: true)
         case let .chat(messages):
             guard !messages.isEmpty else { throw GenerationError.emptyPrompt }
-            return try tokenizer.encode(try tokenizer.renderChat(messages))
+            return try tokenizer.encode(try tokenizer.renderChat(messages), addSpecialTokens: false)
         }
     }
 

@@ -5,7 +5,9 @@ import Tasks
 public protocol TextTokenizer {
     /// The ids of `text`, special tokens written in it (`<|im_start|>`) read as their ids, as
     /// `transformers` reads a rendered chat template.
-    func encode(_ text: String) throws -> [Int]
+    /// - Parameter addSpecialTokens: add the tokens the tokenizer puts around a text (a BOS):
+    ///   true for a prompt, false for a rendered chat, whose template writes its own.
+    func encode(_ text: String, addSpecialTokens: Bool) throws -> [Int]
     /// The text of `ids` (special tokens written out). A byte sequence cut inside a character
     /// decodes to U+FFFD at its end until the rest arrives.
     func decode(_ ids: [Int]) -> String
