@@ -1,7 +1,7 @@
 /// A linear layer's product with a frozen quantised weight, `x · Wᵀ + b`, forward and
 /// backward-data, without ever holding the whole float weight.
 ///
-/// Two ways to run, chosen by the number of input rows `M` (KERNELS.md, "Quantised weights"):
+/// Two ways to run, chosen by the number of input rows `M` (`lorakit bench llama --breakdown` times both):
 ///
 /// - `M ≤ fusedRowLimit` (decoding one token at a time): `QuantizedKernels.product` decodes each
 ///   block once into 32 floats of scratch and multiplies it into every row; the float weight is
