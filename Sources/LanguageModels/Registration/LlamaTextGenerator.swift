@@ -11,13 +11,9 @@ extension LanguageModelTextGenerator where Model == LlamaForCausalLM {
     public static func load(gguf url: URL) throws -> LanguageModelTextGenerator<LlamaForCausalLM> {
         let file = try GGUFFile(url: url)
         let model = try LlamaForCausalLM.load(gguf: file)
-        let tokenizer = try BPETokenizer(gguf: file)
-        let template: Result<ChatTemplate, ChatTemplateError>
-        do { template = .success(try ChatTemplate(gguf: file)) } catch let error as ChatTemplateError {
-            template = .failure(error)
-        }
+        let tokenizer = try ChatTokenizer(gguf: file)
         let name = (try? file.string("general.name")) ?? url.lastPathComponent
-        return LanguageModelTextGenerator(model: model, tokenizer: ChatTokenizer(tokenizer: tokenizer, template: template),
+        return LanguageModelTextGenerator(model: model, tokenizer: tokenizer,
                                           summary: "\(name): " + describe(model.config, file: file))
     }
 

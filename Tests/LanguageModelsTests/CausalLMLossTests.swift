@@ -1,0 +1,135 @@
+import Foundation
+@testable import LanguageModels
+import LoRA
+import NN
+import TestSupport
+import XCTest
+
+/// The causal-LM loss on the quantised-or-float decoder: equal to transformers + PEFT's loss and
+/// every LoRA gradient (Fixtures/causal_lm from scripts/make_causal_lm_fixtures.py), unchanged by
+/// masked tokens nothing learned depends on, by padding, and by how many rows of logits are
+/// computed at once; and the recomputing operation it rests on against finite differences.
+final class CausalLMLossTests: XCTestCase {
+    struct Goldens: Decodable {
+        let ids: [[Int]]
+        let labels: [[Int]]
+        let loss: Double
+        let grads: [String: [Double]]
+    }
+
+    /// The tiny Llama with the PEFT adapter of the fixture loaded.
+    func tinyWithAdapter() throws -> (LlamaForCausalLM, LoRAModel) {
+        let model = try LlamaForCausalLM.load(from: LlamaFixtures.url("llama_tiny"))
+        let lora = LoRAModel(wrapping: model)
+        _ = try PEFTAdapterFile.load(into: lora, from: LlamaFixtures.url("causal_lm/adapter").path)
+        return (model, lora)
+    }
+
+    /// transformers' rows of ids and labels (−100: not learned) as examples, padding dropped.
+    static func examples(_ goldens: Goldens) -> [CausalLMExample] {
+        zip(goldens.ids, goldens.labels).map { ids, labels in
+            let length = labels.lastIndex { $0 != -100 }.map { $0 + 1 } ?? ids.count
+            return CausalLMExample(ids: Array(ids.prefix(length)), targets: labels.prefix(length).map { $0 != -100 })
+        }
+    }
+
+    func testLossAndEveryLoRAGradientMatchPEFT() throws {
+        let goldens = try JSONDecoder().decode(Goldens.self, from: Data(contentsOf: LlamaFixtures.url("causal_lm/goldens.json")))
+        let (model, lora) = try tinyWithAdapter()
+        let batch = CausalLMBatch(Self.examples(goldens), padding: 0)
+        XCTAssertEqual(batch.labels.count, goldens.labels.joined().filter { $0 != -100 }.count)
+        let (loss, _) = try CausalLMObjective.tokenLoss(model, batch, headChunk: 3)
+        XCTAssertEqual(Double(loss.item), goldens.loss, accuracy: 1e-4 * goldens.loss)
+        loss.backward()
+        var compared = 0
+        for (key, host) in lora.hosts {
+            let adapter = try XCTUnwrap(host.adapters["default"])
+            for (name, parameter) in adapter.namedParameters() {
+                let golden = try XCTUnwrap(goldens.grads["base_model.model.\(key).\(name)"], "\(key).\(name)")
+                let grad = try XCTUnwrap(parameter.grad, "\(key).\(name) has no gradient").scalars
+                XCTAssertEqual(grad.count, golden.count)
+                let scale = golden.map(abs).max() ?? 1
+                let worst = zip(grad, golden).map { abs(Double($0) - $1) }.max() ?? 0
+                XCTAssertLessThanOrEqual(worst, 1e-4 * scale, "\(key).\(name)")
+                compared += 1
+            }
+        }
+        XCTAssertEqual(compared, goldens.grads.count)
+    }
+
+    /// Loss and LoRA gradients of `examples` on a fresh copy of the fixture.
+    func lossAndGradients(_ examples: [CausalLMExample], headChunk: Int = 256) throws -> (Float, [String: [Float]]) {
+        let (model, _) = try tinyWithAdapter()
+        let (loss, _) = try CausalLMObjective.tokenLoss(model, CausalLMBatch(examples, padding: 0), headChunk: headChunk)
+        loss.backward()
+        var grads: [String: [Float]] = [:]
+        for (key, parameter) in model.trainableParameters() { grads[key] = parameter.tensor?.grad?.scalars }
+        return (loss.item, grads)
+    }
+
+    func testMaskedTokensAfterTheLastTargetChangeNothing() throws {
+        // A prompt (masked), a completion (learned), then a masked turn that nothing learned depends on.
+        let ids = [5, 17, 33, 8, 41, 62, 7, 19, 88, 3, 44, 45]
+        let targets = [false, false, false, false, true, true, true, false, false, false, false, false]
+        let base = try lossAndGradients([CausalLMExample(ids: ids, targets: targets)])
+        var changed = ids
+        changed[8] = 90; changed[9] = 1; changed[11] = 70
+        let perturbed = try lossAndGradients([CausalLMExample(ids: changed, targets: targets)])
+        XCTAssertEqual(base.0, perturbed.0)
+        XCTAssertEqual(base.1, perturbed.1)
+        // The control: changing the (masked) prompt changes what the completion is conditioned on.
+        var prompt = ids
+        prompt[1] = 60
+        let conditioned = try lossAndGradients([CausalLMExample(ids: prompt, targets: targets)])
+        XCTAssertNotEqual(base.0, conditioned.0)
+    }
+
+    func testPaddingAndHeadChunksChangeNothing() throws {
+        let short = CausalLMExample(ids: [9, 24, 71, 2, 55], targets: [false, true, true, false, true])
+        let long = CausalLMExample(ids: [5, 17, 33, 8, 41, 62, 7, 19, 88, 3], targets: [Bool](repeating: true, count: 10))
+        // The two examples' token losses summed: batched together (the short one padded) or alone.
+        let (together, _) = try lossAndGradients([short, long])
+        let (alone, _) = try lossAndGradients([short])
+        let (other, _) = try lossAndGradients([long])
+        XCTAssertEqual(Double(together) * 12, Double(alone) * 3 + Double(other) * 9, accuracy: 1e-4)
+        let (chunked, chunkedGrads) = try lossAndGradients([short, long], headChunk: 5)
+        let (_, wholeGrads) = try lossAndGradients([short, long], headChunk: 100)
+        XCTAssertEqual(chunked, together, accuracy: 1e-5)
+        for (key, g) in wholeGrads {
+            let c = try XCTUnwrap(chunkedGrads[key])
+            XCTAssertLessThanOrEqual(zip(g, c).map { abs($0 - $1) }.max() ?? 0, 1e-5, key)
+        }
+    }
+
+    func testABatchWithoutTargetsIsAnError() throws {
+        let model = try LlamaForCausalLM.load(from: LlamaFixtures.url("llama_tiny"))
+        let batch = CausalLMBatch([CausalLMExample(ids: [1, 2, 3], targets: [false, false, false])], padding: 0)
+        XCTAssertThrowsError(try CausalLMObjective.tokenLoss(model, batch)) { error in
+            XCTAssertTrue("\(error)".contains("no target tokens"), "\(error)")
+        }
+    }
+
+    func testRecomputedMatchesFiniteDifferencesAndTheDirectGraph() throws {
+        let w = randomTensor([5, 4], seed: 3).requiringGrad()
+        let x = randomTensor([3, 4], seed: 4)
+        var runs = 0
+        checkGradients([x, w]) { inputs in
+            Tensor.recomputed([inputs[0]]) { xs, _ in runs += 1; return xs[0].matmul(inputs[1].transposed()).tanh() }.sum()
+        }
+        XCTAssertGreaterThan(runs, 0)
+        // The parameter used inside gets the same gradient as without recomputation.
+        let direct = x.requiringGrad().matmul(w.transposed()).tanh().sum()
+        direct.backward()
+        let expected = try XCTUnwrap(w.grad).scalars
+        w.setGrad(nil)
+        var again = 0
+        let recomputed = Tensor.recomputed([x.requiringGrad()]) { xs, second in
+            if second { again += 1 }
+            return xs[0].matmul(w.transposed()).tanh()
+        }.sum()
+        recomputed.backward()
+        XCTAssertEqual(again, 1, "backward runs the function a second time")
+        let got = try XCTUnwrap(w.grad).scalars
+        XCTAssertLessThanOrEqual(zip(got, expected).map { abs($0 - $1) }.max() ?? 1, 1e-6)
+    }
+}
