@@ -113,8 +113,15 @@ open class Module {
         namedParameterSlots().filter { $0.slot.isTrainable }
     }
 
-    /// Number of parameter elements.
-    public var parameterCount: Int { namedParameters().reduce(0) { $0 + $1.tensor.count } }
+    /// Number of parameter elements, with the frozen weights modules hold outside their
+    /// parameters (`frozenWeightCount`: quantised matrices).
+    public var parameterCount: Int {
+        namedParameters().reduce(0) { $0 + $1.tensor.count } + namedModules().reduce(0) { $0 + $1.module.frozenWeightCount }
+    }
+
+    /// Elements of frozen weights this module (not its children) holds outside its parameter
+    /// slots — a quantised matrix that a state dict does not carry — for parameter counts. 0 by default.
+    open var frozenWeightCount: Int { 0 }
 
     /// Number of trainable parameter elements.
     public var trainableParameterCount: Int {

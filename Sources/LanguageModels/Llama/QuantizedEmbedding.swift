@@ -16,6 +16,9 @@ public final class QuantizedEmbedding: Module, TokenEmbedding {
         super.init()
     }
 
+    /// The table's elements, for parameter counts.
+    public override var frozenWeightCount: Int { weight.rows * weight.columns }
+
     public var vocabularySize: Int { weight.rows }
     public var embeddingWidth: Int { weight.columns }
 

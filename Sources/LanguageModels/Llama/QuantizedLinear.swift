@@ -25,6 +25,9 @@ open class QuantizedLinear: Module, UnaryLayer {
         super.init()
     }
 
+    /// The frozen weight's elements, for parameter counts.
+    open override var frozenWeightCount: Int { weight.rows * weight.columns }
+
     /// `x` [..., in] → [..., out].
     open func callAsFunction(_ x: Tensor) -> Tensor {
         Tensor.linear(x, quantizedWeight: weight, bias: bias)

@@ -2,7 +2,8 @@ import Foundation
 import Tasks
 
 /// What `LanguageModels` adds to a registry: the `causal_lm` task (LoRA on a decoder, see
-/// `CausalLMRecipeTask`) and the `gguf_llama` generative model format that
+/// `CausalLMRecipeTask`), the `dates` data generator (an instruction task with exact answers),
+/// and the `gguf_llama` generative model format that
 /// `lorakit generate` loads (a Llama-architecture decoder in a GGUF file, kept quantised, with the
 /// file's tokenizer and chat template). Registered always by the runtime, through the same
 /// protocol a plugin uses.
@@ -11,6 +12,7 @@ public enum LanguageModelsPlugin: LoRAKitPlugin {
 
     public static func register(into r: inout Registry) throws {
         try r.registerTask(CausalLMRecipeTask())
+        try r.registerGenerator(DateNormalisationData.generator)
         try r.register(GenerativeModels.self, "gguf_llama", GenerativeModelFormat(
             summary: "a Llama-architecture decoder in a GGUF file (F32, F16, BF16, Q8_0, Q4_0, Q4_1 matrices, kept in "
                 + "their format) with the file's BPE tokenizer and ChatML-family chat template",
