@@ -2,6 +2,7 @@ import Foundation
 import NN
 import Recipes
 import Tasks
+import Tensor
 import Training
 
 /// A decoder with its tokenizer, as a causal-LM run trains and uses it.
@@ -125,11 +126,29 @@ public final class CausalLMSession: TaskSession {
             do { result = try generator.generate(request, settings: settings) { _ in } } catch {
                 throw PredictionError(input: input, reason: "\(error)")
             }
+            let prompt = try generator.promptTokens(request)
+            let logProbabilities = try Self.logProbabilities(of: result.tokens, after: prompt, model: model.llama)
             return Prediction(input: input, fields: [
                 "completion": .string(result.text), "tokens": .array(result.tokens.map { .integer($0) }),
+                "token_logprobs": .array(logProbabilities.map { .number(Double($0)) }),
                 "prompt_tokens": .integer(result.promptTokens),
             ], summary: "\(input) → \(result.text)")
         }
+    }
+}
+
+extension CausalLMSession {
+    /// The log-probability of each of `tokens` given `prompt` and the tokens before it, from one
+    /// forward pass over the whole sequence (what another implementation can be compared on).
+    static func logProbabilities(of tokens: [Int], after prompt: [Int], model: LlamaForCausalLM) throws -> [Float] {
+        guard !tokens.isEmpty else { return [] }
+        let ids = prompt + tokens
+        let logits = try withNoGrad {
+            try model.logits(Tensor(indices: Array(ids.dropLast()), shape: [1, ids.count - 1]))
+                .slice(axis: 1, start: prompt.count - 1).logSoftmax(axis: -1)
+        }
+        let v = logits.shape[2], values = logits.scalars
+        return tokens.enumerated().map { i, token in values[i * v + token] }
     }
 }
 
