@@ -101,6 +101,49 @@ final class CausalLMLossTests: XCTestCase {
         }
     }
 
+    /// Every parameter trainable (the head too, so its chunks are recomputed in backward) against
+    /// the direct loss: all logits computed, targets −100 where not learned.
+    func testTrainableHeadMatchesTheDirectLossAndGradients() throws {
+        let examples = [CausalLMExample(ids: [5, 17, 33, 8, 41, 62], targets: [false, false, true, true, false, true]),
+                        CausalLMExample(ids: [9, 24, 71], targets: [false, true, true])]
+        let batch = CausalLMBatch(examples, padding: 0)
+        func gradients(_ loss: (LlamaForCausalLM) throws -> Tensor) throws -> (Float, [String: [Float]]) {
+            let model = try LlamaForCausalLM.load(from: LlamaFixtures.url("llama_tiny"))
+            let l = try loss(model)
+            l.backward()
+            var grads: [String: [Float]] = [:]
+            for (key, parameter) in model.trainableParameters() { grads[key] = parameter.tensor?.grad?.scalars }
+            return (l.item, grads)
+        }
+        let (ours, ourGrads) = try gradients { try CausalLMObjective.tokenLoss($0, batch, headChunk: 2).loss }
+        let (direct, directGrads) = try gradients { model in
+            let logits = try model.logits(batch.ids)                              // [2, 6, V]
+            var targets = [Int](repeating: -100, count: 12)
+            for (p, label) in zip(batch.positions, batch.labels) { targets[p] = label }
+            return crossEntropy(logits: logits.reshaped([12, logits.shape[2]]), targets: Tensor(indices: targets, shape: [12]))
+        }
+        XCTAssertEqual(ours, direct, accuracy: 1e-5)
+        XCTAssertEqual(Set(ourGrads.keys), Set(directGrads.keys))
+        XCTAssertNotNil(ourGrads["lm_head.weight"] ?? nil, "the head trains")
+        for (key, g) in directGrads {
+            let o = try XCTUnwrap(ourGrads[key] ?? nil, key)
+            let scale = g.map(abs).max() ?? 1
+            XCTAssertLessThanOrEqual(zip(o, g).map { abs($0 - $1) }.max() ?? 0, 1e-5 * max(scale, 1), key)
+        }
+    }
+
+    func testEagerlyDifferentiatedScalesItsGradientByTheIncomingOne() throws {
+        let x = randomTensor([3, 4], seed: 8)
+        let w = randomTensor([5, 4], seed: 9)   // a constant (frozen) weight
+        checkGradients([x]) { inputs in
+            Tensor.eagerlyDifferentiated([inputs[0]]) { xs in xs[0].matmul(w.transposed()).tanh().sum() } * 3
+        }
+        // Evaluation (no recording) just computes the value.
+        let value = withNoGrad { Tensor.eagerlyDifferentiated([x.requiringGrad()]) { $0[0].sum() } }
+        XCTAssertFalse(value.requiresGrad)
+        XCTAssertEqual(value.item, x.sum().item, accuracy: 1e-6)
+    }
+
     func testABatchWithoutTargetsIsAnError() throws {
         let model = try LlamaForCausalLM.load(from: LlamaFixtures.url("llama_tiny"))
         let batch = CausalLMBatch([CausalLMExample(ids: [1, 2, 3], targets: [false, false, false])], padding: 0)

@@ -45,8 +45,9 @@ public struct CausalLMEvaluation: TaskEvaluation {
 ///
 /// Only the target positions reach the output head: their final states are gathered first, so a
 /// prompt's or a padding's 49k-wide logits are never computed. The head and the loss then run
-/// `headChunk` rows at a time with their logits recomputed in backward
-/// (`Tensor.recomputed`), so at most one chunk's logits exist at a time.
+/// `headChunk` rows at a time, so at most one chunk's logits exist at a time: a frozen head is
+/// differentiated in forward (`Tensor.eagerlyDifferentiated`: only the states' gradient is kept),
+/// a trainable one recomputed in backward (`Tensor.recomputed`).
 public struct CausalLMObjective: TrainingTask {
     public typealias Batch = CausalLMBatch
     public typealias Evaluation = CausalLMEvaluation
@@ -101,15 +102,29 @@ public struct CausalLMObjective: TrainingTask {
         let states = try h.reshaped([h.shape[0] * h.shape[1], width]).indexSelect(axis: 0, indices: batch.positions)   // [R, H]
         let rows = batch.labels.count
         let head = model.head
+        // A frozen head (SmolLM2's tied, quantised embedding; any head LoRA does not adapt) is
+        // differentiated chunk by chunk in forward; a trainable one is recomputed in backward.
+        let headModule: Module = (model.lmHead as? Module) ?? (model.model.embedTokens as? Module) ?? model
+        let frozenHead = headModule.trainableParameterCount == 0
         var total: Tensor?
         let correct = Counter()
         for start in stride(from: 0, to: rows, by: headChunk) {
             let end = min(rows, start + headChunk)
             let targets = Tensor(indices: Array(batch.labels[start..<end]), shape: [end - start])
-            let part = Tensor.recomputed([states.slice(axis: 0, start: start, end: end)], op: "lm-head-cross-entropy") { x, again in
-                let logits = head(x[0])                                          // [r, V]
-                if !again { correct.add(Self.matches(logits, targets)) }
-                return crossEntropy(logits: logits, targets: targets, reduction: .sum)
+            let chunk = states.slice(axis: 0, start: start, end: end)
+            let part: Tensor
+            if frozenHead {
+                part = Tensor.eagerlyDifferentiated([chunk], op: "lm-head-cross-entropy") { x in
+                    let logits = head(x[0])                                      // [r, V]
+                    correct.add(Self.matches(logits, targets))
+                    return crossEntropy(logits: logits, targets: targets, reduction: .sum)
+                }
+            } else {
+                part = Tensor.recomputed([chunk], op: "lm-head-cross-entropy") { x, again in
+                    let logits = head(x[0])
+                    if !again { correct.add(Self.matches(logits, targets)) }
+                    return crossEntropy(logits: logits, targets: targets, reduction: .sum)
+                }
             }
             total = total.map { $0 + part } ?? part
         }

@@ -28,3 +28,32 @@ extension Tensor {
         }
     }
 }
+
+extension Tensor {
+    /// A scalar `f(inputs)` differentiated at once, in forward: `f` runs recording, its backward
+    /// runs straight away, and only the inputs' gradients are kept; the recorded operation's
+    /// backward scales them by the incoming gradient. One pass of `f` forward and backward, no
+    /// second forward (as `recomputed` needs), and nothing of `f`'s intermediate values kept — for
+    /// a loss whose own weights are frozen, such as a language model's output head and
+    /// cross-entropy.
+    ///
+    /// `f` must use no trainable tensor besides `inputs`: a parameter's gradient would be added in
+    /// forward, whether or not the result is ever differentiated (`precondition`-checked through
+    /// `f`'s result only for scalars: the caller guarantees the rest).
+    ///
+    /// Without gradient recording, or when no input requires a gradient, this is `f(inputs)`.
+    public static func eagerlyDifferentiated(_ inputs: [Tensor], op: String = "eagerly-differentiated",
+                                             _ f: ([Tensor]) -> Tensor) -> Tensor {
+        guard GradMode.isEnabled, inputs.contains(where: { $0.requiresGrad }) else { return f(inputs) }
+        let leaves = inputs.map { $0.requiresGrad ? $0.detached().requiringGrad() : $0.detached() }
+        let y = f(leaves)
+        precondition(y.count == 1, "eagerlyDifferentiated \(op): f must give a scalar, got \(y.shape)")
+        let value = y.detached()
+        if y.requiresGrad { y.backward() }
+        let gradients = leaves.map(\.grad)
+        return record(value, op: op, inputs: inputs) { g in
+            let scale = g.item
+            return gradients.map { $0.map { $0 * scale } }
+        }
+    }
+}
