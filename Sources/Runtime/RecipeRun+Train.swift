@@ -115,6 +115,7 @@ extension RecipeRun {
         if let lora {
             artifact = output.appendingPathComponent("adapter")
             try PEFTAdapterFile.save(lora, adapter: "default", to: artifact.path)
+            try session.exportAdapter(lora, of: model, to: artifact)
         } else {
             artifact = output.appendingPathComponent("model.safetensors")
             try module.saveSafeTensors(path: artifact.path)

@@ -1,4 +1,5 @@
 import Foundation
+import GGUF
 import LanguageModels
 import Runtime
 import SafeTensors
@@ -47,6 +48,11 @@ final class CausalLMRecipeRunTests: XCTestCase {
         XCTAssertEqual(adapter.names.count, 30 * 2 * 2)
         XCTAssertTrue(adapter.names.contains("base_model.model.model.layers.29.self_attn.v_proj.lora_B.weight"))
         XCTAssertEqual(try adapter.tensor(named: "base_model.model.model.layers.0.self_attn.v_proj.lora_A.weight").shape, [4, 576])
+        // And llama.cpp's form beside it.
+        let gguf = try GGUFFile(path: dir + "/out/adapter/adapter.gguf")
+        XCTAssertEqual(try gguf.string("general.type"), "adapter")
+        XCTAssertEqual(gguf.tensors.count, 30 * 2 * 2)
+        XCTAssertEqual(try gguf.tensorInfo(named: "blk.29.attn_v.weight.lora_b").dimensions, [4, 192])
         let metrics = try run.evaluate()
         for key in ["loss", "perplexity", "token_accuracy", "exact_match"] { XCTAssertNotNil(metrics[key], key) }
         XCTAssertEqual(metrics["perplexity"]!, exp(metrics["loss"]!), accuracy: 1e-3 * metrics["perplexity"]!)

@@ -1,4 +1,5 @@
 import Foundation
+import LoRA
 import NN
 import Recipes
 import Tasks
@@ -77,6 +78,16 @@ public final class CausalLMSession: TaskSession {
 
     public func objective(for model: CausalLMModel) throws -> CausalLMObjective {
         CausalLMObjective(model: model.llama, tokenizer: model.tokenizer, exactMatch: recipe.eval.metrics.contains("exact_match"))
+    }
+
+    /// The name of the llama.cpp adapter written beside the PEFT files.
+    public static let ggufAdapterFile = "adapter.gguf"
+
+    /// For a GGUF base, the adapter in llama.cpp's format too (`adapter.gguf`: `llama-cli -m
+    /// BASE.gguf --lora adapter.gguf`).
+    public func exportAdapter(_ lora: LoRAModel, of model: CausalLMModel, to directory: URL) throws {
+        guard LanguageModelsPlugin.isGGUF(try baseURL()) else { return }
+        try LlamaLoRAGGUF.write(lora, config: model.llama.config, to: directory.appendingPathComponent(Self.ggufAdapterFile).path)
     }
 
     // MARK: - Data

@@ -1,4 +1,5 @@
 import Foundation
+import LoRA
 import Training
 
 /// One run of a task: what the runner asks of it. A class, so a session can remember what it
@@ -23,6 +24,9 @@ public protocol TaskSession: AnyObject {
     func predict(_ inputs: [String], with model: Model) throws -> [Prediction]
     /// Files the run writes beside its outputs for later commands and other tools (class names).
     func writeRunFiles(to directory: URL) throws
+    /// Writes the trained adapter in the task's other formats beside the PEFT files in
+    /// `directory` (a decoder's llama.cpp GGUF adapter); nothing by default.
+    func exportAdapter(_ lora: LoRAModel, of model: Model, to directory: URL) throws
     /// What a report shows for this task, from `model` (the run's trained model) on the
     /// validation split: a confusion matrix, curves, sample inputs with predictions, generations.
     func reportSections(for model: Model) throws -> [ReportSection]
@@ -30,5 +34,6 @@ public protocol TaskSession: AnyObject {
 
 extension TaskSession {
     public func writeRunFiles(to directory: URL) throws {}
+    public func exportAdapter(_ lora: LoRAModel, of model: Model, to directory: URL) throws {}
     public func reportSections(for model: Model) throws -> [ReportSection] { [] }
 }
