@@ -10,7 +10,7 @@ import Tensor
 public enum PEFTAdapterFile {
     public static let configName = "adapter_config.json"
     public static let weightsName = "adapter_model.safetensors"
-    static let prefix = "base_model.model."
+    public static let prefix = "base_model.model."
 
     // MARK: - Writing
 

@@ -30,12 +30,15 @@ extension Recipe {
         public var threads: Int?
         /// Label smoothing ε of the cross-entropy loss.
         public var labelSmoothing: Double
+        /// A PEFT adapter directory whose factors start the run's adapter (transfer from a related
+        /// task), instead of the `lora.init` initialisation.
+        public var initAdapter: String?
 
         public init(mode: Mode = .lora, epochs: Int? = nil, maxSteps: Int? = nil,
                     optimizer: OptimizerSettings = OptimizerSettings(), scheduler: SchedulerSettings = SchedulerSettings(),
                     gradientAccumulation: Int = RecipeDefaults.gradientAccumulation, clipGradNorm: Double? = nil,
                     seed: UInt64 = RecipeDefaults.seed, threads: Int? = nil,
-                    labelSmoothing: Double = RecipeDefaults.labelSmoothing) {
+                    labelSmoothing: Double = RecipeDefaults.labelSmoothing, initAdapter: String? = nil) {
             self.mode = mode
             self.epochs = epochs
             self.maxSteps = maxSteps
@@ -46,6 +49,7 @@ extension Recipe {
             self.seed = seed
             self.threads = threads
             self.labelSmoothing = labelSmoothing
+            self.initAdapter = initAdapter
         }
     }
 

@@ -111,6 +111,7 @@ extension Recipe.TrainingSettings {
         e.append(("seed", .scalar(String(seed))))
         add(&e, "threads", threads, int)
         e.append(("label_smoothing", num(labelSmoothing)))
+        add(&e, "init_adapter", initAdapter, str)
         return e
     }
 }

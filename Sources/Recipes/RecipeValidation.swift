@@ -195,6 +195,10 @@ extension Recipe {
         p.range(train.clipGradNorm, "train.clip_grad_norm", above: 0)
         p.atLeast(train.threads, 1, "train.threads")
         p.range(train.labelSmoothing, "train.label_smoothing", from: 0, below: 1)
+        p.exists(train.initAdapter, "train.init_adapter", directory: true)
+        if train.initAdapter != nil && train.mode != .lora {
+            p.invalid("train.init_adapter", "starts a LoRA adapter; train.mode is \(train.mode.rawValue)")
+        }
     }
 
     private func checkEvaluation(_ p: inout Problems, _ context: RecipeContext) {

@@ -152,8 +152,38 @@ extension RecipeRun {
             let lora = LoRAModel(wrapping: module)
             var rng = RandomGenerator(seed: recipe.train.seed &+ 17)
             try lora.addAdapter("default", config: try loraConfig(settings, headKeys: model.headKeys), generator: &rng)
+            if let source = recipe.train.initAdapter { try startAdapter(lora, from: source) }
             return lora
         }
+    }
+
+    /// Sets the run's adapter's factors to those of the PEFT adapter in `directory` (transfer of
+    /// LoRA factors): every adapted layer must have them there, with the same shapes (the same
+    /// ranks and targets); the saved modules of that adapter (a head for its own task) are not taken.
+    func startAdapter(_ lora: LoRAModel, from directory: String) throws {
+        let path = URL(fileURLWithPath: directory).appendingPathComponent(PEFTAdapterFile.weightsName).path
+        let file: SafeTensorsFile
+        do { file = try SafeTensorsFile(path: path) } catch { throw located("train.init_adapter", "\(error)") }
+        var copied = 0
+        for (key, host) in lora.hosts {
+            guard let adapter = host.adapters["default"] else { continue }
+            var values: [String: Tensor] = [:]
+            for (name, current) in adapter.stateDict() {
+                let stored = PEFTAdapterFile.prefix + key + "." + name
+                guard file.names.contains(stored) else {
+                    throw located("train.init_adapter", "\(path) has no \(stored): it adapts other layers than lora.target_modules")
+                }
+                let tensor = try file.tensor(named: stored)
+                guard tensor.shape == current.shape else {
+                    throw located("train.init_adapter", "\(stored) is \(tensor.shape) in \(path), the run's is \(current.shape) "
+                                  + "(lora.rank, rank_pattern)")
+                }
+                values[name] = tensor
+            }
+            try adapter.load(values, strict: true)
+            copied += values.count
+        }
+        log("started the adapter from \(directory) (\(copied) tensors)")
     }
 
     /// A loader of a split with the recipe's batch sizes, shuffling the training split only.

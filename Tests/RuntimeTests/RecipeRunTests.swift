@@ -3,6 +3,7 @@ import Foundation
 import LoRA
 import Recipes
 import Runtime
+import SafeTensors
 import Tasks
 import XCTest
 
@@ -21,6 +22,42 @@ final class RecipeRunTests: XCTestCase {
 
     func run(_ overrides: [String]) throws -> RecipeRun {
         try RecipeRun(path: recipe, overrides: overrides, builtIns: [DemosPlugin.self])
+    }
+
+    /// `train.init_adapter`: a run's adapter starts from another run's factors (transfer); ranks
+    /// or targets that differ are errors at the key, as is a directory that does not exist.
+    func testInitAdapterStartsFromAnotherRunsFactors() throws {
+        let first = temporaryDirectory()
+        _ = try run(["output_dir=\(first)", "train.epochs=1"]).train()
+        let source = try SafeTensorsFile(path: first + "/adapter/adapter_model.safetensors")
+        let second = temporaryDirectory()
+        // A learning rate of 1e-12 leaves the factors where they start.
+        let transfer = try run(["output_dir=\(second)", "train.max_steps=1", "train.scheduler.warmup_steps=0", "train.init_adapter=\(first)/adapter",
+                                "train.optimizer.lr=1e-12", "hooks.checkpoint.keep_best=0"])
+        try transfer.validate(checkingData: false)
+        _ = try transfer.train()
+        let started = try SafeTensorsFile(path: second + "/adapter/adapter_model.safetensors")
+        let factors = source.names.filter { $0.contains("lora_") }
+        XCTAssertEqual(factors.count, 4)
+        for name in factors {
+            let a = try source.tensor(named: name).scalars, b = try started.tensor(named: name).scalars
+            XCTAssertLessThanOrEqual(zip(a, b).map { abs($0 - $1) }.max() ?? 1, 1e-6, name)
+        }
+        // Without it, the same run starts elsewhere (the check above could fail).
+        let fresh = temporaryDirectory()
+        _ = try run(["output_dir=\(fresh)", "train.max_steps=1", "train.scheduler.warmup_steps=0", "train.optimizer.lr=1e-12", "hooks.checkpoint.keep_best=0"]).train()
+        let own = try SafeTensorsFile(path: fresh + "/adapter/adapter_model.safetensors")
+        XCTAssertNotEqual(try own.tensor(named: factors[0]).scalars, try source.tensor(named: factors[0]).scalars)
+
+        let mismatch = try run(["output_dir=\(temporaryDirectory())", "lora.rank=2", "train.max_steps=1", "train.scheduler.warmup_steps=0",
+                                "train.init_adapter=\(first)/adapter"])
+        XCTAssertThrowsError(try mismatch.train()) { error in
+            XCTAssertTrue("\(error)".contains("train.init_adapter") && "\(error)".contains("the run's is [8, 2, 1, 1]"), "\(error)")
+        }
+        let missing = try run(["output_dir=\(temporaryDirectory())", "train.init_adapter=\(first)/nothing"])
+        XCTAssertThrowsError(try missing.validate(checkingData: false)) { error in
+            XCTAssertTrue("\(error)".contains("train.init_adapter"), "\(error)")
+        }
     }
 
     func testTrainEvaluateAndPredictFromSwift() throws {
