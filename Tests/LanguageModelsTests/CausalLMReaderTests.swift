@@ -104,6 +104,14 @@ final class CausalLMReaderTests: XCTestCase {
         try DateNormalisationData.write(to: dir, counts: [("train", 300), ("test", 100)], seed: 4)
         XCTAssertEqual(try String(contentsOf: dir.appendingPathComponent("train.jsonl"), encoding: .utf8), first)
         XCTAssertEqual(DateNormalisationData.written(.init(year: 2021, month: 3, day: 22), form: 2), "the 22nd of March, 2021")
+        // The related task: the same dates (same seed), answered in the US form and asked for it.
+        try DateNormalisationData.write(to: dir, counts: [("train", 300), ("test", 100)], seed: 4, answer: .us)
+        let us = try answers("train")
+        for (iso, american) in zip(train, us) {
+            let p = iso.split(separator: "-")
+            XCTAssertEqual(american, "\(p[1])/\(p[2])/\(p[0])")
+        }
+        XCTAssertTrue(try String(contentsOf: dir.appendingPathComponent("train.jsonl"), encoding: .utf8).contains("MM/DD/YYYY"))
         XCTAssertEqual(DateNormalisationData.written(.init(year: 2021, month: 3, day: 12), form: 5), "March 12th, 2021")
     }
 }

@@ -6,7 +6,8 @@ import Tensor
 /// An instruction task with one right answer per question, for exact match: a date written as
 /// people write it ("the 5th of March, 2021", "5-Mar-2021", "2021, March 5", seven forms, three
 /// phrasings of the request) to be answered in ISO 8601 (`2021-03-05`), as chat conversations in
-/// JSON lines (`{"messages": [user, assistant]}`).
+/// JSON lines (`{"messages": [user, assistant]}`). `answer: us` asks for `03/05/2021` instead: a
+/// related task, for starting one adapter from the other (`train.init_adapter`).
 ///
 /// The splits have no date in common (dates 1950–2049 are dealt out to them), so the test split
 /// asks about dates training never showed. Seeded: the same options give the same files.
@@ -18,17 +19,38 @@ public enum DateNormalisationData {
             .integer("count", min: 1, default: 2000, help: "training conversations"),
             .integer("eval_count", min: 1, default: 200, help: "validation and test conversations, each"),
             .integer("seed", min: 0, default: 0, help: "seed"),
+            .choice("answer", ["iso", "us"], default: "iso", help: "the answer's form: iso (2021-03-05) or us (03/05/2021)"),
         ]) { directory, options, _ in
         let count = try options.int("count", default: 2000), evalCount = try options.int("eval_count", default: 200)
         let seed = UInt64(try options.int("seed", default: 0))
-        let splits = try write(to: directory, counts: [("train", count), ("validation", evalCount), ("test", evalCount)], seed: seed)
+        let answer = try options.string("answer", default: "iso") == "us" ? Answer.us : .iso
+        let splits = try write(to: directory, counts: [("train", count), ("validation", evalCount), ("test", evalCount)], seed: seed,
+                               answer: answer)
         return "wrote " + splits.map { "\($0.count) \($0.name) conversations" }.joined(separator: ", ") + " to \(directory.path)"
     }
 
     static let months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
                          "November", "December"]
-    static let requests = ["Write this date as YYYY-MM-DD: %@", "Convert to ISO 8601 (YYYY-MM-DD): %@",
-                           "What is %@ in YYYY-MM-DD format? Answer with the date only."]
+    /// The form of the answer: ISO 8601, or the US numeric form (a related task, for transfer).
+    public enum Answer: Sendable {
+        case iso, us
+
+        var requests: [String] {
+            switch self {
+            case .iso: return ["Write this date as YYYY-MM-DD: %@", "Convert to ISO 8601 (YYYY-MM-DD): %@",
+                               "What is %@ in YYYY-MM-DD format? Answer with the date only."]
+            case .us: return ["Write this date as MM/DD/YYYY: %@", "Convert to the US numeric form (MM/DD/YYYY): %@",
+                              "What is %@ in MM/DD/YYYY format? Answer with the date only."]
+            }
+        }
+
+        func written(_ d: Day) -> String {
+            switch self {
+            case .iso: return d.iso
+            case .us: return String(format: "%02d/%02d/%04d", d.month, d.day, d.year)
+            }
+        }
+    }
 
     /// A calendar date.
     public struct Day: Hashable, Sendable {
@@ -64,16 +86,18 @@ public enum DateNormalisationData {
     }
 
     /// One conversation about `day`.
-    static func conversation(_ d: Day, generator: inout RandomGenerator) -> [ChatMessage] {
+    static func conversation(_ d: Day, answer: Answer, generator: inout RandomGenerator) -> [ChatMessage] {
         let form = Int.random(in: 0..<7, using: &generator)
+        let requests = answer.requests
         let request = requests[Int.random(in: 0..<requests.count, using: &generator)]
         return [ChatMessage(role: "user", content: String(format: request, written(d, form: form))),
-                ChatMessage(role: "assistant", content: d.iso)]
+                ChatMessage(role: "assistant", content: answer.written(d))]
     }
 
     /// Writes `name.jsonl` for each split (atomically) with the given number of conversations.
     @discardableResult
-    public static func write(to directory: URL, counts: [(name: String, count: Int)], seed: UInt64) throws -> [(name: String, count: Int)] {
+    public static func write(to directory: URL, counts: [(name: String, count: Int)], seed: UInt64,
+                             answer: Answer = .iso) throws -> [(name: String, count: Int)] {
         var generator = RandomGenerator(seed: seed)
         var days: [Day] = []
         for year in 1950..<2050 {
@@ -91,7 +115,7 @@ public enum DateNormalisationData {
         for (name, count) in counts {
             var lines = ""
             for d in days[start..<(start + count)] {
-                let json = try encoder.encode(["messages": conversation(d, generator: &generator)])
+                let json = try encoder.encode(["messages": conversation(d, answer: answer, generator: &generator)])
                 lines += String(decoding: json, as: UTF8.self) + "\n"
             }
             start += count
