@@ -35,6 +35,7 @@ struct BenchLLMCommand: ParsableCommand {
     @Option(help: "Kernel threads.") var threads = 2
     @Option(help: "Sequences per batch.") var batch = 4
     @Option(help: "Tokens per sequence.") var sequence = 256
+    @Flag(help: "Recompute each decoder block in backward (gradient checkpointing).") var gradientCheckpointing = false
     @Option(help: .hidden) var child: String?
 
     func validate() throws {
@@ -58,13 +59,14 @@ struct BenchLLMCommand: ParsableCommand {
             results += try BenchProcess.runChild([
                 "bench", "llm", "--model", model, "--child", mode, "--steps", "\(steps)", "--warmup", "\(warmup)",
                 "--threads", "\(threads)", "--batch", "\(batch)", "--sequence", "\(sequence)",
-            ])
+            ] + (gradientCheckpointing ? ["--gradient-checkpointing"] : []))
         }
         if json {
             print(try BenchProcess.json(results))
             return
         }
         print("\(model): batch \(batch) × \(sequence) tokens, \(threads) threads, "
+              + (gradientCheckpointing ? "gradient checkpointing, " : "")
               + "median of \(steps) steps after \(warmup) warm-up steps, each mode in its own process")
         print("mode            step ms    CPU ms   items/s  tokens/s   peak RSS MiB    trainable")
         for r in results {
@@ -84,6 +86,7 @@ struct LLMStepBenchmark {
         var rng = RandomGenerator(seed: 42)
         let model = try LlamaForCausalLM.load(gguf: URL(fileURLWithPath: settings.model))
         model.train()
+        model.model.checkpointsBlocks = settings.gradientCheckpointing
         let config = mode == "lora-qv-r8"
             ? LoRAConfig(rank: 8, alpha: 16, dropout: 0.05, targetModules: ["q_proj", "v_proj"])
             : LoRAConfig(rank: 16, alpha: 32, dropout: 0.05,

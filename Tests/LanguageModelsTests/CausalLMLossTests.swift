@@ -144,6 +144,49 @@ final class CausalLMLossTests: XCTestCase {
         XCTAssertEqual(value.item, x.sum().item, accuracy: 1e-6)
     }
 
+    /// Gradient checkpointing per block gives the loss and gradients of the run without it, LoRA
+    /// dropout included (its masks are drawn again from the same generator states), and leaves
+    /// the dropout generators where the plain run leaves them.
+    func testCheckpointedBlocksGiveTheSameLossAndGradients() throws {
+        let examples = [CausalLMExample(ids: [5, 17, 33, 8, 41, 62, 7, 19], targets: [false, true, true, true, true, true, true, true]),
+                        CausalLMExample(ids: [9, 24, 71, 2, 55], targets: [false, false, true, true, true])]
+        func run(checkpointing: Bool, training: Bool = true) throws -> (Float, [String: [Float]], [[UInt64]]) {
+            let model = try LlamaForCausalLM.load(from: LlamaFixtures.url("llama_tiny"))
+            let lora = LoRAModel(wrapping: model)
+            var rng = RandomGenerator(seed: 2)
+            try lora.addAdapter(config: LoRAConfig(rank: 4, alpha: 8, dropout: 0.3, initialization: .gaussian,
+                                                   targetModules: ["q_proj", "v_proj", "down_proj"]), generator: &rng)
+            for (i, (_, host)) in lora.hosts.enumerated() {
+                let adapter = try XCTUnwrap(host.adapters["default"])
+                adapter.b = randomTensor(adapter.b.shape, seed: UInt64(40 + i)).requiringGrad()
+            }
+            model.train(training)
+            model.model.checkpointsBlocks = checkpointing
+            // Three passes (no optimizer step: the same weights each time); the dropout generators
+            // must carry on identically from one to the next. The last pass is compared.
+            var loss = Tensor(0)
+            for _ in 0..<3 {
+                for (_, p) in model.trainableParameters() { p.tensor?.setGrad(nil) }
+                loss = try CausalLMObjective.tokenLoss(model, CausalLMBatch(examples, padding: 0)).loss
+                if training { loss.backward() }
+            }
+            var grads: [String: [Float]] = [:]
+            for (key, p) in model.trainableParameters() { grads[key] = p.tensor?.grad?.scalars }
+            let states = lora.hosts.compactMap { $0.host.adapters["default"]?.dropoutGenerator.state }
+            return (loss.item, grads, states)
+        }
+        let plain = try run(checkpointing: false), checkpointed = try run(checkpointing: true)
+        XCTAssertEqual(plain.0, checkpointed.0, accuracy: 1e-6)
+        XCTAssertEqual(plain.2, checkpointed.2, "the dropout generators end where the plain run leaves them")
+        XCTAssertEqual(Set(plain.1.keys), Set(checkpointed.1.keys))
+        for (key, g) in plain.1 {
+            let c = try XCTUnwrap(checkpointed.1[key] ?? nil, key)
+            XCTAssertLessThanOrEqual(zip(g, c).map { abs($0 - $1) }.max() ?? 1, 1e-5, key)
+        }
+        // The control: dropout is active (without it the loss differs).
+        XCTAssertNotEqual(plain.0, try run(checkpointing: false, training: false).0)
+    }
+
     func testABatchWithoutTargetsIsAnError() throws {
         let model = try LlamaForCausalLM.load(from: LlamaFixtures.url("llama_tiny"))
         let batch = CausalLMBatch([CausalLMExample(ids: [1, 2, 3], targets: [false, false, false])], padding: 0)

@@ -12,7 +12,8 @@ torch.set_num_threads(THREADS), training mode:
 
 Each mode runs in a fresh subprocess, so that its peak resident memory (VmHWM) is its own. With
 --lorakit, runs `lorakit bench llm --json` mode by mode alternating with this script, --rounds times
-(the side that goes first alternates too), prints every round and the ratios of the medians:
+(the side that goes first alternates too), prints every round and the ratios of the medians.
+--gradient-checkpointing makes both sides recompute each decoder block in backward:
 
     python3 scripts/reference/llm_peft.py --model data/models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf \\
         --lorakit .build/release/lorakit --rounds 3
@@ -51,6 +52,9 @@ def run_mode(mode, args):
         config = LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")
     else:
         config = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules=ALL_LINEAR, task_type="CAUSAL_LM")
+    if args.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
     model = get_peft_model(model, config)
     model.train()
     parameters = [p for p in model.parameters() if p.requires_grad]
@@ -85,6 +89,8 @@ def main():
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--sequence", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--gradient-checkpointing", action="store_true",
+                        help="both sides recompute each decoder block in backward (transformers' gradient_checkpointing_enable)")
     parser.add_argument("--lorakit", help="path of a release-built lorakit to alternate with")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -93,6 +99,8 @@ def main():
         return
     common = ["--steps", str(args.steps), "--warmup", str(args.warmup), "--threads", str(args.threads),
               "--batch", str(args.batch), "--sequence", str(args.sequence)]
+    if args.gradient_checkpointing:
+        common.append("--gradient-checkpointing")
     modes = [m.strip() for m in args.modes.split(",")]
     results = {m: {"peft": [], "lorakit": []} for m in modes}
     for r in range(args.rounds if args.lorakit else 1):

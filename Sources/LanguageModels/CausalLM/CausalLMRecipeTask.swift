@@ -22,7 +22,10 @@ public struct CausalLMRecipeTask: RecipeTask {
     public static let formats = ["lm_jsonl", "lm_text"]
     public static let metrics = ["exact_match", "perplexity", "token_accuracy"]
 
-    public static let modelOptions: [OptionSpec] = []
+    public static let modelOptions: [OptionSpec] = [
+        .boolean("gradient_checkpointing", default: false,
+                 help: "recompute each decoder block in backward instead of keeping its activations (less memory, more time)"),
+    ]
     public static let dataOptions: [OptionSpec] = [
         .integer("max_tokens", min: 2, default: 512, help: "longest sequence in tokens; longer ones are cut"),
         .string("separator", help: "lm_text: what separates documents (default: a blank line)"),

@@ -73,6 +73,8 @@ public final class CausalLMSession: TaskSession {
         } else {
             llama = try LlamaForCausalLM.load(from: url)
         }
+        let options = setup.modelOptions(owner: "architecture llama", specs: CausalLMRecipeTask.modelOptions)
+        llama.model.checkpointsBlocks = try options.bool("gradient_checkpointing", default: false)
         return CausalLMModel(llama: llama, tokenizer: try tokenizer())
     }
 

@@ -1,3 +1,4 @@
+import LoRA
 import NN
 import Tensor
 
@@ -14,6 +15,11 @@ public final class LlamaModel: Module {
     @Child(key: "norm") public var norm: RMSNorm
     /// The architecture.
     public let config: LlamaConfig
+    /// Whether training recomputes each decoder block in backward instead of keeping its
+    /// activations (gradient checkpointing per block): only the blocks' inputs stay in memory,
+    /// for about one more forward pass of time. LoRA dropout masks are drawn again from the same
+    /// generator states, so the gradients are those of the run without it.
+    public var checkpointsBlocks = false
 
     public init(config: LlamaConfig, embedTokens: any TokenEmbedding, layers: [LlamaDecoderLayer], norm: RMSNorm) {
         precondition(layers.count == config.layerCount, "LlamaModel: \(layers.count) layers for a configuration of \(config.layerCount)")
@@ -57,12 +63,35 @@ public final class LlamaModel: Module {
             }
             cache?.reserve(past + t)
             for (i, layer) in self.layers.enumerated() {
-                h = layer(h, rope: rope, keyMask: keyMask, cache: cache, layer: i)
+                if self.checkpointsBlocks && cache == nil && GradMode.isEnabled {
+                    h = Self.checkpointed(layer, h, rope: rope, keyMask: keyMask, index: i)
+                } else {
+                    h = layer(h, rope: rope, keyMask: keyMask, cache: cache, layer: i)
+                }
             }
             cache?.advance(by: t)
             return self.norm(h)
         }
         return cache == nil ? try body() : try withNoGrad(body)
+    }
+
+    /// `layer` on `x`, its activations recomputed in backward (`Tensor.recomputed`). The block's
+    /// LoRA adapters draw their dropout masks from generators that advance; the recomputation
+    /// starts them from the states the first run started from, and leaves them where it left them.
+    static func checkpointed(_ layer: LlamaDecoderLayer, _ x: Tensor, rope: RotaryAngles, keyMask: Tensor?, index: Int) -> Tensor {
+        let adapters = layer.namedModules().compactMap { $0.module as? LoRAAdapter }
+        let before = adapters.map(\.dropoutGenerator)
+        var after = before
+        return Tensor.recomputed([x], op: "decoder-block-\(index)") { xs, again in
+            if again { for (adapter, state) in zip(adapters, before) { adapter.dropoutGenerator = state } }
+            let y = layer(xs[0], rope: rope, keyMask: keyMask, cache: nil, layer: index)
+            if again {
+                for (adapter, state) in zip(adapters, after) { adapter.dropoutGenerator = state }
+            } else {
+                after = adapters.map(\.dropoutGenerator)
+            }
+            return y
+        }
     }
 
     /// RoPE angles for the given positions, or for `past ..< past + t` shared by the batch.
