@@ -114,4 +114,17 @@ final class LlamaGGUFTests: XCTestCase {
             XCTAssertEqual($0 as? LlamaError, .unsupportedTensorType(file: url.path, key: "blk.0.ffn_up.weight", type: "Q5_0"))
         }
     }
+
+    /// Dequantised, every matrix and the embedding become Float32 layers computing what the
+    /// quantised ones computed, and every weight is trainable.
+    func testDequantizedModelComputesTheSameLogits() throws {
+        let model = try LlamaForCausalLM.load(gguf: LlamaFixtures.url("llama_tiny.gguf"))
+        let ids = Tensor(indices: [5, 17, 33, 8, 41, 62], shape: [1, 6])
+        let before = try model.logits(ids)
+        try model.dequantize()
+        XCTAssertFalse(model.namedModules().contains { $0.module is QuantizedLinear || $0.module is QuantizedEmbedding })
+        XCTAssertEqual(model.trainableParameterCount, model.parameterCount)
+        let after = try model.logits(ids)
+        XCTAssertLessThanOrEqual(zip(before.scalars, after.scalars).map { abs($0 - $1) }.max() ?? 1, 1e-4)
+    }
 }

@@ -23,7 +23,7 @@ final class CausalLMRecipeRunTests: XCTestCase {
         let text = """
         task: causal_lm
         model: {architecture: llama, weights: \(model.path)}
-        lora: {rank: 4, alpha: 8, target_modules: [q_proj, v_proj]}
+        \(mode == "lora" ? "lora: {rank: 4, alpha: 8, target_modules: [q_proj, v_proj]}" : "")
         data: {format: lm_jsonl, train: data/train.jsonl, validation: data/validation.jsonl, batch_size: 4,
                options: {max_tokens: 64, chat_prompts: true, max_new_tokens: 12}}
         train: {mode: \(mode), max_steps: 4, optimizer: {lr: 0.002, weight_decay: 0}, seed: 0}
@@ -64,12 +64,32 @@ final class CausalLMRecipeRunTests: XCTestCase {
         XCTAssertFalse(completion.isEmpty)
     }
 
-    func testFullFineTuningIsRefusedAtItsKey() throws {
+    func testFullFineTuningOfAGGUFNeedsItDequantized() throws {
         let dir = temporaryDirectory()
         let run = try RecipeRun(path: try recipe(in: dir, model: URL(fileURLWithPath: dir + "/none.gguf"), mode: "full"))
         XCTAssertThrowsError(try run.validate(checkingData: false)) { error in
             XCTAssertTrue("\(error)".contains("train.mode"), "\(error)")
-            XCTAssertTrue("\(error)".contains("causal_lm trains LoRA adapters"), "\(error)")
+            XCTAssertTrue("\(error)".contains("set model.options.dequantize: true"), "\(error)")
         }
+    }
+
+    /// Full fine-tuning of the decoded weights: every weight trains, the run writes
+    /// model.safetensors under transformers' keys, and eval reads it back strictly.
+    func testFullFineTuningOfTheDequantizedModel() throws {
+        let model = try RealModels.smolLM2()
+        let dir = temporaryDirectory()
+        let run = try RecipeRun(path: try recipe(in: dir, model: model, mode: "full"),
+                                overrides: ["model.options.dequantize=true", "train.max_steps=2", "train.optimizer.lr=0.0001",
+                                            "eval.metrics=[perplexity]", "eval.every_steps=2"])
+        try run.validate(checkingData: false)
+        let result = try run.train()
+        XCTAssertEqual(result.artifact.path, dir + "/out/model.safetensors")
+        XCTAssertEqual(result.trainableParameters, 134_515_008)
+        let file = try SafeTensorsFile(path: result.artifact.path)
+        XCTAssertEqual(try file.tensor(named: "model.layers.0.self_attn.q_proj.weight").shape, [576, 576])
+        XCTAssertFalse(file.names.contains("lm_head.weight"), "the head stays tied to the embedding")
+        let trained = try run.evaluate(), base = try run.evaluate(.baseModel)
+        XCTAssertNotEqual(trained["loss"], base["loss"])
+        XCTAssertEqual(trained["loss"]!, result.metrics["loss"]!, accuracy: 1e-4 * result.metrics["loss"]!)
     }
 }

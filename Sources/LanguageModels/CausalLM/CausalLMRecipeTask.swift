@@ -4,11 +4,15 @@ import Tasks
 
 /// Causal language modelling as recipes name it (`task: causal_lm`): a decoder learns to continue
 /// text — plain documents, completions of prompts, or the assistant's turns of conversations —
-/// with LoRA on its frozen base, which stays quantised as the GGUF file stores it (QLoRA's setting).
+/// with LoRA on its frozen base, which stays quantised as the GGUF file stores it (QLoRA's setting),
+/// or in full on the decoded weights for comparison.
 ///
 /// - `model.architecture: llama`, `model.weights`: a GGUF file (the tokenizer and chat template
-///   come from it) or a Hugging Face checkpoint directory (`config.json`, `model.safetensors`,
-///   `tokenizer.json`, and `tokenizer_config.json` for the chat template).
+///   come from it) or a Hugging Face checkpoint's `model.safetensors` (with `config.json`,
+///   `tokenizer.json`, and `tokenizer_config.json` for the chat template, beside it).
+/// - `train.mode`: `lora` on the frozen base, or `full` on Float32 weights
+///   (`model.options.dequantize: true` for a GGUF), which writes `model.safetensors` under
+///   `transformers`' keys.
 /// - `data.format`: `lm_jsonl` (one JSON object per line: `text`, `prompt`/`completion` or
 ///   `messages`; see `CausalLMReader`) or `lm_text` (documents of a plain-text file).
 /// - Metrics: the loss (mean over target tokens), `perplexity`, `token_accuracy`, and
@@ -23,6 +27,8 @@ public struct CausalLMRecipeTask: RecipeTask {
     public static let metrics = ["exact_match", "perplexity", "token_accuracy"]
 
     public static let modelOptions: [OptionSpec] = [
+        .boolean("dequantize", default: false,
+                 help: "decode the GGUF's quantised matrices to Float32 weights (needed for full fine-tuning; 4 bytes per weight)"),
         .boolean("gradient_checkpointing", default: false,
                  help: "recompute each decoder block in backward instead of keeping its activations (less memory, more time)"),
     ]
@@ -56,9 +62,14 @@ public struct CausalLMRecipeTask: RecipeTask {
             list.append(RecipeProblem(key: "model.weights", kind: .missingKey(
                 reason: "causal_lm starts from a pretrained decoder: a GGUF file or a Hugging Face checkpoint directory")))
         }
-        if recipe.train.mode != .lora {
-            list.append(.invalid("train.mode", "causal_lm trains LoRA adapters on the frozen (quantised) base; "
-                                 + "\(recipe.train.mode.rawValue) is not available for it yet"))
+        if recipe.train.mode == .linearProbe {
+            list.append(.invalid("train.mode", "causal_lm has no separate head for a linear probe; use lora or full"))
+        }
+        var dequantize = false
+        if case .bool(true)? = recipe.model.options["dequantize"] { dequantize = true }
+        if recipe.train.mode == .full, recipe.model.weights?.hasSuffix(".gguf") == true, !dequantize {
+            list.append(.invalid("train.mode", "full fine-tuning trains every weight, and a GGUF's are quantised: "
+                                 + "set model.options.dequantize: true (Float32 weights, 4 bytes each)"))
         }
         if !recipe.data.transforms.isEmpty {
             list.append(.invalid("data.transforms", "causal_lm data takes no transforms"))

@@ -1,6 +1,7 @@
 import Foundation
 import LoRA
 import NN
+import SafeTensors
 import Recipes
 import Tasks
 import Tensor
@@ -63,9 +64,6 @@ public final class CausalLMSession: TaskSession {
     // MARK: - Model
 
     public func makeModel(weights: ModelWeights) throws -> CausalLMModel {
-        if case let .complete(url) = weights {
-            throw setup.error("model.weights", "causal_lm runs write adapters, not complete models (\(url.path)); use --adapter")
-        }
         let url = try baseURL()
         let llama: LlamaForCausalLM
         if LanguageModelsPlugin.isGGUF(url) {
@@ -75,6 +73,13 @@ public final class CausalLMSession: TaskSession {
         }
         let options = setup.modelOptions(owner: "architecture llama", specs: CausalLMRecipeTask.modelOptions)
         llama.model.checkpointsBlocks = try options.bool("gradient_checkpointing", default: false)
+        if try options.bool("dequantize", default: false) { try llama.dequantize() }
+        // A complete trained model (a full fine-tuning run's model.safetensors): its weights, strictly.
+        if case let .complete(file) = weights {
+            do { try llama.load(try SafeTensorsFile(path: file.path).tensors(), strict: true) } catch {
+                throw LlamaError.unreadableFile(path: file.path, reason: "\(error)")
+            }
+        }
         return CausalLMModel(llama: llama, tokenizer: try tokenizer())
     }
 

@@ -147,3 +147,21 @@ final class GGUFLlamaWeights: LlamaWeightSource {
         }
     }
 }
+
+extension LlamaForCausalLM {
+    /// Replaces every quantised matrix and the quantised embedding with Float32 layers holding
+    /// their decoded values (exact: the values the quantised layers compute with), so that every
+    /// weight can be trained (full fine-tuning). Memory grows to 4 bytes per weight.
+    public func dequantize() throws {
+        for (key, module) in namedModules() {
+            switch module {
+            case let linear as QuantizedLinear:
+                try replaceModule(at: key, with: Linear(weight: linear.weight.dequantized(), bias: linear.bias))
+            case let embedding as QuantizedEmbedding:
+                try replaceModule(at: key, with: Embedding(weight: embedding.weight.dequantized()))
+            default:
+                continue
+            }
+        }
+    }
+}
