@@ -1,6 +1,5 @@
 import Foundation
 import SafeTensors
-import Tensor
 
 /// Writes a GGUF v3 file: metadata (any `GGUFValue`) and Float32 tensors, each tensor's data
 /// aligned to `general.alignment` (32), written to a temporary file and renamed into place (a

@@ -37,9 +37,9 @@ extension Tensor {
     /// a loss whose own weights are frozen, such as a language model's output head and
     /// cross-entropy.
     ///
-    /// `f` must use no trainable tensor besides `inputs`: a parameter's gradient would be added in
-    /// forward, whether or not the result is ever differentiated (`precondition`-checked through
-    /// `f`'s result only for scalars: the caller guarantees the rest).
+    /// `f` must give a scalar (checked) and use no trainable tensor besides `inputs` (the caller's
+    /// guarantee): a parameter's gradient would be added in forward, whether or not the result is
+    /// ever differentiated, and would not be scaled by the incoming gradient.
     ///
     /// Without gradient recording, or when no input requires a gradient, this is `f(inputs)`.
     public static func eagerlyDifferentiated(_ inputs: [Tensor], op: String = "eagerly-differentiated",
