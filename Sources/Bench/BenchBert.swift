@@ -70,18 +70,8 @@ struct BenchBertCommand: ParsableCommand {
                 "--layers", "\(layers)", "--vocabulary", "\(vocabulary)",
             ])
         }
-        if json {
-            print(try BenchProcess.json(results))
-            return
-        }
-        print("BERT-base shape (\(layers) layers), batch \(batch) × \(sequence) tokens, \(threads) threads, "
-              + "median of \(steps) steps after \(warmup) warm-up steps, each mode in its own process")
-        print("mode            step ms    CPU ms   items/s  tokens/s   peak RSS MiB    trainable")
-        for r in results {
-            let mode = r.mode.padding(toLength: 14, withPad: " ", startingAt: 0)
-            print(mode + String(format: "%9.0f %9.0f %9.2f %9.1f %14.0f %12d", r.step_ms, r.cpu_ms ?? 0,
-                                r.items_per_s, r.tokens_per_s ?? 0, r.peak_rss_mib, r.trainable_params))
-        }
+        try BenchProcess.report(results, json: json, title: "BERT-base shape (\(layers) layers), batch \(batch) × \(sequence) tokens, "
+                                + "\(threads) threads, median of \(steps) steps after \(warmup) warm-up steps, each mode in its own process")
     }
 }
 
@@ -117,26 +107,12 @@ struct BertStepBenchmark {
         let ids = Tensor(indices: (0..<(n * t)).map { _ in 1 + Int(rng.next() % UInt64(config.vocabularySize - 1)) },
                          shape: [n, t])
         let labels = Tensor(indices: (0..<n).map { _ in Int(rng.next() % 2) }, shape: [n])
-        var times: [Double] = [], cpuTimes: [Double] = []
-        for step in 0..<(settings.warmup + settings.steps) {
-            let start = DispatchTime.now().uptimeNanoseconds, cpuStart = BenchProcess.processorMilliseconds()
+        return try BenchProcess.trainingSteps(mode: mode, warmup: settings.warmup, steps: settings.steps, items: n, tokens: n * t,
+                                              trainable: model.trainableParameterCount) {
             optimizer.zeroGrad()
             let loss = crossEntropy(logits: model(ids), targets: labels)
             loss.backward()
             optimizer.step()
-            let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-            if step >= settings.warmup {
-                times.append(ms)
-                cpuTimes.append(BenchProcess.processorMilliseconds() - cpuStart)
-            }
         }
-        let median = BenchProcess.median(times)
-        let items = Double(n) / (median / 1000)
-        func rounded(_ x: Double, _ places: Double) -> Double { (x * places).rounded() / places }
-        return ModelBenchResult(mode: mode, step_ms: rounded(median, 10), items_per_s: rounded(items, 100),
-                                peak_rss_mib: rounded(BenchProcess.peakResidentMiB(), 10),
-                                trainable_params: model.trainableParameterCount,
-                                tokens_per_s: rounded(items * Double(t), 10),
-                                cpu_ms: rounded(BenchProcess.median(cpuTimes), 10))
     }
 }

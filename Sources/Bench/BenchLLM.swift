@@ -61,19 +61,9 @@ struct BenchLLMCommand: ParsableCommand {
                 "--threads", "\(threads)", "--batch", "\(batch)", "--sequence", "\(sequence)",
             ] + (gradientCheckpointing ? ["--gradient-checkpointing"] : []))
         }
-        if json {
-            print(try BenchProcess.json(results))
-            return
-        }
-        print("\(model): batch \(batch) × \(sequence) tokens, \(threads) threads, "
-              + (gradientCheckpointing ? "gradient checkpointing, " : "")
-              + "median of \(steps) steps after \(warmup) warm-up steps, each mode in its own process")
-        print("mode            step ms    CPU ms   items/s  tokens/s   peak RSS MiB    trainable")
-        for r in results {
-            let mode = r.mode.padding(toLength: 14, withPad: " ", startingAt: 0)
-            print(mode + String(format: "%9.0f %9.0f %9.2f %9.1f %14.0f %12d", r.step_ms, r.cpu_ms ?? 0,
-                                r.items_per_s, r.tokens_per_s ?? 0, r.peak_rss_mib, r.trainable_params))
-        }
+        try BenchProcess.report(results, json: json, title: "\(model): batch \(batch) × \(sequence) tokens, \(threads) threads, "
+                                + (gradientCheckpointing ? "gradient checkpointing, " : "")
+                                + "median of \(steps) steps after \(warmup) warm-up steps, each mode in its own process")
     }
 }
 
@@ -99,26 +89,12 @@ struct LLMStepBenchmark {
             CausalLMExample(ids: (0..<t).map { _ in Int(rng.next() % UInt64(vocabulary)) }, targets: [Bool](repeating: true, count: t))
         }
         let batch = CausalLMBatch(examples, padding: 0)
-        var times: [Double] = [], cpuTimes: [Double] = []
-        for step in 0..<(settings.warmup + settings.steps) {
-            let start = DispatchTime.now().uptimeNanoseconds, cpuStart = BenchProcess.processorMilliseconds()
+        return try BenchProcess.trainingSteps(mode: mode, warmup: settings.warmup, steps: settings.steps, items: n, tokens: n * t,
+                                              trainable: model.trainableParameterCount) {
             optimizer.zeroGrad()
             let (loss, _) = try CausalLMObjective.tokenLoss(model, batch)
             loss.backward()
             optimizer.step()
-            let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-            if step >= settings.warmup {
-                times.append(ms)
-                cpuTimes.append(BenchProcess.processorMilliseconds() - cpuStart)
-            }
         }
-        let median = BenchProcess.median(times)
-        let items = Double(n) / (median / 1000)
-        func rounded(_ x: Double, _ places: Double) -> Double { (x * places).rounded() / places }
-        return ModelBenchResult(mode: mode, step_ms: rounded(median, 10), items_per_s: rounded(items, 100),
-                                peak_rss_mib: rounded(BenchProcess.peakResidentMiB(), 10),
-                                trainable_params: model.trainableParameterCount,
-                                tokens_per_s: rounded(items * Double(t), 10),
-                                cpu_ms: rounded(BenchProcess.median(cpuTimes), 10))
     }
 }

@@ -85,19 +85,46 @@ enum BenchProcess {
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
-    /// Prints `results` as one JSON array (keys sorted) or as a table.
+    /// Prints `results` as one JSON array (keys sorted) or as a table (with CPU time and tokens/s
+    /// columns when the results have them).
     static func report(_ results: [ModelBenchResult], json: Bool, title: String) throws {
         if json {
             print(try Self.json(results))
             return
         }
+        let text = results.contains { $0.tokens_per_s != nil }
         print(title)
-        print("mode                 step ms    items/s   peak RSS MiB   trainable params")
+        print("mode                 step ms" + (text ? "    CPU ms" : "") + "    items/s" + (text ? "   tokens/s" : "")
+              + "   peak RSS MiB   trainable params")
         for r in results {
             let mode = r.mode.padding(toLength: max(18, r.mode.count), withPad: " ", startingAt: 0)
-            print(mode + String(format: " %9.1f %10.2f %14.0f %18d", r.step_ms, r.items_per_s, r.peak_rss_mib,
-                                r.trainable_params))
+            print(mode + String(format: " %9.1f", r.step_ms) + (text ? String(format: " %9.0f", r.cpu_ms ?? 0) : "")
+                  + String(format: " %10.2f", r.items_per_s) + (text ? String(format: " %10.1f", r.tokens_per_s ?? 0) : "")
+                  + String(format: " %14.0f %18d", r.peak_rss_mib, r.trainable_params))
         }
+    }
+
+    /// Times a training `step` (forward, loss, backward, optimizer) `steps` times after `warmup`
+    /// untimed runs, and reports the median wall and processor time of a step with this
+    /// process's peak memory; `items` and `tokens` are what one step processes.
+    static func trainingSteps(mode: String, warmup: Int, steps: Int, items: Int, tokens: Int?, trainable: Int,
+                              _ step: () throws -> Void) rethrows -> ModelBenchResult {
+        var times: [Double] = [], cpuTimes: [Double] = []
+        for index in 0..<(warmup + steps) {
+            let start = DispatchTime.now().uptimeNanoseconds, cpuStart = processorMilliseconds()
+            try step()
+            let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            if index >= warmup {
+                times.append(ms)
+                cpuTimes.append(processorMilliseconds() - cpuStart)
+            }
+        }
+        let perSecond = Double(items) / (median(times) / 1000)
+        func rounded(_ x: Double, _ places: Double) -> Double { (x * places).rounded() / places }
+        return ModelBenchResult(mode: mode, step_ms: rounded(median(times), 10), items_per_s: rounded(perSecond, 100),
+                                peak_rss_mib: rounded(peakResidentMiB(), 10), trainable_params: trainable,
+                                tokens_per_s: tokens.map { rounded(perSecond * Double($0) / Double(items), 10) },
+                                cpu_ms: rounded(median(cpuTimes), 10))
     }
 }
 
