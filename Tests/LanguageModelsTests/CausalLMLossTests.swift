@@ -57,10 +57,13 @@ final class CausalLMLossTests: XCTestCase {
         XCTAssertEqual(compared, goldens.grads.count)
     }
 
-    /// Loss and LoRA gradients of `examples` on a fresh copy of the fixture.
-    func lossAndGradients(_ examples: [CausalLMExample], headChunk: Int = 256) throws -> (Float, [String: [Float]]) {
+    /// Loss and LoRA gradients of `examples` on a fresh copy of the fixture (packed into rows of
+    /// `packedRows` tokens when given).
+    func lossAndGradients(_ examples: [CausalLMExample], headChunk: Int = 256,
+                          packedRows: Int? = nil) throws -> (Float, [String: [Float]]) {
         let (model, _) = try tinyWithAdapter()
-        let (loss, _) = try CausalLMObjective.tokenLoss(model, CausalLMBatch(examples, padding: 0), headChunk: headChunk)
+        let batch = packedRows.map { CausalLMBatch(packing: examples, rowLength: $0, padding: 0) } ?? CausalLMBatch(examples, padding: 0)
+        let (loss, _) = try CausalLMObjective.tokenLoss(model, batch, headChunk: headChunk)
         loss.backward()
         var grads: [String: [Float]] = [:]
         for (key, parameter) in model.trainableParameters() { grads[key] = parameter.tensor?.grad?.scalars }
@@ -99,6 +102,33 @@ final class CausalLMLossTests: XCTestCase {
             let c = try XCTUnwrap(chunkedGrads[key])
             XCTAssertLessThanOrEqual(zip(g, c).map { abs($0 - $1) }.max() ?? 0, 1e-5, key)
         }
+    }
+
+    func testPackedSequencesGiveThePaddedBatchsLossAndGradients() throws {
+        let examples = [CausalLMExample(ids: [9, 24, 71, 2, 55], targets: [false, true, true, false, true]),
+                        CausalLMExample(ids: [5, 17, 33, 8, 41, 62, 7, 19, 88, 3], targets: [Bool](repeating: true, count: 10)),
+                        CausalLMExample(ids: [12, 6, 90], targets: [false, false, true]),
+                        CausalLMExample(ids: [30, 31, 32, 33], targets: [false, true, false, true])]
+        // Rows of 12: [10-token, padding], [5 + 4 + 3] — first fit, longest first.
+        let packed = CausalLMBatch(packing: examples, rowLength: 12, padding: 0)
+        XCTAssertEqual(packed.ids.shape, [2, 12])
+        XCTAssertEqual(packed.tokenPositions?.indexScalars.suffix(12), [0, 1, 2, 3, 4, 0, 1, 2, 3, 0, 1, 2])
+        XCTAssertEqual(packed.labels.sorted(), CausalLMBatch(examples, padding: 0).labels.sorted())
+        let (padded, paddedGrads) = try lossAndGradients(examples)
+        let (together, packedGrads) = try lossAndGradients(examples, packedRows: 12)
+        XCTAssertEqual(together, padded, accuracy: 1e-5 * padded)
+        XCTAssertEqual(Set(packedGrads.keys), Set(paddedGrads.keys))
+        for (key, g) in paddedGrads {
+            let p = try XCTUnwrap(packedGrads[key])
+            let scale = g.map(abs).max() ?? 1
+            XCTAssertLessThanOrEqual(zip(g, p).map { abs($0 - $1) }.max() ?? 0, 1e-5 * max(scale, 1e-3), key)
+        }
+        // The control: the same rows without document boundaries (one long sequence per row) differ.
+        let (model, _) = try tinyWithAdapter()
+        var crossing = packed
+        crossing.tokenPositions = nil
+        let (mixed, _) = try CausalLMObjective.tokenLoss(model, crossing)
+        XCTAssertGreaterThan(abs(mixed.item - padded), 1e-3)
     }
 
     /// Every parameter trainable (the head too, so its chunks are recomputed in backward) against

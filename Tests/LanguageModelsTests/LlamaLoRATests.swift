@@ -78,7 +78,7 @@ final class LlamaLoRATests: XCTestCase {
         let rope = Tensor.rotaryAngles(positions: [0, 1, 2], dimension: Self.config.headDimension, base: 10_000)
         let keyMask = Tensor([0, 0, 0, -.infinity, 0, 0], shape: [2, 3])
         checkGradients([randomTensor([2, 3, 32], seed: 4)], atol: 3e-3, rtol: 3e-2) { x in
-            layer(x[0], rope: RotaryAngles(cos: rope.cos, sin: rope.sin), keyMask: keyMask, cache: nil, layer: 0)
+            layer(x[0], rope: RotaryAngles(cos: rope.cos, sin: rope.sin), masking: AttentionMasking(keyMask: keyMask), cache: nil, layer: 0)
         }
     }
 }

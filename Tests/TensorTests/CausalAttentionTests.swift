@@ -8,7 +8,7 @@ import XCTest
 final class CausalAttentionTests: XCTestCase {
     /// The composed reference over the first `length` keys, query `t` at position `offset + t`.
     private func composed(_ q: Tensor, _ k: Tensor, _ v: Tensor, heads: Int, kvHeads: Int, length: Int, offset: Int,
-                          keyMask: Tensor?) -> Tensor {
+                          keyMask: Tensor?, firstKeys: [Int]? = nil) -> Tensor {
         let (n, t, width) = (q.shape[0], q.shape[1], q.shape[2])
         let d = width / heads
         let group = heads / kvHeads
@@ -20,7 +20,8 @@ final class CausalAttentionTests: XCTestCase {
         }
         var mask = [Float](repeating: 0, count: n * t * length)
         for b in 0..<n { for i in 0..<t { for j in 0..<length {
-            mask[(b * t + i) * length + j] = j <= offset + i ? (keyMask?.scalars[b * length + j] ?? 0) : -.infinity
+            let seen = j <= offset + i && j >= (firstKeys?[b * t + i] ?? 0)
+            mask[(b * t + i) * length + j] = seen ? (keyMask?.scalars[b * length + j] ?? 0) : -.infinity
         } } }
         let context = scaledDotProductAttention(query: q4, key: kv(k), value: kv(v),
                                                 mask: .additive(Tensor(mask, shape: [n, 1, t, length])))
@@ -74,6 +75,39 @@ final class CausalAttentionTests: XCTestCase {
         checkGradients([randomTensor([n, t, heads * d], seed: 8), randomTensor([n, t, kvHeads * d], seed: 9),
                         randomTensor([n, t, kvHeads * d], seed: 10)]) { x in
             Tensor.causalAttention(query: x[0], key: x[1], value: x[2], heads: heads, kvHeads: kvHeads, keyMask: keyMask)
+        }
+    }
+
+    func testPackedDocumentsAttendOnlyWithinThemselves() {
+        // Row 0 packs documents of 3 and 2 tokens; row 1 holds one of 4 and a padding token.
+        let (n, t, heads, kvHeads, d) = (2, 5, 4, 2, 3)
+        let firstKeys = [0, 0, 0, 3, 3, 0, 0, 0, 0, 4]
+        let q = randomTensor([n, t, heads * d], seed: 21), k = randomTensor([n, t, kvHeads * d], seed: 22)
+        let v = randomTensor([n, t, kvHeads * d], seed: 23), g = randomTensor([n, t, heads * d], seed: 24)
+        let (q1, k1, v1) = (q.requiringGrad(), k.requiringGrad(), v.requiringGrad())
+        let packed = Tensor.causalAttention(query: q1, key: k1, value: v1, heads: heads, kvHeads: kvHeads, firstKeys: firstKeys)
+        (packed * g).sum().backward()
+        let (q2, k2, v2) = (q.requiringGrad(), k.requiringGrad(), v.requiringGrad())
+        let expected = composed(q2, k2, v2, heads: heads, kvHeads: kvHeads, length: t, offset: 0, keyMask: nil, firstKeys: firstKeys)
+        (expected * g).sum().backward()
+        assertClose(packed, expected, atol: 1e-5, rtol: 1e-5)
+        assertClose(q1.grad!, q2.grad!, atol: 1e-5, rtol: 1e-4)
+        assertClose(k1.grad!, k2.grad!, atol: 1e-5, rtol: 1e-4)
+        assertClose(v1.grad!, v2.grad!, atol: 1e-5, rtol: 1e-4)
+        // The second document of row 0 alone, as its own sequence, gives the same outputs.
+        let second = { (x: Tensor) in x.slice(axis: 0, start: 0, end: 1).slice(axis: 1, start: 3, end: 5) }
+        let alone = Tensor.causalAttention(query: second(q), key: second(k), value: second(v), heads: heads, kvHeads: kvHeads)
+        assertClose(second(packed), alone, atol: 1e-6, rtol: 1e-5)
+        // Without the boundaries the second document reads the first: a control.
+        let crossing = Tensor.causalAttention(query: q, key: k, value: v, heads: heads, kvHeads: kvHeads)
+        XCTAssertGreaterThan((crossing - packed).abs().max().item, 1e-3)
+    }
+
+    func testPackedGradientsMatchFiniteDifferences() {
+        let (n, t, heads, kvHeads, d) = (1, 5, 2, 1, 2)
+        checkGradients([randomTensor([n, t, heads * d], seed: 25), randomTensor([n, t, kvHeads * d], seed: 26),
+                        randomTensor([n, t, kvHeads * d], seed: 27)]) { x in
+            Tensor.causalAttention(query: x[0], key: x[1], value: x[2], heads: heads, kvHeads: kvHeads, firstKeys: [0, 0, 2, 2, 4])
         }
     }
 

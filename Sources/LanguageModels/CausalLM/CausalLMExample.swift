@@ -28,8 +28,13 @@ public struct CausalLMExample: Equatable, Sendable {
 /// flat indices into the N·T positions with the token each position must predict (position `p`
 /// predicts `ids[p + 1]`). Right padding needs no attention mask: with causal attention a real
 /// token never sees the padding after it, and padded positions are never targets.
+///
+/// Packed (`init(packing:…)`), each row holds several sequences one after another; their RoPE
+/// positions restart at 0 and attention stays inside each (`LlamaModel`'s `packedDocuments`).
 public struct CausalLMBatch {
     public var ids: Tensor
+    /// Packed batches: each token's position in its own sequence [N, T]; nil when rows are sequences.
+    public var tokenPositions: Tensor?
     /// Flat positions `n·T + t` whose next token is a target.
     public var positions: [Int]
     /// The tokens those positions predict.
@@ -50,6 +55,47 @@ public struct CausalLMBatch {
             }
         }
         self.ids = Tensor(indices: ids, shape: [examples.count, t])
+        self.positions = positions
+        self.labels = labels
+        self.examples = examples
+    }
+
+    /// Packs `examples` into rows of at most `rowLength` tokens (first fit, longest first; a
+    /// longer sequence gets a row of its own), padding the rows on the right to the fullest.
+    public init(packing examples: [CausalLMExample], rowLength: Int, padding: Int) {
+        var rows: [[Int]] = []          // example indices per row
+        var filled: [Int] = []
+        for i in examples.indices.sorted(by: { examples[$0].ids.count > examples[$1].ids.count }) {
+            let count = examples[i].ids.count
+            if let r = filled.firstIndex(where: { $0 + count <= rowLength }) {
+                rows[r].append(i)
+                filled[r] += count
+            } else {
+                rows.append([i])
+                filled.append(count)
+            }
+        }
+        let t = filled.max() ?? 0
+        var ids: [Int] = [], tokenPositions: [Int] = [], positions: [Int] = [], labels: [Int] = []
+        ids.reserveCapacity(rows.count * t)
+        tokenPositions.reserveCapacity(rows.count * t)
+        for (r, members) in rows.enumerated() {
+            var column = 0
+            for i in members {
+                let e = examples[i]
+                for j in 1..<Swift.max(1, e.ids.count) where e.targets[j] {
+                    positions.append(r * t + column + j - 1)
+                    labels.append(e.ids[j])
+                }
+                ids += e.ids
+                tokenPositions += 0..<e.ids.count
+                column += e.ids.count
+            }
+            ids += [Int](repeating: padding, count: t - column)
+            tokenPositions += 0..<(t - column)          // padding: a document of its own, never a target
+        }
+        self.ids = Tensor(indices: ids, shape: [rows.count, t])
+        self.tokenPositions = Tensor(indices: tokenPositions, shape: [rows.count, t])
         self.positions = positions
         self.labels = labels
         self.examples = examples

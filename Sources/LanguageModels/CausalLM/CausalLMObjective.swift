@@ -97,7 +97,8 @@ public struct CausalLMObjective: TrainingTask {
         guard !batch.labels.isEmpty else {
             throw CausalLMDataError(location: "batch", reason: "no target tokens (every example's tokens are masked)")
         }
-        let h = try model.model.hiddenStates(batch.ids)                         // [N, T, H]
+        let h = try model.model.hiddenStates(batch.ids, positions: batch.tokenPositions,
+                                             packedDocuments: batch.tokenPositions != nil)      // [N, T, H]
         let width = h.shape[2]
         let states = try h.reshaped([h.shape[0] * h.shape[1], width]).indexSelect(axis: 0, indices: batch.positions)   // [R, H]
         let rows = batch.labels.count

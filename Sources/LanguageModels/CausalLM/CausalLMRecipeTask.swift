@@ -34,6 +34,8 @@ public struct CausalLMRecipeTask: RecipeTask {
     ]
     public static let dataOptions: [OptionSpec] = [
         .integer("max_tokens", min: 2, default: 512, help: "longest sequence in tokens; longer ones are cut"),
+        .boolean("packing", default: false,
+                 help: "pack each batch's sequences into rows of up to max_tokens (positions restart, no attention across sequences) instead of padding each"),
         .string("separator", help: "lm_text: what separates documents (default: a blank line)"),
         .boolean("chat_prompts", default: false, help: "predict renders each input as a user message with the chat template"),
         .integer("max_new_tokens", min: 1, default: 128, help: "predict: tokens generated at most per input"),

@@ -127,6 +127,12 @@ public final class CausalLMSession: TaskSession {
             throw CausalLMDataError(location: path.path, reason: "no examples with tokens to learn")
         }
         let padding = tokenizer.tokenizer.padding ?? tokenizer.tokenizer.eos ?? 0
+        if try options.bool("packing", default: false) {
+            // Rows of up to max_tokens; lengths are not grouped, so that short and long sequences share rows.
+            let rowLength = try options.int("max_tokens", default: 512)
+            return TaskDataset(CausalLMDataset(examples: examples),
+                               collate: { CausalLMBatch(packing: $0, rowLength: rowLength, padding: padding) })
+        }
         return TaskDataset(CausalLMDataset(examples: examples), collate: { CausalLMBatch($0, padding: padding) },
                            lengths: examples.map(\.ids.count))
     }

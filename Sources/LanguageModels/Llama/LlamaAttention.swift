@@ -38,9 +38,9 @@ public final class LlamaAttention: Module {
     /// `x` [N, T, H] → [N, T, H].
     /// - Parameters:
     ///   - rope: the angles of the T tokens' positions.
-    ///   - keyMask: additive [N, L] over every key (cached ones first), or nil.
+    ///   - masking: padding and document boundaries beyond the causal mask.
     ///   - cache: earlier keys and values; this call's are appended (`layer` names the slot).
-    func callAsFunction(_ x: Tensor, rope: RotaryAngles, keyMask: Tensor?, cache: LlamaKVCache?, layer: Int) -> Tensor {
+    func callAsFunction(_ x: Tensor, rope: RotaryAngles, masking: AttentionMasking, cache: LlamaKVCache?, layer: Int) -> Tensor {
         let projected = QuantizedLinear.groupedOutputs([qProj, kProj, vProj], x) ?? [qProj(x), kProj(x), vProj(x)]
         let q = projected[0].rotaryEmbedding(cos: rope.cos, sin: rope.sin, heads: headCount)          // [N, T, A·D]
         let k = projected[1].rotaryEmbedding(cos: rope.cos, sin: rope.sin, heads: keyValueHeadCount)  // [N, T, G·D]
@@ -50,10 +50,10 @@ public final class LlamaAttention: Module {
             let stored = cache.store(layer: layer, key: k, value: v)                                // [N, S, G·D]
             context = Tensor.causalAttention(query: q, key: stored.keys, value: stored.values, heads: headCount,
                                              kvHeads: keyValueHeadCount, keyLength: stored.length,
-                                             queryOffset: cache.length, keyMask: keyMask)
+                                             queryOffset: cache.length, keyMask: masking.keyMask)
         } else {
             context = Tensor.causalAttention(query: q, key: k, value: v, heads: headCount, kvHeads: keyValueHeadCount,
-                                             keyMask: keyMask)
+                                             keyMask: masking.keyMask, firstKeys: masking.firstKeys)
         }
         return oProj(context)
     }
@@ -64,4 +64,13 @@ public final class LlamaAttention: Module {
 struct RotaryAngles {
     let cos: Tensor
     let sin: Tensor
+}
+
+/// What limits attention beyond causality, shared by every layer of one forward.
+struct AttentionMasking {
+    /// Additive [N, L] over every key (cached ones first): −∞ for padding; nil when none.
+    var keyMask: Tensor?
+    /// Packed documents: the first key each query may see, [N·T] (see `Tensor.causalAttention`);
+    /// nil when each row is one sequence.
+    var firstKeys: [Int]?
 }

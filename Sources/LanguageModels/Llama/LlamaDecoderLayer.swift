@@ -22,8 +22,8 @@ public final class LlamaDecoderLayer: Module {
     }
 
     /// `x` [N, T, H] → [N, T, H] (see `LlamaAttention` for the other arguments).
-    func callAsFunction(_ x: Tensor, rope: RotaryAngles, keyMask: Tensor?, cache: LlamaKVCache?, layer: Int) -> Tensor {
-        let h = x + selfAttention(inputLayerNorm(x), rope: rope, keyMask: keyMask, cache: cache, layer: layer)
+    func callAsFunction(_ x: Tensor, rope: RotaryAngles, masking: AttentionMasking, cache: LlamaKVCache?, layer: Int) -> Tensor {
+        let h = x + selfAttention(inputLayerNorm(x), rope: rope, masking: masking, cache: cache, layer: layer)
         return h + mlp(postAttentionLayerNorm(h))
     }
 }

@@ -41,11 +41,14 @@ public final class LlamaModel: Module {
     ///     each one, as `transformers`' `generate` does.
     ///   - cache: keys and values of earlier tokens; this call's are appended. A forward with a
     ///     cache records no gradients.
+    ///   - packedDocuments: rows hold several documents one after another, each starting where
+    ///     `positions` restarts at 0 (as `transformers`' `DataCollatorWithFlattening` marks them):
+    ///     a token attends only to the tokens of its own document. Needs `positions`, no cache.
     /// - Returns: [N, T, H].
     /// - Throws: `LlamaError.invalidInput` for ids outside the vocabulary or of a float type,
     ///   shapes that disagree, a cache of another batch size, or negative positions.
     public func hiddenStates(_ ids: Tensor, attentionMask: Tensor? = nil, positions: Tensor? = nil,
-                             cache: LlamaKVCache? = nil) throws -> Tensor {
+                             cache: LlamaKVCache? = nil, packedDocuments: Bool = false) throws -> Tensor {
         guard ids.rank == 2, !ids.dtype.isFloatingPoint else {
             throw LlamaError.invalidInput("token ids must be an integer tensor [N, T], got \(ids.dtype.rawValue) \(ids.shape)")
         }
@@ -56,6 +59,13 @@ public final class LlamaModel: Module {
         }
         let keyMask = try attentionMask.map { try LlamaModel.keyMask($0, batch: n, keys: past + t) } ?? nil
         let rope = try rotaryAngles(positions, batch: n, tokens: t, past: past)
+        var masking = AttentionMasking(keyMask: keyMask)
+        if packedDocuments {
+            guard let positions, cache == nil else {
+                throw LlamaError.invalidInput("packed documents need their positions (restarting at 0 for each document) and no cache")
+            }
+            masking.firstKeys = Self.documentStarts(positions.indexScalars, tokens: t)
+        }
         let body = { () throws -> Tensor in
             var h: Tensor
             do { h = try self.embedTokens.embed(ids) } catch {
@@ -64,9 +74,9 @@ public final class LlamaModel: Module {
             cache?.reserve(past + t)
             for (i, layer) in self.layers.enumerated() {
                 if self.checkpointsBlocks && cache == nil && GradMode.isEnabled {
-                    h = Self.checkpointed(layer, h, rope: rope, keyMask: keyMask, index: i)
+                    h = Self.checkpointed(layer, h, rope: rope, masking: masking, index: i)
                 } else {
-                    h = layer(h, rope: rope, keyMask: keyMask, cache: cache, layer: i)
+                    h = layer(h, rope: rope, masking: masking, cache: cache, layer: i)
                 }
             }
             cache?.advance(by: t)
@@ -78,13 +88,13 @@ public final class LlamaModel: Module {
     /// `layer` on `x`, its activations recomputed in backward (`Tensor.recomputed`). The block's
     /// LoRA adapters draw their dropout masks from generators that advance; the recomputation
     /// starts them from the states the first run started from, and leaves them where it left them.
-    static func checkpointed(_ layer: LlamaDecoderLayer, _ x: Tensor, rope: RotaryAngles, keyMask: Tensor?, index: Int) -> Tensor {
+    static func checkpointed(_ layer: LlamaDecoderLayer, _ x: Tensor, rope: RotaryAngles, masking: AttentionMasking, index: Int) -> Tensor {
         let adapters = layer.namedModules().compactMap { $0.module as? LoRAAdapter }
         let before = adapters.map(\.dropoutGenerator)
         var after = before
         return Tensor.recomputed([x], op: "decoder-block-\(index)") { xs, again in
             if again { for (adapter, state) in zip(adapters, before) { adapter.dropoutGenerator = state } }
-            let y = layer(xs[0], rope: rope, keyMask: keyMask, cache: nil, layer: index)
+            let y = layer(xs[0], rope: rope, masking: masking, cache: nil, layer: index)
             if again {
                 for (adapter, state) in zip(adapters, after) { adapter.dropoutGenerator = state }
             } else {
@@ -92,6 +102,17 @@ public final class LlamaModel: Module {
             }
             return y
         }
+    }
+
+    /// For each token of rows of `t` (row-major), the index in its row of the last token at or
+    /// before it whose position is 0: where its document starts (0 when none is).
+    static func documentStarts(_ positions: [Int], tokens t: Int) -> [Int] {
+        var starts = [Int](repeating: 0, count: positions.count)
+        for (i, p) in positions.enumerated() {
+            let column = i % t
+            starts[i] = p == 0 || column == 0 ? column : starts[i - 1]
+        }
+        return starts
     }
 
     /// RoPE angles for the given positions, or for `past ..< past + t` shared by the batch.

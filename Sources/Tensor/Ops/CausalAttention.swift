@@ -26,10 +26,15 @@ extension Tensor {
     ///   - keyMask: additive [N, L] (0 for a key that may be attended to, −∞ for padding), added
     ///     to every query's scores; no gradient flows into it. A query with no allowed key gets
     ///     zeros (as `multiHeadAttention`).
+    ///   - firstKeys: for packed sequences, the first key each query may see, [N·T] row-major
+    ///     (query `t` of sequence `n` at `n·T + t`): the start of its document, so that documents
+    ///     packed into one row never attend to each other. Each must lie in `0 ... offset + t`.
+    ///     Nil: every query sees from key 0.
     /// - Returns: [N, T, heads·D]. Gradients flow to query, key and value (key and value rows
     ///   beyond L get zeros).
     public static func causalAttention(query: Tensor, key: Tensor, value: Tensor, heads: Int, kvHeads: Int,
-                                       keyLength: Int? = nil, queryOffset: Int? = nil, keyMask: Tensor? = nil) -> Tensor {
+                                       keyLength: Int? = nil, queryOffset: Int? = nil, keyMask: Tensor? = nil,
+                                       firstKeys: [Int]? = nil) -> Tensor {
         precondition(query.rank == 3 && key.rank == 3 && value.shape == key.shape,
                      "causalAttention: query must be [N, T, heads·D] and key, value [N, S, kvHeads·D] alike, got \(query.shape), \(key.shape), \(value.shape)")
         precondition(query.dtype == .float32 && key.dtype == .float32 && value.dtype == .float32,
@@ -48,8 +53,15 @@ extension Tensor {
             precondition(keyMask.shape == [n, length] && keyMask.dtype == .float32,
                          "causalAttention: the key mask must be F32 [\(n), \(length)], got \(keyMask.dtype.rawValue) \(keyMask.shape)")
         }
+        if let firstKeys {
+            precondition(firstKeys.count == n * t, "causalAttention: \(firstKeys.count) first keys for \(n)×\(t) queries")
+            for (i, first) in firstKeys.enumerated() {
+                precondition(first >= 0 && first <= offset + i % Swift.max(t, 1),
+                             "causalAttention: query \(i % t) of sequence \(i / t) starts at key \(first), outside 0...\(offset + i % t)")
+            }
+        }
         let geometry = CausalAttentionGeometry(batch: n, queries: t, keys: s, length: length, offset: offset,
-                                               heads: heads, kvHeads: kvHeads, headWidth: width / heads)
+                                               heads: heads, kvHeads: kvHeads, headWidth: width / heads, firstKeys: firstKeys)
         let q = query.plain().detached(), k = key.plain().detached(), v = value.plain().detached()
         let mask = keyMask?.plain().detached()
         let out = Tensor(uninitialized: [n, t, width])
@@ -73,6 +85,8 @@ extension Tensor {
 struct CausalAttentionGeometry {
     let batch: Int, queries: Int, keys: Int, length: Int, offset: Int
     let heads: Int, kvHeads: Int, headWidth: Int
+    /// The first key of each query (packed documents), or nil for 0.
+    var firstKeys: [Int]? = nil
 
     var width: Int { heads * headWidth }
     var kvWidth: Int { kvHeads * headWidth }
@@ -97,8 +111,10 @@ struct CausalAttentionGeometry {
         let rowMask = mask.map { $0 + n * l }
         for i in 0..<t {
             let row = p + i * l, seen = visible(i)
-            if let rowMask { for j in 0..<seen { row[j] += rowMask[j] } }
-            RowMath.softmax(row, row, seen)
+            let first = Swift.min(firstKeys?[n * t + i] ?? 0, seen)
+            if let rowMask { for j in first..<seen { row[j] += rowMask[j] } }
+            RowMath.softmax(row + first, row + first, seen - first)
+            for j in 0..<first { row[j] = 0 }
             for j in seen..<l { row[j] = 0 }
         }
     }
