@@ -1,4 +1,5 @@
 import Foundation
+import LoRA
 import Tasks
 
 /// A `TextGenerator` from a decoder and its tokenizer: renders a chat with the tokenizer's
@@ -12,6 +13,8 @@ public final class LanguageModelTextGenerator<Model: CausalLanguageModel>: TextG
     public let model: Model
     public let tokenizer: any TextTokenizer
     public let summary: String
+    /// The named adapters loaded onto `model` (`loadAdapter`), if any.
+    var adapters: LoRAModel?
 
     public init(model: Model, tokenizer: any TextTokenizer, summary: String) {
         self.model = model

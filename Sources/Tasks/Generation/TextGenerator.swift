@@ -13,6 +13,20 @@ public protocol TextGenerator: AnyObject {
                   onText: (String) -> Void) throws -> GenerationResult
 }
 
+/// A generator whose loaded base carries named adapters, one chosen per request: several
+/// specialists served from one copy of the base (`lorakit generate --adapter NAME=DIR …`).
+public protocol AdapterServingGenerator: TextGenerator {
+    /// Loads the adapter in `directory` (PEFT's format) as `name`, all or nothing; returns a line
+    /// for people (what it adapts, its size).
+    /// - Throws: errors naming the file, the tensor or shape that does not fit this base, or a
+    ///   name already loaded.
+    func loadAdapter(_ name: String, from directory: URL) throws -> String
+    /// The adapters loaded, in the order loaded.
+    var adapterNames: [String] { get }
+    /// The adapter later generations use; nil for the base alone.
+    func useAdapter(_ name: String?) throws
+}
+
 /// What to continue.
 public enum GenerationInput: Equatable, Sendable {
     /// Text as it is (no template).

@@ -32,6 +32,20 @@ public enum JSONValue: Equatable, Sendable, Encodable {
     }
 }
 
+extension JSONValue: Decodable {
+    /// Any JSON value (integers that fit `Int` stay integers).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let v = try? c.decode(Bool.self) { self = .bool(v) }
+        else if let v = try? c.decode(Int.self) { self = .integer(v) }
+        else if let v = try? c.decode(Double.self) { self = .number(v) }
+        else if let v = try? c.decode(String.self) { self = .string(v) }
+        else if let v = try? c.decode([JSONValue].self) { self = .array(v) }
+        else { self = .object(try c.decode([String: JSONValue].self)) }
+    }
+}
+
 /// What `predict` gives for one input: the fields of its JSON object and a line for people.
 public struct Prediction: Sendable {
     /// The input as the user gave it (a path, a text).
