@@ -1,10 +1,11 @@
 import Foundation
 import SafeTensors
 
-/// Writes a GGUF v3 file: metadata (any `GGUFValue`) and Float32 tensors, each tensor's data
-/// aligned to `general.alignment` (32), written to a temporary file and renamed into place (a
-/// reader never sees half a file). What LoRAKit writes in GGUF is small (a LoRA adapter), so the
-/// file is built in memory.
+/// Writes a GGUF v3 file: metadata (any `GGUFValue`) and tensors (Float32 values, or the bytes of
+/// any type, `GGUFQuantizer`'s for instance), each tensor's data aligned to `general.alignment`
+/// (32), written to a temporary file and renamed into place (a reader never sees half a file).
+/// The file is built in memory: an adapter is small, and a re-quantised 135 M-parameter model is
+/// about 100 MB.
 ///
 /// A tensor is given as PyTorch and this codebase lay it out, `[rows, columns]` row-major; GGUF
 /// lists dimensions innermost first, so its `ne` is `[columns, rows]` (as gguf-py writes a numpy
@@ -13,7 +14,7 @@ public struct GGUFWriter {
     public static let alignment = 32
 
     private var metadata: [(String, GGUFValue)] = []
-    private var tensors: [(name: String, shape: [Int], values: [Float])] = []
+    private var tensors: [(name: String, shape: [Int], type: GGUFTensorType, data: [UInt8])] = []
 
     public init() {}
 
@@ -25,9 +26,18 @@ public struct GGUFWriter {
 
     /// Adds a Float32 tensor `[d0, d1, …]` (row-major, outermost first).
     public mutating func add(_ name: String, shape: [Int], values: [Float]) {
-        precondition(!tensors.contains { $0.name == name }, "GGUFWriter: tensor \(name) added twice")
         precondition(shape.reduce(1, *) == values.count, "GGUFWriter: \(name) has \(values.count) values for shape \(shape)")
-        tensors.append((name, shape, values))
+        let data = values.withUnsafeBufferPointer { Array(UnsafeRawBufferPointer($0)) }     // little-endian, as GGUF
+        add(name, shape: shape, type: .f32, data: data)
+    }
+
+    /// Adds a tensor `[d0, d1, …]` (row-major, outermost first) of `type`, already encoded.
+    public mutating func add(_ name: String, shape: [Int], type: GGUFTensorType, data: [UInt8]) {
+        precondition(!tensors.contains { $0.name == name }, "GGUFWriter: tensor \(name) added twice")
+        let elements = shape.reduce(1, *)
+        precondition(elements % type.blockSize == 0 && elements / type.blockSize * type.typeSize == data.count,
+                     "GGUFWriter: \(name) has \(data.count) bytes for \(type) \(shape)")
+        tensors.append((name, shape, type, data))
     }
 
     /// The file's bytes.
@@ -71,14 +81,14 @@ public struct GGUFWriter {
             string(t.name)
             u32(UInt32(t.shape.count))
             for d in t.shape.reversed() { u64(UInt64(d)) }
-            u32(0)                                           // GGML_TYPE_F32
+            u32(t.type.rawValue)
             u64(UInt64(offset))
-            offset += t.values.count * 4
+            offset += t.data.count
             offset = (offset + Self.alignment - 1) / Self.alignment * Self.alignment
         }
         pad()
         for t in tensors {
-            for v in t.values { u32(v.bitPattern) }
+            out += t.data
             pad()
         }
         return out

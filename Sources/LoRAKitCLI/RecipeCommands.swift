@@ -140,18 +140,22 @@ struct PredictCommand: ParsableCommand {
 struct MergeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "merge",
-        abstract: "Merge an adapter into the base weights and write plain safetensors under the base keys."
+        abstract: "Merge an adapter into the base weights and write plain safetensors under the base keys.",
+        discussion: "Merged weights are Float32: a quantised base is decoded, never silently re-quantised. --quantize TYPE writes a decoder's GGUF instead (q8_0, q4_0, q4_1, f16, bf16, f32, or base: each matrix in the base file's type) and reports the error the quantisation adds."
     )
 
     @OptionGroup var arguments: RecipeArguments
     @Option(help: "The PEFT adapter directory.") var adapter: String
-    @Option(help: "The merged safetensors file to write.") var out: String
+    @Option(help: "The merged file to write (.safetensors; .gguf with --quantize).") var out: String
+    @Option(help: "Re-quantise the merged matrices into a GGUF (causal_lm on a GGUF base): q8_0, q4_0, q4_1, f16, bf16, f32 or base.")
+    var quantize: String?
 
     func run() throws {
         let run = try arguments.run()
         try run.validate(ignoringMissingFilesOf: RecipeRun.dataFileKeys)
-        try run.merge(adapter: URL(fileURLWithPath: adapter), to: URL(fileURLWithPath: out))
-        print("wrote \(out)")
+        for line in try run.merge(adapter: URL(fileURLWithPath: adapter), to: URL(fileURLWithPath: out), quantize: quantize) {
+            print(line)
+        }
     }
 }
 

@@ -23,9 +23,12 @@ extension RecipeRun {
         try predict(try task(), inputs, choice)
     }
 
-    /// Merges `adapter` into the base weights and writes plain safetensors under the base keys.
-    public func merge(adapter: URL, to file: URL) throws {
-        try merge(try task(), adapter, file)
+    /// Merges `adapter` into the base weights and writes them to `file` as the task writes merged
+    /// models (plain safetensors under the base keys; a decoder's GGUF when `quantize` names a
+    /// format); returns lines for people.
+    @discardableResult
+    public func merge(adapter: URL, to file: URL, quantize: String? = nil) throws -> [String] {
+        try merge(try task(), adapter, file, quantize)
     }
 
     /// The weights a command's model starts from: the recipe's, or a replacement.
@@ -49,11 +52,12 @@ extension RecipeRun {
         return try session.predict(inputs, with: model)
     }
 
-    private func merge<T: RecipeTask>(_ task: T, _ adapter: URL, _ file: URL) throws {
-        let (_, model) = try open(task, ModelChoice(adapter: adapter))
+    private func merge<T: RecipeTask>(_ task: T, _ adapter: URL, _ file: URL, _ quantize: String?) throws -> [String] {
+        let (session, model) = try open(task, ModelChoice(adapter: adapter))
         let lora = LoRAModel(wrapping: model.module)
         guard !lora.hosts.isEmpty else { throw RunError("\(adapter.path) holds no adapter") }
-        try lora.saveMerged(to: file.path)
+        model.module.eval()
+        return try session.writeMerged(lora, of: model, to: file, quantize: quantize)
     }
 
     /// A session and the model of `choice`.

@@ -27,6 +27,11 @@ public protocol TaskSession: AnyObject {
     /// Writes the trained adapter in the task's other formats beside the PEFT files in
     /// `directory` (a decoder's llama.cpp GGUF adapter); nothing by default.
     func exportAdapter(_ lora: LoRAModel, of model: Model, to directory: URL) throws
+    /// Writes `model` with `lora`'s active adapters merged into its weights to `file`, and returns
+    /// lines for people (what was written, and the error a quantisation added). By default: plain
+    /// safetensors of `lora.mergedStateDict()` under the base model's keys; `quantize` (a format
+    /// the task names, for a decoder's GGUF) is refused, as is any output the task cannot write.
+    func writeMerged(_ lora: LoRAModel, of model: Model, to file: URL, quantize: String?) throws -> [String]
     /// What a report shows for this task, from `model` (the run's trained model) on the
     /// validation split: a confusion matrix, curves, sample inputs with predictions, generations.
     func reportSections(for model: Model) throws -> [ReportSection]
@@ -36,4 +41,12 @@ extension TaskSession {
     public func writeRunFiles(to directory: URL) throws {}
     public func exportAdapter(_ lora: LoRAModel, of model: Model, to directory: URL) throws {}
     public func reportSections(for model: Model) throws -> [ReportSection] { [] }
+
+    public func writeMerged(_ lora: LoRAModel, of model: Model, to file: URL, quantize: String?) throws -> [String] {
+        if let quantize {
+            throw TaskError.invalid(key: "--quantize \(quantize)", message: "this task writes merged weights as Float32 safetensors only")
+        }
+        try lora.saveMerged(to: file.path)
+        return ["wrote \(file.path): the adapter merged into Float32 weights under the base model's keys"]
+    }
 }
