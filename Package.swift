@@ -41,6 +41,7 @@ let package = Package(
         .library(name: "Recipes", targets: ["Recipes"]),
         .library(name: "Tasks", targets: ["Tasks"]),
         .library(name: "ImageModels", targets: ["ImageModels"]),
+        .library(name: "Audio", targets: ["Audio"]),
         .library(name: "TextModels", targets: ["TextModels"]),
         .library(name: "LanguageModels", targets: ["LanguageModels"]),
         .library(name: "Runtime", targets: ["Runtime"]),
@@ -64,6 +65,9 @@ let package = Package(
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CSndfile", path: "Sources/CSndfile", pkgConfig: "sndfile",
                        providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CSamplerate", path: "Sources/CSamplerate", pkgConfig: "samplerate",
+                       providers: [.apt(["libsamplerate0-dev"])]),
+        .systemLibrary(name: "CKissFFT", path: "Sources/CKissFFT", providers: [.apt(["libkissfft-dev"])]),
 
         .target(name: "CParallel", linkerSettings: [.linkedLibrary("gomp")]),
 
@@ -80,6 +84,7 @@ let package = Package(
                 swiftSettings: optimize),
         .target(name: "Tasks", dependencies: ["Recipes", "Training", "LoRA", "NN", "SafeTensors", "Tensor", "Plots"],
                 swiftSettings: optimize),
+        .target(name: "Audio", dependencies: ["Tensor", "CSndfile", "CSamplerate", "CKissFFT"]),
         .target(name: "ImageModels", dependencies: ["Tasks", "Recipes", "Training", "NN", "Tensor", "CPNG", "CTurboJPEG"],
                 swiftSettings: optimize),
         .target(name: "TextModels", dependencies: ["Tasks", "Training", "NN", "SafeTensors", "Tensor"], swiftSettings: optimize),
@@ -98,7 +103,7 @@ let package = Package(
 
         // Benchmarks (`lorakit bench …`): linked into the tool only, not into the libraries.
         .target(name: "Bench", dependencies: [
-            "ImageModels", "TextModels", "LanguageModels", "Training", "LoRA", "NN", "Tensor",
+            "ImageModels", "TextModels", "LanguageModels", "Audio", "Training", "LoRA", "NN", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
 
@@ -112,6 +117,7 @@ let package = Package(
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Tensor"],
                     resources: [.copy("Fixtures")]),
+        .testTarget(name: "AudioTests", dependencies: ["Audio", "Tensor", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Tensor", "TestSupport"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "NNTests", dependencies: ["NN", "TestSupport", "SafeTensors"],
