@@ -16,7 +16,7 @@ import Tensor
 /// - `specAugment(_:…)`: SpecAugment's frequency and time masks on features [bins, frames].
 public enum AudioAugmentation {
     /// Mean square of `x` (0 for an empty array).
-    static func power(_ x: [Float]) -> Double {
+    public static func power(_ x: [Float]) -> Double {
         x.isEmpty ? 0 : x.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(x.count)
     }
 

@@ -41,7 +41,11 @@ struct GenerateCommand: ParsableCommand {
         let inputs = [prompt != nil, user != nil, chat != nil, requests != nil].filter { $0 }.count
         guard inputs == 1 else { throw ValidationError("give exactly one of --prompt, --user, --chat or --requests") }
         if use != nil && requests != nil { throw ValidationError("--use picks the adapter of a single input; each request names its own") }
-        let names = try namedAdapters().map(\.name)
+        let named = try namedAdapters()
+        for (name, directory) in named where !FileManager.default.fileExists(atPath: directory) {
+            throw ValidationError("--adapter \(name): \(directory): no such directory")
+        }
+        let names = named.map(\.name)
         if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) {
             throw ValidationError("--adapter: the name '\(dup)' is given twice")
         }
@@ -99,7 +103,6 @@ struct GenerateCommand: ParsableCommand {
                 throw UsageError("\(model): this model format takes no adapters")
             }
             for (name, directory) in named {
-                guard FileManager.default.fileExists(atPath: directory) else { throw UsageError("--adapter \(name): \(directory): no such directory") }
                 standardError(try serving.loadAdapter(name, from: URL(fileURLWithPath: directory)))
             }
             let chosen = use ?? (named.count == 1 ? named[0].name : nil)

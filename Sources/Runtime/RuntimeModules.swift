@@ -3,6 +3,7 @@ import Training
 import ImageModels
 import TextModels
 import LanguageModels
+import AudioModels
 
 /// LoRAKit's built-in core: the hooks every run can name.
 public enum CorePlugin: LoRAKitPlugin {
@@ -15,10 +16,10 @@ public enum CorePlugin: LoRAKitPlugin {
 }
 
 extension Registry {
-    /// The modules every run has: the core hooks, the image and text modalities, and the decoder
-    /// language models `lorakit generate` loads.
+    /// The modules every run has: the core hooks, the image, text and audio modalities, and the
+    /// decoder language models `lorakit generate` loads.
     public static let standardModules: [LoRAKitPlugin.Type] = [CorePlugin.self, ImageModelsPlugin.self, TextModelsPlugin.self,
-                                                                 LanguageModelsPlugin.self]
+                                                                 LanguageModelsPlugin.self, AudioModelsPlugin.self]
 
     /// A registry with the standard modules and `builtIns` registered, and `plugins` available to
     /// recipes that list them.

@@ -16,6 +16,13 @@ public enum RealModels {
                    script: "scripts/fetch_smollm2", file: file, line: line)
     }
 
+    /// Silero VAD's 16 kHz weights (`scripts/fetch_silero_vad`): in `$LORAKIT_SILERO_VAD`, else in
+    /// `data/models/silero_vad` under the repository.
+    public static func sileroVAD(file: StaticString = #filePath, line: UInt = #line) throws -> URL {
+        try locate("silero_vad_16k.safetensors", variable: "LORAKIT_SILERO_VAD", directory: "data/models/silero_vad",
+                   script: "scripts/fetch_silero_vad", file: file, line: line)
+    }
+
     static func locate(_ name: String, variable: String, directory: String, script: String,
                        file: StaticString, line: UInt) throws -> URL {
         let environment = ProcessInfo.processInfo.environment
