@@ -9,7 +9,8 @@ import Tensor
 /// them, and labelled per 512-sample chunk (Silero VAD's step) from the clean speech before any
 /// noise: a chunk is speech when its clean energy is within 40 dB of the clip's loudest chunk.
 ///
-/// `condition: telephone_babble` then adds babble (four other talkers at equal energy) at an SNR
+/// `condition: telephone_babble` then adds babble (four other talkers at equal energy, from 16
+/// streams of the split's voices) at an SNR
 /// drawn from `snr_min … snr_max` dB and passes the mixture through the telephone band
 /// (300–3,400 Hz): the condition Silero VAD was not made for. `clean` adds only a faint noise
 /// floor (50 dB below the speech). Splits: `train` (`count` clips), `validation` and `test`
@@ -74,8 +75,21 @@ public enum VADData {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             var lines = ""
             var speechChunks = 0, chunks = 0
+            // Babble talkers: a pool of streams per split (the split's voices), each clip mixing four.
+            let length = Int(settings.seconds * 16_000) / SileroVAD.chunk * SileroVAD.chunk
+            var talkers: [[Float]] = []
+            if settings.babble {
+                for _ in 0..<16 {
+                    var t: [Float] = []
+                    while t.count < length {
+                        t += try synthesizer.speak(sentence(&rng), voice: pools[split]![Int(rng.next() % UInt64(pools[split]!.count))],
+                                                   speed: 150 + Int(rng.next() % 40), pitch: 40 + Int(rng.next() % 40))
+                    }
+                    talkers.append(t)
+                }
+            }
             for i in 0..<count {
-                let clip = try makeClip(settings, voices: pools[split]!, synthesizer: synthesizer, generator: &rng)
+                let clip = try makeClip(settings, voices: pools[split]!, talkers: talkers, synthesizer: synthesizer, generator: &rng)
                 let name = String(format: "clip_%05d.wav", i)
                 try AudioFile.write(AudioClip(samples: clip.samples, sampleRate: 16_000), to: folder.appendingPathComponent(name).path)
                 let json = try JSONSerialization.data(withJSONObject: ["path": "\(split)/\(name)", "labels": clip.labels], options: [.sortedKeys])
@@ -95,7 +109,7 @@ public enum VADData {
     }
 
     /// One clip: 1–2 utterances at random places, labels from the clean speech, then the condition.
-    static func makeClip(_ s: Settings, voices: [String], synthesizer: Synthesizer,
+    static func makeClip(_ s: Settings, voices: [String], talkers pool: [[Float]], synthesizer: Synthesizer,
                          generator rng: inout RandomGenerator) throws -> (samples: [Float], labels: [Int]) {
         let length = Int(s.seconds * 16_000) / SileroVAD.chunk * SileroVAD.chunk
         var clean = [Float](repeating: 0, count: length)
@@ -118,14 +132,12 @@ public enum VADData {
         let labels = energies.map { top > 0 && $0 >= top * 1e-4 ? 1 : 0 }
         var mixed = clean
         if s.babble {
-            var talkers: [[Float]] = []
-            for _ in 0..<4 {
-                var t: [Float] = []
-                while t.count < length {
-                    t += try synthesizer.speak(sentence(&rng), voice: voices[Int(rng.next() % UInt64(voices.count))],
-                                               speed: 150 + Int(rng.next() % 40), pitch: 40 + Int(rng.next() % 40))
-                }
-                talkers.append(Array(t.prefix(length)))
+            // Four talkers of the pool, each from a random point (looped).
+            var chosen = Array(pool.indices)
+            chosen.shuffle(using: &rng)
+            let talkers = chosen.prefix(4).map { k -> [Float] in
+                let stream = pool[k], offset = Int(rng.next() % UInt64(stream.count))
+                return (0..<length).map { stream[(offset + $0) % stream.count] }
             }
             let snr = s.snr.0 + (s.snr.1 - s.snr.0) * Double(rng.nextUniform())
             // The SNR over the speech itself (its active part), as SNRs of noisy speech are quoted.
