@@ -12,14 +12,16 @@ import XCTest
 final class MultiAdapterGenerationTests: XCTestCase {
     private func tiny() throws -> LlamaForCausalLM { try LlamaForCausalLM.load(from: LlamaFixtures.url("llama_tiny")) }
 
-    /// Writes adapters `a` (q, v, r = 4) and `b` (all projections, r = 2) with random B factors,
-    /// so that each changes what the model says.
+    /// Writes adapters `a` (q, v, r = 4) and `b` (all projections, r = 2, dropout 0.5) with random
+    /// B factors, so that each changes what the model says.
     private func writeAdapters() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("multi-adapter-\(UUID().uuidString)")
         let lora = LoRAModel(wrapping: try tiny())
         var rng = RandomGenerator(seed: 5)
         try lora.addAdapter("a", config: LoRAConfig(rank: 4, alpha: 8, targetModules: ["q_proj", "v_proj"]), generator: &rng)
-        try lora.addAdapter("b", config: LoRAConfig(rank: 2, alpha: 4, targetModules: LlamaLoRATests.targets), generator: &rng)
+        // b with dropout, which generation must not apply (the tokens below would not repeat).
+        try lora.addAdapter("b", config: LoRAConfig(rank: 2, alpha: 4, dropout: 0.5, targetModules: LlamaLoRATests.targets),
+                            generator: &rng)
         var noise = RandomGenerator(seed: 6)
         for (_, host) in lora.hosts {
             for name in ["a", "b"] {

@@ -13,6 +13,7 @@ extension LanguageModelTextGenerator: AdapterServingGenerator where Model: Modul
         let config = try PEFTAdapterFile.load(into: lora, from: directory.path, as: name)
         adapters = lora
         try lora.setActiveAdapters(active)          // loading does not change which adapter runs
+        model.eval()                                // generation: no adapter dropout
         let parameters = lora.hosts.compactMap { $0.host.adapters[name]?.parameterCount }.reduce(0, +)
         return "adapter \(name) from \(directory.path): rank \(config.rank) on \(config.targetModules.joined(separator: ", ")), "
             + "\(parameters) parameters"

@@ -11,6 +11,7 @@ extension LanguageModelTextGenerator where Model == LlamaForCausalLM {
     public static func load(gguf url: URL) throws -> LanguageModelTextGenerator<LlamaForCausalLM> {
         let file = try GGUFFile(url: url)
         let model = try LlamaForCausalLM.load(gguf: file)
+        model.eval()
         let tokenizer = try ChatTokenizer(gguf: file)
         let name = (try? file.string("general.name")) ?? url.lastPathComponent
         return LanguageModelTextGenerator(model: model, tokenizer: tokenizer,
