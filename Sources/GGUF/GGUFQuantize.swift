@@ -14,7 +14,8 @@ public enum GGUFQuantizer {
     /// The types this quantiser writes.
     public static let types: [GGUFTensorType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1]
 
-    /// `values` (rows of `columns`, row-major) in `type`'s layout, row after row.
+    /// `values` (rows of `columns`, row-major) in `type`'s layout, row after row. Block formats
+    /// refuse NaN and infinity (a block has no scale for them); F32, F16 and BF16 keep them.
     /// - Throws: `GGUFError.unsupportedTensorType` for a type it does not write,
     ///   `GGUFError.invalidDimensions` when `columns` is not a multiple of the type's block size
     ///   (`path` and `name` name the file being written and the tensor).
@@ -24,6 +25,10 @@ public enum GGUFQuantizer {
         guard columns > 0, values.count % columns == 0, columns % type.blockSize == 0 else {
             throw GGUFError.invalidDimensions(path: path, tensor: name, dimensions: [UInt64(columns), UInt64(values.count / max(columns, 1))],
                                               reason: "\(columns) columns are not a whole number of \(type)'s \(type.blockSize)-element blocks")
+        }
+        if [.q8_0, .q4_0, .q4_1].contains(type), let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw GGUFError.invalidDimensions(path: path, tensor: name, dimensions: [UInt64(columns), UInt64(values.count / columns)],
+                                              reason: "element \(bad) is \(values[bad]): block formats need finite values")
         }
         var out: [UInt8] = []
         out.reserveCapacity(values.count / type.blockSize * type.typeSize)

@@ -67,6 +67,10 @@ final class GGUFQuantizeTests: XCTestCase {
                                                         name: "w")) { error in
             XCTAssertTrue("\(error)".contains("w"), "\(error)")
         }
+        XCTAssertThrowsError(try GGUFQuantizer.quantize([Float](repeating: 1, count: 31) + [.infinity], columns: 32, as: .q4_1,
+                                                        path: "out.gguf", name: "w.inf")) {
+            XCTAssertTrue("\($0)".contains("w.inf") && "\($0)".contains("finite"), "\($0)")
+        }
         // Zeros quantise to zeros in every type (the scale is 0, its inverse taken as 0).
         for type in GGUFQuantizer.types {
             let bytes = try! GGUFQuantizer.quantize([Float](repeating: 0, count: 32), columns: 32, as: type, path: "z", name: "z")

@@ -110,6 +110,10 @@ final class LlamaMergeTests: XCTestCase {
         XCTAssertThrowsError(try LlamaGGUFExport.write(state, like: base, type: .q8_0, config: model.config, to: path)) {
             XCTAssertTrue("\($0)".contains("blk.1.ffn_up.weight"), "\($0)")
         }
+        state["model.layers.1.mlp.up_proj.weight"] = Tensor(([Float](repeating: 0.5, count: 96 * 64 - 1) + [.nan]), shape: [96, 64])
+        XCTAssertThrowsError(try LlamaGGUFExport.write(state, like: base, type: .q8_0, config: model.config, to: path)) {
+            XCTAssertTrue("\($0)".contains("blk.1.ffn_up.weight") && "\($0)".contains("not finite"), "\($0)")
+        }
         XCTAssertFalse(FileManager.default.fileExists(atPath: path))
     }
 }

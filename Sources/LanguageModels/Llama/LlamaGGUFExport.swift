@@ -34,8 +34,8 @@ public enum LlamaGGUFExport {
 
     /// Writes `state` to `path` (atomically) in `base`'s layout, matrices in `type` (nil: each in
     /// its type in `base`); returns each tensor's quantisation error.
-    /// - Throws: `LlamaError` naming a tensor of `base` that `state` lacks (or the reverse) or whose
-    ///   shape differs; `GGUFError` for a matrix whose rows are not whole blocks of the type.
+    /// - Throws: `LlamaError` naming a tensor of `base` that `state` lacks (or the reverse), whose
+    ///   shape differs or that holds NaN or infinity; `GGUFError` for a matrix whose rows are not whole blocks of the type.
     @discardableResult
     public static func write(_ state: [String: Tensor], like base: GGUFFile, type: GGUFTensorType?, config: LlamaConfig,
                              to path: String) throws -> [TensorError] {
@@ -62,6 +62,9 @@ public enum LlamaGGUFExport {
                 throw LlamaError.shapeMismatch(file: path, key: info.name, expected: info.shape, got: tensor.shape)
             }
             var values = tensor.toFloat32().scalars
+            guard values.allSatisfy(\.isFinite) else {
+                throw LlamaError.invalidInput("\(path): \(info.name) (\(key)) holds values that are not finite; nothing was written")
+            }
             let heads = key.hasSuffix("q_proj.weight") ? config.headCount : key.hasSuffix("k_proj.weight") ? config.keyValueHeadCount : nil
             if let heads {
                 // GGUF row order[i] holds Hugging Face row i.
