@@ -55,11 +55,15 @@ public final class SileroVAD: Module {
     /// The reflect padding's source index for each of the 640 padded positions.
     static let paddedIndices: [Int] = (0..<(window + context)).map { $0 < window ? $0 : 2 * (window - 1) - $0 }
 
-    /// Speech probabilities [N] of windows `x` [N, 576] (context then chunk) and the new LSTM
-    /// state (zeros when `state` is nil).
-    public func callAsFunction(_ x: Tensor, state: (h: Tensor, c: Tensor)? = nil) -> (probability: Tensor, state: (h: Tensor, c: Tensor)) {
-        precondition(x.rank == 2 && x.shape[1] == Self.window, "SileroVAD: windows must be [N, \(Self.window)], got \(x.shape)")
-        let padded = try! x.indexSelect(axis: 1, indices: Self.paddedIndices).unsqueezed(1)     // [N, 1, 640]
+    /// Speech logits [N] of windows `x` [N, 576] (context then chunk; the probability is their
+    /// sigmoid, as the reference's `σ(final_conv(…))` over its one frame) and the new LSTM state
+    /// (zeros when `state` is nil).
+    /// - Throws: `SileroVADError` for windows of another shape.
+    public func logits(_ x: Tensor, state: (h: Tensor, c: Tensor)? = nil) throws -> (logit: Tensor, state: (h: Tensor, c: Tensor)) {
+        guard x.rank == 2, x.shape[1] == Self.window else {
+            throw SileroVADError(message: "windows must be [N, \(Self.window)] (64 samples of context, then 512), got \(x.shape)")
+        }
+        let padded = try x.indexSelect(axis: 1, indices: Self.paddedIndices).unsqueezed(1)       // [N, 1, 640]
         let s = stftConv(padded)                                                                  // [N, 258, 4]
         let halves = s.split(size: 129, axis: 1)
         var h = (halves[0] * halves[0] + halves[1] * halves[1]).sqrt()                            // [N, 129, 4]
@@ -68,27 +72,39 @@ public final class SileroVAD: Module {
         h = conv3(h).relu()
         h = conv4(h).relu().squeezed(2)                                                           // [N, 128]
         let next = lstmCell(h, state: state)
-        let p = finalConv(next.h.relu().unsqueezed(2)).sigmoid()                                  // [N, 1, 1]
-        return (p.reshaped([x.shape[0]]), next)
+        let z = finalConv(next.h.relu().unsqueezed(2))                                            // [N, 1, 1]
+        return (z.reshaped([x.shape[0]]), next)
+    }
+
+    /// Speech probabilities [N] of windows `x` [N, 576] and the new LSTM state (see `logits`).
+    public func callAsFunction(_ x: Tensor, state: (h: Tensor, c: Tensor)? = nil) throws -> (probability: Tensor, state: (h: Tensor, c: Tensor)) {
+        let (z, next) = try logits(x, state: state)
+        return (z.sigmoid(), next)
     }
 
     /// The probability of each 512-sample chunk of `samples` (16 kHz mono; the last chunk padded
     /// with zeros), run in order with the streaming state and 64 samples of context (zeros
     /// before the first), as the package's model runs a recording.
-    public func stream(_ samples: [Float]) -> [Float] {
+    public func stream(_ samples: [Float]) throws -> [Float] {
         var padded = samples
         if padded.count % Self.chunk != 0 { padded += [Float](repeating: 0, count: Self.chunk - padded.count % Self.chunk) }
         padded = [Float](repeating: 0, count: Self.context) + padded
         var state: (h: Tensor, c: Tensor)?
         var out: [Float] = []
-        withNoGrad {
+        try withNoGrad {
             for start in stride(from: 0, to: padded.count - Self.context, by: Self.chunk) {
                 let window = Tensor(Array(padded[start..<(start + Self.window)]), shape: [1, Self.window])
-                let (p, s) = self(window, state: state)
+                let (p, s) = try self(window, state: state)
                 out.append(p.item)
                 state = s
             }
         }
         return out
     }
+}
+
+/// A misuse of `SileroVAD`'s forward, saying what was expected.
+public struct SileroVADError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { "Silero VAD: \(message)" }
 }

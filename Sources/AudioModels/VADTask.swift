@@ -72,8 +72,8 @@ public struct VADEvaluation: TaskEvaluation {
     }
 }
 
-/// Binary cross-entropy of each chunk's speech probability, the clip run chunk by chunk with the
-/// LSTM state carried (and differentiated) through it.
+/// Binary cross-entropy of each chunk's speech logit (`binaryCrossEntropyWithLogits`), the clip
+/// run chunk by chunk with the LSTM state carried (and differentiated) through it.
 public struct VADObjective: TrainingTask {
     public typealias Batch = VADBatch
     public typealias Evaluation = VADEvaluation
@@ -87,19 +87,16 @@ public struct VADObjective: TrainingTask {
         var probabilities: [Float] = [], labels: [Int] = []
         var counted = 0
         for t in 0..<batch.steps {
-            let (p, s) = model(batch.windows(t), state: state)
+            let (z, s) = try model.logits(batch.windows(t), state: state)
             state = s
             var target = [Float](repeating: 0, count: batch.clips.count), weight = [Float](repeating: 0, count: batch.clips.count)
             for (n, clip) in batch.clips.enumerated() where t < clip.labels.count {
                 target[n] = Float(clip.labels[t])
                 weight[n] = 1
             }
-            // log σ(z) on probabilities: clamp to keep the log finite.
-            let clamped = p.clamped(min: 1e-7, max: 1 - 1e-7)
-            let y = Tensor(target), w = Tensor(weight)
-            let bce = -(y * clamped.log() + (1 - y) * (1 - clamped).log()) * w
-            losses.append(bce.sum())
-            let values = p.scalars
+            // Padding chunks past a clip's end weigh 0.
+            losses.append(binaryCrossEntropyWithLogits(logits: z, targets: Tensor(target), weights: Tensor(weight), reduction: .sum))
+            let values = z.detached().sigmoid().scalars
             for (n, clip) in batch.clips.enumerated() where t < clip.labels.count {
                 probabilities.append(values[n])
                 labels.append(clip.labels[t])
@@ -222,7 +219,7 @@ public final class VADSession: TaskSession {
             do { clip = try AudioFile.read(input).mono().resampled(to: SileroVAD.sampleRate) } catch {
                 throw PredictionError(input: input, reason: "\(error)")
             }
-            let p = model.vad.stream(clip.samples)
+            let p = try model.vad.stream(clip.samples)
             let seconds = Double(SileroVAD.chunk) / Double(SileroVAD.sampleRate)
             var segments: [JSONValue] = []
             var start: Int?

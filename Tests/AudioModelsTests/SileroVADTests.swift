@@ -17,15 +17,15 @@ final class SileroVADTests: XCTestCase {
         let signals: [Signal]
     }
 
-    static let goldens: Goldens = {
+    static func goldens() throws -> Goldens {
         let url = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("silero_goldens.json")
-        return try! JSONDecoder().decode(Goldens.self, from: Data(contentsOf: url))
-    }()
+        return try JSONDecoder().decode(Goldens.self, from: Data(contentsOf: url))
+    }
 
     func testProbabilitiesMatchThePackageChunkByChunk() throws {
         let model = try SileroVAD.load(from: try RealModels.sileroVAD().path)
         XCTAssertEqual(model.parameterCount, 309_633)
-        for signal in Self.goldens.signals {
+        for signal in try Self.goldens().signals {
             let samples: [Float]
             if let s = signal.samples { samples = s } else {
                 guard FileManager.default.fileExists(atPath: signal.name) else {
@@ -36,30 +36,30 @@ final class SileroVADTests: XCTestCase {
                 XCTAssertEqual(clip.sampleRate, 16_000)
                 samples = clip.mono().samples
             }
-            let probabilities = model.stream(samples)
+            let probabilities = try model.stream(samples)
             XCTAssertEqual(probabilities.count, signal.probabilities.count, signal.name)
             let worst = zip(probabilities, signal.probabilities).map { abs($0 - $1) }.max() ?? 0
             XCTAssertLessThanOrEqual(worst, 1e-4, "\(signal.name): worst per-chunk difference \(worst)")
         }
         // The control: speech is detected in the LibriVox clip and not in the noise.
-        let speech = try XCTUnwrap(Self.goldens.signals.first { $0.name.contains("librivox") })
+        let speech = try XCTUnwrap(try Self.goldens().signals.first { $0.name.contains("librivox") })
         XCTAssertGreaterThan(speech.probabilities.filter { $0 > 0.5 }.count, speech.probabilities.count / 2)
     }
 
     func testBatchedWindowsEqualTheStream() throws {
         let model = try SileroVAD.load(from: try RealModels.sileroVAD().path)
-        let samples = try XCTUnwrap(Self.goldens.signals.first { $0.samples != nil }?.samples)
-        let streamed = model.stream(samples)
+        let samples = try XCTUnwrap(try Self.goldens().signals.first { $0.samples != nil }?.samples)
+        let streamed = try model.stream(samples)
         // Without state (zeros for each window): the first chunk's probability equals the stream's.
         let first = Tensor([Float](repeating: 0, count: 64) + Array(samples[0..<512]), shape: [1, 576])
-        XCTAssertEqual(withNoGrad { model(first).probability.item }, streamed[0], accuracy: 1e-6)
+        XCTAssertEqual(try withNoGrad { try model(first).probability.item }, streamed[0], accuracy: 1e-6)
         // A batch of 3 windows carried through the state by hand equals 3 streamed chunks of 3 copies.
         var state: (h: Tensor, c: Tensor)?
         var batched: [Float] = []
         for k in 0..<3 {
             let context = k == 0 ? [Float](repeating: 0, count: 64) : Array(samples[(k * 512 - 64)..<(k * 512)])
             let w = context + Array(samples[(k * 512)..<((k + 1) * 512)])
-            let (p, s) = withNoGrad { model(Tensor(w + w + w, shape: [3, 576]), state: state) }
+            let (p, s) = try withNoGrad { try model(Tensor(w + w + w, shape: [3, 576]), state: state) }
             batched.append(p.scalars[2])
             XCTAssertEqual(p.scalars[0], p.scalars[1])
             state = s
@@ -77,11 +77,13 @@ final class SileroVADTests: XCTestCase {
         XCTAssertTrue(model.trainableParameters().allSatisfy { $0.key.contains(".adapters.") })
         // B starts at zero: the adapted model computes the base's probabilities.
         let x = Tensor((0..<(2 * 576)).map { Float(sin(Double($0) * 0.05)) * 0.3 }, shape: [2, 576])
-        let base = withNoGrad { try! SileroVAD.load(from: try! RealModels.sileroVAD().path)(x).probability.scalars }
-        XCTAssertEqual(withNoGrad { model(x).probability.scalars }, base)
+        let reference = try SileroVAD.load(from: try RealModels.sileroVAD().path)
+        let base = try withNoGrad { try reference(x).probability.scalars }
+        XCTAssertEqual(try withNoGrad { try model(x).probability.scalars }, base)
+        XCTAssertThrowsError(try model(Tensor.zeros([1, 512]))) { XCTAssertTrue("\($0)".contains("[N, 576]"), "\($0)") }
         // Gradients reach the adapters through the LSTM.
         model.train()
-        let (p, _) = model(x)
+        let (p, _) = try model(x)
         (p - Tensor([1, 0])).pow(2).sum().backward()
         XCTAssertTrue(model.trainableParameters().allSatisfy { $0.slot.tensor?.grad != nil })
     }

@@ -15,15 +15,15 @@ final class AudioFeatureTests: XCTestCase {
     }
     struct Goldens: Decodable { let speech_file: String; let speech_frames: Int; let synthetic: Signal; let speech: Signal }
 
-    static let goldens: Goldens = {
+    static func goldens() throws -> Goldens {
         let url = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("features.json")
-        return try! JSONDecoder().decode(Goldens.self, from: Data(contentsOf: url))
-    }()
+        return try JSONDecoder().decode(Goldens.self, from: Data(contentsOf: url))
+    }
 
     func signals() throws -> [(String, [Float], Signal)] {
         let fixtures = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
         let synthetic = try AudioFile.read(fixtures.appendingPathComponent("synthetic.wav").path).samples
-        let g = Self.goldens
+        let g = try Self.goldens()
         guard FileManager.default.fileExists(atPath: g.speech_file) else {
             XCTFail("\(g.speech_file) is missing: install Debian's pocketsphinx-testdata (scripts/setup does)")
             return [("synthetic", synthetic, g.synthetic)]
