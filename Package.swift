@@ -105,7 +105,7 @@ let package = Package(
 
         // Benchmarks (`lorakit bench …`): linked into the tool only, not into the libraries.
         .target(name: "Bench", dependencies: [
-            "ImageModels", "TextModels", "LanguageModels", "Audio", "Training", "LoRA", "NN", "Tensor",
+            "ImageModels", "TextModels", "LanguageModels", "Audio", "AudioModels", "Training", "LoRA", "NN", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
 

@@ -28,6 +28,9 @@ public enum VADData {
             .number("snr_max", default: 10, help: "highest speech-to-babble ratio in dB"),
             .number("seconds", above: 1, atMost: 30, default: 6, help: "clip length"),
             .integer("seed", min: 0, default: 0, help: "seed"),
+            .path("from", help: "JSON lines {path, labels per 512-sample chunk} of real recordings (scripts/label_real_speech.py): "
+                  + "writes only a test split of them, each placed in clips and given the condition"),
+            .integer("variants", min: 1, default: 8, help: "with from: clips made of each recording (placement, SNR, babble)"),
         ]) { directory, options, log in
         let settings = Settings(count: try options.int("count", default: 400), evalCount: try options.int("eval_count", default: 100),
                                 babble: try options.string("condition", default: "telephone_babble") == "telephone_babble",
@@ -35,6 +38,9 @@ public enum VADData {
                                 seconds: try options.double("seconds", default: 6), seed: UInt64(try options.int("seed", default: 0)))
         guard settings.snr.0 <= settings.snr.1 else {
             throw RegistryError.invalidOption(key: "snr_min", reason: "\(settings.snr.0) dB is above snr_max \(settings.snr.1) dB")
+        }
+        if let recordings = try options.path("from") {
+            return try writeReal(recordings, copies: try options.int("variants", default: 8), to: directory, settings: settings, log: log)
         }
         return try write(to: directory, settings: settings, log: log)
     }
@@ -104,6 +110,83 @@ public enum VADData {
         return "wrote " + summary.joined(separator: ", ") + " to \(directory.path)"
     }
 
+    /// Real recordings labelled per chunk (16 kHz or resampled), each placed `copies` times at a
+    /// chunk-aligned random offset in a clip of `seconds` (longer recordings fill their own clip,
+    /// with a chunk of silence after), then given the condition with babble from the test
+    /// split's voices: a test split of real speech for models trained on synthetic clips.
+    static func writeReal(_ manifest: URL, copies: Int, to directory: URL, settings: Settings,
+                          log: @escaping (String) -> Void) throws -> String {
+        let text: String
+        do { text = try String(contentsOf: manifest, encoding: .utf8) } catch {
+            throw AudioError.cannotOpen(path: manifest.path, reason: "cannot read the list: \(error.localizedDescription)")
+        }
+        var recordings: [(samples: [Float], labels: [Int])] = []
+        for (i, line) in text.split(separator: "\n").enumerated() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            let place = "\(manifest.path):\(i + 1)"
+            guard case let .object(o)? = try? JSONDecoder().decode(JSONValue.self, from: Data(line.utf8)),
+                  case let .string(path)? = o["path"], case let .array(values)? = o["labels"] else {
+                throw AudioError.invalid("\(place): expected {\"path\": …, \"labels\": [0 or 1 per 512-sample chunk]}")
+            }
+            let labels = values.compactMap { v -> Int? in if case let .integer(x) = v, x == 0 || x == 1 { return x } else { return nil } }
+            guard labels.count == values.count, !labels.isEmpty else { throw AudioError.invalid("\(place): labels must be 0 or 1") }
+            let file = path.hasPrefix("/") ? path : manifest.deletingLastPathComponent().appendingPathComponent(path).path
+            let clip = try AudioFile.read(file).mono()
+            let samples = clip.sampleRate == 16_000 ? clip.samples : try clip.resampled(to: 16_000, quality: .best).samples
+            let chunks = (samples.count + SileroVAD.chunk - 1) / SileroVAD.chunk
+            guard abs(chunks - labels.count) <= 1 else {
+                throw AudioError.invalid("\(place): \(labels.count) labels for \(chunks) chunks of \(file)")
+            }
+            recordings.append((samples, labels))
+        }
+        guard !recordings.isEmpty else { throw AudioError.invalid("\(manifest.path): no recordings") }
+        var rng = RandomGenerator(seed: settings.seed &+ 1)
+        var voices = languages.flatMap { l in variants.map { "\(l)+\($0)" } }
+        voices.shuffle(using: &rng)
+        let synthesizer = try Synthesizer()
+        let minimum = Int(settings.seconds * 16_000) / SileroVAD.chunk
+        var talkers: [[Float]] = []
+        if settings.babble {
+            for _ in 0..<16 {
+                var t: [Float] = []
+                while t.count < minimum * SileroVAD.chunk {
+                    t += try synthesizer.speak(sentence(&rng), voice: voices[Int(rng.next() % UInt64(voices.count))],
+                                               speed: 150 + Int(rng.next() % 40), pitch: 40 + Int(rng.next() % 40))
+                }
+                talkers.append(t)
+            }
+        }
+        let folder = directory.appendingPathComponent("test")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var lines = "", speechChunks = 0, allChunks = 0, n = 0
+        for recording in recordings {
+            let own = recording.labels.count
+            let chunks = max(minimum, own + 1)
+            for _ in 0..<copies {
+                let offset = Int(rng.next() % UInt64(chunks - own + 1))
+                var clean = [Float](repeating: 0, count: chunks * SileroVAD.chunk)
+                var labels = [Int](repeating: 0, count: chunks)
+                let loudness = Float(0.3 + 0.5 * Double(rng.nextUniform()))
+                let peak = max(recording.samples.map(abs).max() ?? 1, 1e-6)
+                for (k, v) in recording.samples.enumerated() where offset * SileroVAD.chunk + k < clean.count {
+                    clean[offset * SileroVAD.chunk + k] = v / peak * loudness
+                }
+                for (k, l) in recording.labels.enumerated() where offset + k < chunks { labels[offset + k] = l }
+                let mixed = try condition(clean, labels: labels, settings: settings, talkers: talkers, generator: &rng)
+                let name = String(format: "real_%05d.wav", n)
+                try AudioFile.write(AudioClip(samples: mixed, sampleRate: 16_000), to: folder.appendingPathComponent(name).path)
+                let json = try JSONSerialization.data(withJSONObject: ["path": "test/\(name)", "labels": labels],
+                                                      options: [.sortedKeys, .withoutEscapingSlashes])
+                lines += String(decoding: json, as: UTF8.self) + "\n"
+                speechChunks += labels.reduce(0, +)
+                allChunks += chunks
+                n += 1
+            }
+        }
+        try AtomicFileWriter.write(contentsOf: Array(lines.utf8), to: directory.appendingPathComponent("test.jsonl").path)
+        return String(format: "wrote %d test clips of %d real recordings (%.0f %% speech chunks) to %@", n, recordings.count,
+                      100 * Double(speechChunks) / Double(max(allChunks, 1)), directory.path)
+    }
+
     static func sentence(_ rng: inout RandomGenerator) -> String {
         (0..<(3 + Int(rng.next() % 6))).map { _ in words[Int(rng.next() % UInt64(words.count))] }.joined(separator: " ")
     }
@@ -130,6 +213,14 @@ public enum VADData {
         }
         let top = energies.max() ?? 0
         let labels = energies.map { top > 0 && $0 >= top * 1e-4 ? 1 : 0 }
+        return (try condition(clean, labels: labels, settings: s, talkers: pool, generator: &rng), labels)
+    }
+
+    /// The condition added to clean speech labelled per chunk: babble at the SNR over the
+    /// speech chunks, then the telephone band (`telephone_babble`), and a faint noise floor.
+    static func condition(_ clean: [Float], labels: [Int], settings s: Settings, talkers pool: [[Float]],
+                          generator rng: inout RandomGenerator) throws -> [Float] {
+        let length = clean.count
         var mixed = clean
         if s.babble {
             // Four talkers of the pool, each from a random point (looped).
@@ -152,7 +243,7 @@ public enum VADData {
         mixed = mixed.map { $0 + floor * rng.nextNormal() }
         let peak = mixed.map(abs).max() ?? 1
         if peak > 0.99 { mixed = mixed.map { $0 * 0.99 / peak } }
-        return (mixed, labels)
+        return mixed
     }
 }
 

@@ -7,6 +7,7 @@ public struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Run LoRAKit's benchmarks (build with -c release).",
         subcommands: [BenchKernelsCommand.self, BenchLoRALayersCommand.self, BenchResNetCommand.self,
-                      BenchBertCommand.self, BenchLlamaCommand.self, BenchLLMCommand.self, BenchAudioFeaturesCommand.self]
+                      BenchBertCommand.self, BenchLlamaCommand.self, BenchLLMCommand.self, BenchAudioFeaturesCommand.self,
+                      BenchAudioCommand.self]
     )
 }
