@@ -210,6 +210,7 @@ def main():
                 else:
                     out = subprocess.run(lorakit_command(mode, args), check=True, capture_output=True, text=True).stdout
                     result = json.loads(out)[0]
+                    result.setdefault("frames_per_s", round(result["items_per_s"] * args.frames, 1))
                     ours.append(result)
                 print(f"round {r + 1} {mode:<8} {side:<8} step {result['step_ms']:8.0f} ms, cpu {result['cpu_ms']:8.0f} ms, "
                       f"{result['frames_per_s']:9.1f} frames/s, peak RSS {result['peak_rss_mib']:6.0f} MiB, "
