@@ -20,11 +20,11 @@ import Tensor
 /// with the word's extent in seconds (format `audio_jsonl`). Seeded.
 public enum CommandsData {
     public static let defaultWords = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
-    static let accents = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029"]
-    static let baseVariants = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f4", "f5", "adam", "alex", "andy",
+    public static let accents = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029"]
+    public static let baseVariants = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "f1", "f2", "f3", "f4", "f5", "adam", "alex", "andy",
                                "david", "ed", "edward", "john", "linda", "paul", "rob", "robert", "steph", "max", "michael", "benjamin",
                                "caleb", "quincy", "travis", "victor", "zac", "norbert", "aunty"]
-    static let shiftedVariants = ["klatt", "klatt2", "klatt3", "klatt4", "klatt5", "klatt6", "whisper", "whisperf", "croak", "robosoft",
+    public static let shiftedVariants = ["klatt", "klatt2", "klatt3", "klatt4", "klatt5", "klatt6", "whisper", "whisperf", "croak", "robosoft",
                                   "robosoft2", "robosoft3", "robosoft4", "robosoft5", "robosoft6", "robosoft7", "robosoft8", "UniRobot",
                                   "anikaRobot", "Demonic", "Tweaky"]
 

@@ -4,6 +4,7 @@ import ImageModels
 import TextModels
 import LanguageModels
 import AudioModels
+import AudioVisualModels
 
 /// LoRAKit's built-in core: the hooks every run can name.
 public enum CorePlugin: LoRAKitPlugin {
@@ -16,10 +17,11 @@ public enum CorePlugin: LoRAKitPlugin {
 }
 
 extension Registry {
-    /// The modules every run has: the core hooks, the image, text and audio modalities, and the
+    /// The modules every run has: the core hooks, the image, text, audio and audio-visual modalities, and the
     /// decoder language models `lorakit generate` loads.
     public static let standardModules: [LoRAKitPlugin.Type] = [CorePlugin.self, ImageModelsPlugin.self, TextModelsPlugin.self,
-                                                                 LanguageModelsPlugin.self, AudioModelsPlugin.self]
+                                                                 LanguageModelsPlugin.self, AudioModelsPlugin.self,
+                                                                 AudioVisualModelsPlugin.self]
 
     /// A registry with the standard modules and `builtIns` registered, and `plugins` available to
     /// recipes that list them.

@@ -109,4 +109,19 @@ final class AudioRecipeTests: CLITestCase {
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.stderr.contains("\(dir)/nothing.wav"), missing.stderr)
     }
+
+    /// `lorakit data av-speech`: clips of frames, audio and metadata, byte for byte the same from
+    /// the same options (each run a fresh process).
+    func testAVSpeechDataIsSeeded() throws {
+        let dir = temporaryDirectory()
+        for name in ["a", "b"] {
+            let run = try lorakit(["data", "av-speech", "--out", "\(dir)/\(name)", "--count", "1", "--eval-count", "1", "--words", "map,you",
+                                   "--speakers", "new", "--seconds", "1"])
+            XCTAssertEqual(run.status, 0, run.stderr)
+            XCTAssertTrue(run.stdout.contains("2 train clips") && run.stdout.contains("new speakers"), run.stdout)
+        }
+        for file in ["train/clip_00001/meta.json", "train/clip_00001/audio.wav", "test/clip_00000/frames/0010.png", "train.jsonl"] {
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/a/\(file)")), try Data(contentsOf: URL(fileURLWithPath: "\(dir)/b/\(file)")), file)
+        }
+    }
 }
