@@ -110,7 +110,7 @@ let package = Package(
 
         // Benchmarks (`lorakit bench …`): linked into the tool only, not into the libraries.
         .target(name: "Bench", dependencies: [
-            "ImageModels", "TextModels", "LanguageModels", "Audio", "AudioModels", "Training", "LoRA", "NN", "Tensor",
+            "ImageModels", "TextModels", "LanguageModels", "Audio", "AudioModels", "AudioVisualModels", "Training", "LoRA", "NN", "Tensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
 
@@ -127,8 +127,9 @@ let package = Package(
         .testTarget(name: "AudioModelsTests", dependencies: ["AudioModels", "Audio", "LoRA", "NN", "Recipes", "SafeTensors", "Tasks", "Tensor",
                                                           "TestSupport", "Training"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "AudioVisualModelsTests", dependencies: ["AudioVisualModels", "AudioModels", "Audio", "ImageModels", "Tensor",
-                                                                "TestSupport"]),
+        .testTarget(name: "AudioVisualModelsTests", dependencies: ["AudioVisualModels", "AudioModels", "Audio", "ImageModels", "LoRA", "NN",
+                                                                "SafeTensors", "Tensor", "TestSupport"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "AudioTests", dependencies: ["Audio", "Tensor", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "Tensor", "TestSupport"],
                     resources: [.copy("Fixtures")]),

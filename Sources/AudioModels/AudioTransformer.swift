@@ -80,7 +80,7 @@ public final class AudioTransformerLayer: Module {
     @Child public var fc2: Linear
     @Child public var finalLayerNorm: LayerNorm
 
-    init(config c: AudioTransformerConfig, generator: inout RandomGenerator) {
+    public init(config c: AudioTransformerConfig, generator: inout RandomGenerator) {
         _selfAttention = Child(wrappedValue: SelfAttention(width: c.width, heads: c.heads, generator: &generator), key: "self_attn")
         _selfAttentionLayerNorm = Child(wrappedValue: LayerNorm(c.width), key: "self_attn_layer_norm")
         fc1 = Linear(c.width, c.ffn, generator: &generator)

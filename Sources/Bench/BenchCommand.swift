@@ -8,6 +8,6 @@ public struct BenchCommand: ParsableCommand {
         abstract: "Run LoRAKit's benchmarks (build with -c release).",
         subcommands: [BenchKernelsCommand.self, BenchLoRALayersCommand.self, BenchResNetCommand.self,
                       BenchBertCommand.self, BenchLlamaCommand.self, BenchLLMCommand.self, BenchAudioFeaturesCommand.self,
-                      BenchAudioCommand.self]
+                      BenchAudioCommand.self, BenchAVCommand.self]
     )
 }

@@ -1,0 +1,62 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Lips from speech end to end through the CLI: `lorakit data av-speech` clips; a small base
+/// trained from scratch writes its config.json; LoRA adapts it to new speakers (PEFT adapter on
+/// the audio encoder, the landmark head saved in full), evaluates the landmark metrics and
+/// predicts a clip: landmarks as JSON and a PNG strip of the predicted mouth over the reference.
+final class AVRecipeTests: CLITestCase {
+    func testLipsFromSpeechBaseLoRAEvalPredict() throws {
+        let dir = temporaryDirectory()
+        for (name, speakers) in [("base", "base"), ("new", "new")] {
+            let data = try lorakit(["data", "av-speech", "--out", "\(dir)/\(name)", "--count", "1", "--eval-count", "1", "--words", "map,you",
+                                    "--speakers", speakers, "--seconds", "1.2"])
+            XCTAssertEqual(data.status, 0, data.stderr)
+        }
+        let small = ["model.options.width=16", "model.options.heads=2", "model.options.ffn=32", "model.options.audio_layers=1",
+                     "model.options.video_layers=1", "model.options.fusion_layers=1", "data.batch_size=2", "train.scheduler.warmup_steps=0"]
+        let base = try lorakit(["train", "recipes/av/lips_base.yaml", "data.train=\(dir)/base/train.jsonl",
+                                "data.validation=\(dir)/base/validation.jsonl", "data.test=\(dir)/base/test.jsonl", "train.epochs=1",
+                                "output_dir=\(dir)/base_run"] + small)
+        XCTAssertEqual(base.status, 0, base.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(dir)/base_run/config.json"))
+
+        let overrides = ["model.weights=\(dir)/base_run/model.safetensors", "data.train=\(dir)/new/train.jsonl",
+                         "data.validation=\(dir)/new/validation.jsonl", "data.test=\(dir)/new/test.jsonl", "data.batch_size=2",
+                         "lora.rank=2", "lora.alpha=4", "train.max_steps=2", "train.scheduler.warmup_steps=0", "eval.every_steps=2",
+                         "hooks.checkpoint.every_steps=2", "output_dir=\(dir)/lora"]
+        let lora = try lorakit(["train", "recipes/av/lips_lora.yaml"] + overrides)
+        XCTAssertEqual(lora.status, 0, lora.stderr)
+        let adapter = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/lora/adapter/adapter_config.json")))
+                                    as? [String: Any])
+        // The recipe's globs become the regular expression PEFT matches against full module names.
+        let targets = try XCTUnwrap(adapter["target_modules"] as? String)
+        XCTAssertTrue(targets.contains(#"audio\.conv1|"#) && targets.contains(#"audio\.layers\.0\.fc2"#) && !targets.contains("video"), targets)
+        XCTAssertEqual(adapter["modules_to_save"] as? [String], ["landmark_head"])
+        let eval = try lorakit(["eval", "recipes/av/lips_lora.yaml"] + overrides + ["--split", "test", "--json"])
+        XCTAssertEqual(eval.status, 0, eval.stderr)
+        let metrics = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any], eval.stdout)
+        for key in ["landmark_error", "opening_error", "loss"] { XCTAssertNotNil(metrics[key] as? Double, "\(key) in \(metrics)") }
+
+        let clip = "\(dir)/new/test/clip_00000"
+        let predict = try lorakit(["predict", "recipes/av/lips_lora.yaml"] + overrides + ["--input", clip, "--json"])
+        XCTAssertEqual(predict.status, 0, predict.stderr)
+        let p = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(predict.stdout.split(separator: "\n")[0].utf8)) as? [String: Any])
+        let landmarks = try XCTUnwrap(p["landmarks"] as? [[Double]])
+        XCTAssertEqual(landmarks.count, 30)
+        XCTAssertEqual(landmarks[0].count, 40)
+        let strip = try XCTUnwrap(p["strip"] as? String)
+        XCTAssertTrue(strip.hasPrefix("\(dir)/lora/predictions/"), strip)
+        // 30 frames of 48 × 48, predicted above the reference.
+        let png = try Data(contentsOf: URL(fileURLWithPath: strip))
+        XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
+        let width = png[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = png[20..<24].reduce(0) { $0 << 8 | Int($1) }
+        XCTAssertEqual([width, height], [30 * 48, 2 * 48])
+        // A clip folder without its audio is an error naming it.
+        try FileManager.default.removeItem(atPath: "\(dir)/new/test/clip_00001/audio.wav")
+        let broken = try lorakit(["eval", "recipes/av/lips_lora.yaml"] + overrides + ["--split", "test"])
+        XCTAssertNotEqual(broken.status, 0)
+        XCTAssertTrue(broken.stderr.contains("clip_00001 has no audio.wav"), broken.stderr)
+    }
+}
