@@ -11,5 +11,6 @@ public enum AudioVisualModelsPlugin: LoRAKitPlugin {
     public static func register(into r: inout Registry) throws {
         try r.registerGenerator(AVSpeechData.generator)
         try r.registerTask(LipsRecipeTask())
+        try r.registerTask(AVRecognitionRecipeTask())
     }
 }

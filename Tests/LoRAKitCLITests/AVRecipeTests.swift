@@ -59,4 +59,34 @@ final class AVRecipeTests: CLITestCase {
         XCTAssertNotEqual(broken.status, 0)
         XCTAssertTrue(broken.stderr.contains("clip_00001 has no audio.wav"), broken.stderr)
     }
+
+    /// Audio-visual recognition: trains from scratch with modality dropout, evaluates per stream
+    /// and in babble, and predicts a clip's word.
+    func testAudioVisualRecognitionTrainEvalPredict() throws {
+        let dir = temporaryDirectory()
+        let data = try lorakit(["data", "av-speech", "--out", "\(dir)/data", "--count", "3", "--eval-count", "3", "--words", "map,you",
+                                "--seconds", "1.2"])
+        XCTAssertEqual(data.status, 0, data.stderr)
+        let overrides = ["data.train=\(dir)/data/train.jsonl", "data.validation=\(dir)/data/validation.jsonl", "data.test=\(dir)/data/test.jsonl",
+                         "model.options.width=16", "model.options.heads=2", "model.options.ffn=32", "model.options.audio_layers=1",
+                         "model.options.video_layers=1", "model.options.fusion_layers=1", "model.options.classes=2", "data.batch_size=3",
+                         "train.epochs=1", "train.scheduler.warmup_steps=0", "output_dir=\(dir)/run"]
+        let train = try lorakit(["train", "recipes/av/avsr.yaml"] + overrides)
+        XCTAssertEqual(train.status, 0, train.stderr)
+        for extra in [["data.options.modality=audio"], ["data.options.modality=video"], ["data.options.babble_snr=0"]] {
+            let eval = try lorakit(["eval", "recipes/av/avsr.yaml"] + overrides + extra + ["--split", "test", "--json"])
+            XCTAssertEqual(eval.status, 0, eval.stderr)
+            let metrics = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any], eval.stdout)
+            let accuracy = try XCTUnwrap(metrics["accuracy"] as? Double)
+            XCTAssertTrue((0...1).contains(accuracy))
+        }
+        let predict = try lorakit(["predict", "recipes/av/avsr.yaml"] + overrides + ["--input", "\(dir)/data/test/clip_00001", "--json"])
+        XCTAssertEqual(predict.status, 0, predict.stderr)
+        let p = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(predict.stdout.split(separator: "\n")[0].utf8)) as? [String: Any])
+        XCTAssertTrue(["map", "you"].contains(p["label"] as? String ?? ""), "\(p)")
+        // A head too small for the data's classes is an error naming the key.
+        let small = try lorakit(["train", "recipes/av/avsr.yaml"] + overrides + ["model.options.classes=1", "output_dir=\(dir)/bad"])
+        XCTAssertNotEqual(small.status, 0)
+        XCTAssertTrue(small.stderr.contains("model.options.classes"), small.stderr)
+    }
 }
