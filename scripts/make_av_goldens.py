@@ -43,7 +43,7 @@ def main():
     torch.set_num_threads(1)
     torch.manual_seed(11)
     model = AVSpeechModel(mels=6, width=8, heads=2, ffn=16, audio_layers=1, video_layers=1, fusion_layers=1,
-                          landmarks=40, classes=3)
+                          landmarks=40, classes=3, size=16)
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, torch.nn.LayerNorm):

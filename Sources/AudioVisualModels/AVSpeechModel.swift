@@ -15,9 +15,11 @@ public struct AVSpeechConfig: Codable, Equatable, Sendable {
     public var fusionLayers: Int
     /// Outputs of the landmark head per frame: 20 mouth landmarks × (x, y).
     public var landmarks: Int
+    /// Side of the grey mouth frames the video encoder reads.
+    public var frameSize: Int
 
     public init(mels: Int = 80, width: Int = 128, heads: Int = 4, ffn: Int = 512, audioLayers: Int = 4, videoLayers: Int = 2,
-                fusionLayers: Int = 2, landmarks: Int = 40) {
+                fusionLayers: Int = 2, landmarks: Int = 40, frameSize: Int = 48) {
         self.mels = mels
         self.width = width
         self.heads = heads
@@ -26,12 +28,13 @@ public struct AVSpeechConfig: Codable, Equatable, Sendable {
         self.videoLayers = videoLayers
         self.fusionLayers = fusionLayers
         self.landmarks = landmarks
+        self.frameSize = frameSize
     }
 
     /// Why this shape cannot be built, or nil.
     public var problem: String? {
-        if mels < 1 || ffn < 1 || audioLayers < 0 || videoLayers < 0 || fusionLayers < 0 || landmarks < 1 || heads < 1 {
-            return "mels, heads, ffn and landmarks must be positive, layer counts not negative"
+        if mels < 1 || ffn < 1 || audioLayers < 0 || videoLayers < 0 || fusionLayers < 0 || landmarks < 1 || heads < 1 || frameSize < 8 {
+            return "mels, heads, ffn and landmarks must be positive, layer counts not negative, frame_size at least 8"
         }
         return encoder.problem
     }
@@ -41,7 +44,13 @@ public struct AVSpeechConfig: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case mels = "num_mel_bins", width = "d_model", heads = "attention_heads", ffn = "ffn_dim", audioLayers = "audio_layers"
-        case videoLayers = "video_layers", fusionLayers = "fusion_layers", landmarks = "landmark_outputs"
+        case videoLayers = "video_layers", fusionLayers = "fusion_layers", landmarks = "landmark_outputs", frameSize = "frame_size"
+    }
+
+    /// Cells of the video feature map after three stride-2 convolutions.
+    public var videoCells: Int {
+        let side = (((frameSize + 1) / 2 + 1) / 2 + 1) / 2
+        return side * side
     }
 }
 
@@ -130,14 +139,17 @@ public final class AVAudioEncoder: Module {
 }
 
 /// The video stream: each grey mouth frame through three GELU convolutions of stride 2 (1 → 16 →
-/// 32 → 64 channels), averaged over the image and projected to `d`; then a temporal GELU
-/// convolution across frames, sinusoidal positions and pre-LN encoder layers. Keys `conv1`–`conv3`
-/// (Conv2d), `proj`, `temporal` (Conv1d), `layers.i.…`, `layer_norm`.
+/// 32 → 64 channels), the feature map flattened (where the lips are matters: a global average
+/// left a trained model blind to the mouth), projected to `d` and layer-normalised (so that the
+/// image features are not drowned by the sinusoidal positions added next); then a temporal GELU convolution across frames, sinusoidal
+/// positions and pre-LN encoder layers. Keys `conv1`–`conv3` (Conv2d), `proj`, `frame_norm`,
+/// `temporal` (Conv1d), `layers.i.…`, `layer_norm`.
 public final class AVVideoEncoder: Module {
     @Child public var conv1: Conv2d
     @Child public var conv2: Conv2d
     @Child public var conv3: Conv2d
     @Child public var proj: Linear
+    @Child public var frameNorm: LayerNorm
     @Child public var temporal: Conv1d
     @ChildList public var layers: [AudioTransformerLayer]
     @Child public var layerNorm: LayerNorm
@@ -146,7 +158,8 @@ public final class AVVideoEncoder: Module {
         conv1 = Conv2d(1, 16, kernelSize: 3, stride: 2, padding: 1, generator: &generator)
         conv2 = Conv2d(16, 32, kernelSize: 3, stride: 2, padding: 1, generator: &generator)
         conv3 = Conv2d(32, 64, kernelSize: 3, stride: 2, padding: 1, generator: &generator)
-        proj = Linear(64, c.width, generator: &generator)
+        proj = Linear(64 * c.videoCells, c.width, generator: &generator)
+        _frameNorm = Child(wrappedValue: LayerNorm(c.width), key: "frame_norm")
         temporal = Conv1d(c.width, c.width, kernelSize: 3, padding: 1, generator: &generator)
         _layers = ChildList(wrappedValue: (0..<c.videoLayers).map { _ in AudioTransformerLayer(config: c.encoder, generator: &generator) },
                             key: "layers")
@@ -158,8 +171,9 @@ public final class AVVideoEncoder: Module {
     public func callAsFunction(_ v: Tensor) -> Tensor {
         let (n, t) = (v.shape[0], v.shape[1])
         let x = v.reshaped([n * t, 1, v.shape[3], v.shape[4]])
-        let features = conv3(conv2(conv1(x).gelu(.exact)).gelu(.exact)).gelu(.exact).mean(axes: [2, 3])
-        let frames = proj(features).reshaped([n, t, proj.weight.shape[0]])
+        let map = conv3(conv2(conv1(x).gelu(.exact)).gelu(.exact)).gelu(.exact)
+        let features = map.reshaped([n * t, map.count / (n * t)])
+        let frames = frameNorm(proj(features)).reshaped([n, t, proj.weight.shape[0]])
         let h = temporal(frames.permuted([0, 2, 1])).gelu(.exact).permuted([0, 2, 1])
         var y = h + AudioTransformer.sinusoids(length: t, channels: h.shape[2])
         for layer in layers { y = layer(y) }
@@ -220,8 +234,9 @@ public final class AVSpeechModel: Module {
         }
         guard let v else { return }
         let tv = Self.videoFrames(audioFrames: a[2])
-        guard v.count == 5, v[0] == a[0], v[1] == tv, v[2] == 1, v[3] >= 8, v[4] >= 8 else {
-            throw AudioVisualError("the audio-visual model reads grey frames [N, \(tv), 1, S, S] (S ≥ 8) beside audio \(a); got \(v)")
+        let s = config.frameSize
+        guard v.count == 5, v[0] == a[0], v[1] == tv, v[2] == 1, v[3] == s, v[4] == s else {
+            throw AudioVisualError("the audio-visual model reads grey frames [N, \(tv), 1, \(s), \(s)] beside audio \(a); got \(v)")
         }
     }
 

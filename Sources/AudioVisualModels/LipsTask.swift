@@ -157,6 +157,7 @@ public struct LipsRecipeTask: RecipeTask {
         .integer("audio_layers", min: 0, help: "audio encoder layers (default 4)"),
         .integer("video_layers", min: 0, help: "video encoder layers (default 2)"),
         .integer("fusion_layers", min: 0, help: "cross-attention layers (default 2)"),
+        .integer("frame_size", min: 8, help: "side of the mouth frames the video encoder reads (default 48)"),
         .integer("classes", min: 1, help: "classes of the recognition head, kept for the audio-visual recognition task (default 10)"),
         .path("config", help: "a config.json giving the shape (default: beside model.weights)"),
     ]
@@ -213,7 +214,8 @@ public final class LipsSession: TaskSession {
         let config = AVSpeechConfig(mels: try options.int("mels", default: 80), width: width, heads: try options.int("heads", default: 4),
                                     ffn: try options.int("ffn", default: 4 * width), audioLayers: try options.int("audio_layers", default: 4),
                                     videoLayers: try options.int("video_layers", default: 2),
-                                    fusionLayers: try options.int("fusion_layers", default: 2))
+                                    fusionLayers: try options.int("fusion_layers", default: 2),
+                                    frameSize: try options.int("frame_size", default: 48))
         if let problem = config.problem { throw setup.error("model.options", problem) }
         return config
     }

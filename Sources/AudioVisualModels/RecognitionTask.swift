@@ -9,7 +9,8 @@ import Tasks
 import Tensor
 import Training
 
-/// One clip for audio-visual recognition: log-mel features, grey mouth frames and the class.
+/// One clip for audio-visual recognition: log-mel features, grey mouth frames (each standardised)
+/// and the class.
 public struct AVRecognitionClip {
     public var path: String
     /// [mels, Ta].
@@ -218,7 +219,13 @@ struct AVRecognitionDataset: Dataset {
             guard image.width == meta.size, image.height == meta.size else {
                 throw AudioVisualError("\(file): \(image.width)×\(image.height), the clip's frames are \(meta.size)×\(meta.size)")
             }
-            frames += image.pixels
+            // Each frame standardised (zero mean, unit variance): what differs between frames is the
+            // mouth, not the speaker's skin or the light, and it reaches the network at the scale of
+            // the positional signal it is added to.
+            let mean = image.pixels.reduce(0, +) / Float(image.pixels.count)
+            let variance = image.pixels.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(image.pixels.count)
+            let scale = 1 / max(variance.squareRoot(), 1e-3)
+            frames += image.pixels.map { ($0 - mean) * scale }
         }
         var video = Tensor(frames, shape: [meta.frames, 1, meta.size, meta.size])
         var keep = modality

@@ -48,7 +48,7 @@ struct BenchAVCommand: ParsableCommand {
 
     var config: AVSpeechConfig {
         AVSpeechConfig(mels: mels, width: width, heads: heads, ffn: ffn, audioLayers: audioLayers, videoLayers: videoLayers,
-                       fusionLayers: fusionLayers)
+                       fusionLayers: fusionLayers, frameSize: size)
     }
     var audioFrames: Int { Int((seconds * 100).rounded()) }
 

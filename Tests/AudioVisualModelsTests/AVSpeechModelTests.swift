@@ -12,7 +12,7 @@ import XCTest
 /// landmarks from audio alone, the fused logits, and the gradients of the landmark MSE plus the
 /// cross-entropy with respect to both inputs and every parameter.
 final class AVSpeechModelTests: XCTestCase {
-    static let tiny = AVSpeechConfig(mels: 6, width: 8, heads: 2, ffn: 16, audioLayers: 1, videoLayers: 1, fusionLayers: 1, landmarks: 40)
+    static let tiny = AVSpeechConfig(mels: 6, width: 8, heads: 2, ffn: 16, audioLayers: 1, videoLayers: 1, fusionLayers: 1, landmarks: 40, frameSize: 16)
 
     private func golden() throws -> [String: Tensor] {
         let url = try XCTUnwrap(Bundle.module.url(forResource: "av_model", withExtension: "safetensors", subdirectory: "Fixtures"))
@@ -56,7 +56,7 @@ final class AVSpeechModelTests: XCTestCase {
         XCTAssertEqual(AVSpeechModel.videoFrames(audioFrames: 15), 4)
         XCTAssertEqual(AVSpeechModel.videoFrames(audioFrames: 160), 40)
         XCTAssertThrowsError(try model(audio: Tensor.zeros([2, 6, 16]), video: Tensor.zeros([2, 5, 1, 16, 16]))) {
-            XCTAssertEqual("\($0)", "the audio-visual model reads grey frames [N, 4, 1, S, S] (S ≥ 8) beside audio [2, 6, 16]; got [2, 5, 1, 16, 16]")
+            XCTAssertEqual("\($0)", "the audio-visual model reads grey frames [N, 4, 1, 16, 16] beside audio [2, 6, 16]; got [2, 5, 1, 16, 16]")
         }
         XCTAssertThrowsError(try model.landmarks(audio: Tensor.zeros([2, 7, 16])))
         let lora = LoRAModel(wrapping: model)

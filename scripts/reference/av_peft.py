@@ -18,7 +18,7 @@ AVSpeechModel (LayerNorm eps 1e-5, exact (erf) GELU everywhere; positions are no
             -> [N, Ta', d] (Ta' = ceil(ceil(Ta / 2) / 2), 25 Hz) + sinusoids -> audio_layers encoder layers
             -> layer_norm = A
     video   v [N, Tv, 1, S, S] -> per frame gelu(Conv2d 1->16, 16->32, 32->64, each k3 s2 p1) -> mean over
-            space -> proj (64 -> d) -> gelu(temporal Conv1d(d, d, 3, p1) over time) + sinusoids
+            space kept: flattened [64 x S/8 x S/8] -> proj (-> d) -> frame_norm (LayerNorm) -> gelu(temporal Conv1d(d, d, 3, p1) over time) + sinusoids
             -> video_layers encoder layers -> layer_norm = V
     fusion  F = A; per layer F += cross_attn(cross_attn_layer_norm(F), kv_layer_norm(V)) (audio queries,
             video keys and values, no mask); F += fc2(gelu(fc1(final_layer_norm(F)))); F = layer_norm(F)
@@ -124,12 +124,14 @@ class AudioEncoder(nn.Module):
 
 
 class VideoEncoder(nn.Module):
-    def __init__(self, width, heads, ffn, layers):
+    def __init__(self, width, heads, ffn, layers, size=48):
         super().__init__()
         self.conv1 = nn.Conv2d(1, 16, kernel_size=3, stride=2, padding=1)
         self.conv2 = nn.Conv2d(16, 32, kernel_size=3, stride=2, padding=1)
         self.conv3 = nn.Conv2d(32, 64, kernel_size=3, stride=2, padding=1)
-        self.proj = nn.Linear(64, width)
+        cells = ((((size + 1) // 2 + 1) // 2 + 1) // 2) ** 2       # the feature map after three stride-2 convs
+        self.proj = nn.Linear(64 * cells, width)
+        self.frame_norm = nn.LayerNorm(width)
         self.temporal = nn.Conv1d(width, width, kernel_size=3, padding=1)
         self.layers = nn.ModuleList([EncoderLayer(width, heads, ffn) for _ in range(layers)])
         self.layer_norm = nn.LayerNorm(width)
@@ -138,7 +140,7 @@ class VideoEncoder(nn.Module):
         n, t, c, s, s2 = v.shape
         x = v.reshape(n * t, c, s, s2)
         x = F.gelu(self.conv3(F.gelu(self.conv2(F.gelu(self.conv1(x))))))
-        x = self.proj(x.mean(dim=(2, 3))).reshape(n, t, -1)  # [N, Tv, d]
+        x = self.frame_norm(self.proj(x.flatten(1))).reshape(n, t, -1)  # [N, Tv, d]
         x = F.gelu(self.temporal(x.permute(0, 2, 1))).permute(0, 2, 1)
         x = x + positions(x)
         for layer in self.layers:
@@ -165,10 +167,10 @@ class AVSpeechModel(nn.Module):
     (erf) GELU; the positions are not a parameter and not in the state dict."""
 
     def __init__(self, mels, width, heads, ffn, audio_layers, video_layers, fusion_layers, landmarks=LANDMARKS,
-                 classes=10):
+                 classes=10, size=48):
         super().__init__()
         self.audio = AudioEncoder(mels, width, heads, ffn, audio_layers)
-        self.video = VideoEncoder(width, heads, ffn, video_layers)
+        self.video = VideoEncoder(width, heads, ffn, video_layers, size)
         self.fusion = Fusion(width, heads, ffn, fusion_layers)
         self.landmark_head = nn.Linear(width, landmarks)
         self.classifier = nn.Linear(width, classes)
@@ -197,7 +199,7 @@ def run_mode(mode, args):
     torch.set_num_threads(args.threads)
     torch.manual_seed(42)
     model = AVSpeechModel(args.mels, args.width, args.heads, args.ffn, args.audio_layers, args.video_layers,
-                          args.fusion_layers, LANDMARKS, args.classes)
+                          args.fusion_layers, LANDMARKS, args.classes, args.size)
     if mode == "lora-r8":
         from peft import LoraConfig, get_peft_model
         lora = LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=LORA_TARGETS,
