@@ -141,8 +141,7 @@ public final class AVRecognitionSession: TaskSession {
 
     private func read(_ role: DataRole, path: URL?) throws -> TaskDataset<AVRecognitionClip, AVRecognitionBatch> {
         guard let path else { throw TaskError.missingSplit(role: role, key: "data.\(role.rawValue)") }
-        let listed = try AudioListing.manifest(path, jsonLines: true, pathColumn: "path", labelColumn: "label", classNames: classNames)
-        if classNames == nil { classNames = listed.classNames }
+        let listed = try AudioListing.manifest(path, jsonLines: true, pathColumn: "path", labelColumn: "label", classNames: try trainingClasses())
         let classes = try lips.options.int("classes", default: 10)
         guard listed.classNames.count <= classes else {
             throw setup.error("model.options.classes", "the data has \(listed.classNames.count) classes (\(listed.classNames.joined(separator: ", "))), "
@@ -156,10 +155,19 @@ public final class AVRecognitionSession: TaskSession {
         return TaskDataset(dataset, collate: { AVRecognitionBatch(clips: $0) }, strata: dataset.labels)
     }
 
+    /// The classes, in index order: the training manifest's labels (sorted names), whichever split
+    /// is read, so that a test file lacking a word still numbers the others as training did.
+    func trainingClasses() throws -> [String]? {
+        if let classNames { return classNames }
+        guard let train = setup.recipe.data.train else { return nil }
+        classNames = try AudioListing.manifest(URL(fileURLWithPath: train), jsonLines: true, pathColumn: "path", labelColumn: "label",
+                                               classNames: nil).classNames
+        return classNames
+    }
+
     public func predict(_ inputs: [String], with model: AVModel) throws -> [Prediction] {
         model.model.eval()
-        let names = classNames ?? (try? AudioListing.manifest(URL(fileURLWithPath: setup.recipe.data.train ?? ""), jsonLines: true,
-                                                               pathColumn: "path", labelColumn: "label", classNames: nil).classNames) ?? []
+        let names = try trainingClasses() ?? []
         let reader = AVRecognitionDataset(folders: inputs.map { URL(fileURLWithPath: $0) }, labels: inputs.map { _ in 0 },
                                           mels: model.model.config.mels, training: false, dropout: 0,
                                           modality: try data.string("modality", default: "both"), babbleSNR: nil)
