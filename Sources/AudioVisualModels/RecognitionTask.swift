@@ -208,7 +208,10 @@ struct AVRecognitionDataset: Dataset {
         }
         let meta = try AVClipManifest.meta(folder)
         var samples = try audio(folder)
-        if let snr = babbleSNR, folders.count > 4 {
+        if let snr = babbleSNR {
+            guard folders.count > 4 else {
+                throw AudioVisualError("data.options.babble_snr mixes four other clips of the split, but it has \(folders.count)")
+            }
             // Four other clips of the split, chosen from the index (the same babble every epoch in evaluation).
             var g = RandomGenerator(seed: UInt64(index) &* 0x9E37_79B9 &+ (training ? UInt64(context.epoch) : 0))
             var others: [[Float]] = []
