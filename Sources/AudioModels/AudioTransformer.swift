@@ -44,44 +44,58 @@ public struct AudioTransformerError: Error, CustomStringConvertible, LocalizedEr
     public var errorDescription: String? { description }
 }
 
+/// Whisper's attention block (Hugging Face's `WhisperAttention`): `q_proj`, `k_proj` (without bias),
+/// `v_proj`, `out_proj`, each a `Linear` so LoRA targets it by name; `heads` heads, no mask (clips
+/// are fixed-length). Self-attention, or cross-attention when given a context.
+public final class WhisperAttention: Module {
+    @Child public var qProj: Linear
+    @Child public var kProj: Linear
+    @Child public var vProj: Linear
+    @Child public var outProj: Linear
+    public let heads: Int
+
+    public init(width: Int, heads: Int, generator: inout RandomGenerator) {
+        _qProj = Child(wrappedValue: Linear(width, width, generator: &generator), key: "q_proj")
+        _kProj = Child(wrappedValue: Linear(width, width, bias: false, generator: &generator), key: "k_proj")
+        _vProj = Child(wrappedValue: Linear(width, width, generator: &generator), key: "v_proj")
+        _outProj = Child(wrappedValue: Linear(width, width, generator: &generator), key: "out_proj")
+        self.heads = heads
+        super.init()
+    }
+
+    /// Self-attention: `x` [N, T, d] → [N, T, d], every frame attending to every frame (one fused
+    /// operation on the projections).
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        outProj(Tensor.multiHeadAttention(query: qProj(x), key: kProj(x), value: vProj(x), heads: heads, keyMask: nil))
+    }
+
+    /// Cross-attention: queries `x` [N, Tq, d] attending to `context` [N, Tk, d] → [N, Tq, d].
+    public func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
+        let (n, tq, d) = (x.shape[0], x.shape[1], x.shape[2])
+        let tk = context.shape[1], hd = d / heads
+        func split(_ y: Tensor, _ t: Int) -> Tensor { y.reshaped([n, t, heads, hd]).permuted([0, 2, 1, 3]) }
+        let attended = scaledDotProductAttention(query: split(qProj(x), tq), key: split(kProj(context), tk),
+                                                 value: split(vProj(context), tk), mask: nil)
+        return outProj(attended.permuted([0, 2, 1, 3]).reshaped([n, tq, d]))
+    }
+}
+
 /// One pre-LN encoder layer of Whisper's shape (Hugging Face's `WhisperEncoderLayer`):
 ///
 ///     h = x + out_proj(attention(q_proj(LN₁ x), k_proj(LN₁ x), v_proj(LN₁ x)))
 ///     y = h + fc2(GELU(fc1(LN₂ h)))
 ///
-/// Keys `self_attn.{q,k,v,out}_proj` (`k_proj` without bias, as Whisper's), `self_attn_layer_norm`,
-/// `fc1`, `fc2`, `final_layer_norm`; every projection is a `Linear`, so LoRA targets it by name.
+/// Keys `self_attn.{q,k,v,out}_proj` (`WhisperAttention`), `self_attn_layer_norm`, `fc1`, `fc2`,
+/// `final_layer_norm`; every projection is a `Linear`, so LoRA targets it by name.
 public final class AudioTransformerLayer: Module {
-    public final class SelfAttention: Module {
-        @Child public var qProj: Linear
-        @Child public var kProj: Linear
-        @Child public var vProj: Linear
-        @Child public var outProj: Linear
-        public let heads: Int
-
-        init(width: Int, heads: Int, generator: inout RandomGenerator) {
-            _qProj = Child(wrappedValue: Linear(width, width, generator: &generator), key: "q_proj")
-            _kProj = Child(wrappedValue: Linear(width, width, bias: false, generator: &generator), key: "k_proj")
-            _vProj = Child(wrappedValue: Linear(width, width, generator: &generator), key: "v_proj")
-            _outProj = Child(wrappedValue: Linear(width, width, generator: &generator), key: "out_proj")
-            self.heads = heads
-            super.init()
-        }
-
-        /// `x` [N, T, d] → [N, T, d]: every frame attends to every frame (clips are fixed-length).
-        public func callAsFunction(_ x: Tensor) -> Tensor {
-            outProj(Tensor.multiHeadAttention(query: qProj(x), key: kProj(x), value: vProj(x), heads: heads, keyMask: nil))
-        }
-    }
-
-    @Child public var selfAttention: SelfAttention
+    @Child public var selfAttention: WhisperAttention
     @Child public var selfAttentionLayerNorm: LayerNorm
     @Child public var fc1: Linear
     @Child public var fc2: Linear
     @Child public var finalLayerNorm: LayerNorm
 
     public init(config c: AudioTransformerConfig, generator: inout RandomGenerator) {
-        _selfAttention = Child(wrappedValue: SelfAttention(width: c.width, heads: c.heads, generator: &generator), key: "self_attn")
+        _selfAttention = Child(wrappedValue: WhisperAttention(width: c.width, heads: c.heads, generator: &generator), key: "self_attn")
         _selfAttentionLayerNorm = Child(wrappedValue: LayerNorm(c.width), key: "self_attn_layer_norm")
         fc1 = Linear(c.width, c.ffn, generator: &generator)
         fc2 = Linear(c.ffn, c.width, generator: &generator)

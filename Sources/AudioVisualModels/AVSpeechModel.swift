@@ -55,38 +55,11 @@ public struct AVSpeechConfig: Codable, Equatable, Sendable {
 }
 
 /// Pre-LN cross-attention of audio frames (queries) to video frames (keys and values), then a
-/// feed-forward block: keys `cross_attn.{q,k,v,out}_proj` (`k_proj` without bias),
+/// feed-forward block: keys `cross_attn.{q,k,v,out}_proj` (`WhisperAttention`),
 /// `cross_attn_layer_norm` (on the queries), `kv_layer_norm` (on the video), `fc1`, `fc2`,
 /// `final_layer_norm`. Every projection is a `Linear`, so LoRA targets it by name.
 public final class CrossAttentionLayer: Module {
-    public final class Attention: Module {
-        @Child public var qProj: Linear
-        @Child public var kProj: Linear
-        @Child public var vProj: Linear
-        @Child public var outProj: Linear
-        public let heads: Int
-
-        init(width: Int, heads: Int, generator: inout RandomGenerator) {
-            _qProj = Child(wrappedValue: Linear(width, width, generator: &generator), key: "q_proj")
-            _kProj = Child(wrappedValue: Linear(width, width, bias: false, generator: &generator), key: "k_proj")
-            _vProj = Child(wrappedValue: Linear(width, width, generator: &generator), key: "v_proj")
-            _outProj = Child(wrappedValue: Linear(width, width, generator: &generator), key: "out_proj")
-            self.heads = heads
-            super.init()
-        }
-
-        /// Queries [N, Tq, d] attending to `context` [N, Tk, d] → [N, Tq, d].
-        public func callAsFunction(_ x: Tensor, context: Tensor) -> Tensor {
-            let (n, tq, d) = (x.shape[0], x.shape[1], x.shape[2])
-            let tk = context.shape[1], hd = d / heads
-            func split(_ y: Tensor, _ t: Int) -> Tensor { y.reshaped([n, t, heads, hd]).permuted([0, 2, 1, 3]) }
-            let attended = scaledDotProductAttention(query: split(qProj(x), tq), key: split(kProj(context), tk),
-                                                     value: split(vProj(context), tk), mask: nil)
-            return outProj(attended.permuted([0, 2, 1, 3]).reshaped([n, tq, d]))
-        }
-    }
-
-    @Child public var crossAttention: Attention
+    @Child public var crossAttention: WhisperAttention
     @Child public var crossAttentionLayerNorm: LayerNorm
     @Child public var kvLayerNorm: LayerNorm
     @Child public var fc1: Linear
@@ -94,7 +67,7 @@ public final class CrossAttentionLayer: Module {
     @Child public var finalLayerNorm: LayerNorm
 
     init(config c: AVSpeechConfig, generator: inout RandomGenerator) {
-        _crossAttention = Child(wrappedValue: Attention(width: c.width, heads: c.heads, generator: &generator), key: "cross_attn")
+        _crossAttention = Child(wrappedValue: WhisperAttention(width: c.width, heads: c.heads, generator: &generator), key: "cross_attn")
         _crossAttentionLayerNorm = Child(wrappedValue: LayerNorm(c.width), key: "cross_attn_layer_norm")
         _kvLayerNorm = Child(wrappedValue: LayerNorm(c.width), key: "kv_layer_norm")
         fc1 = Linear(c.width, c.ffn, generator: &generator)

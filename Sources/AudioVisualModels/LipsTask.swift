@@ -220,13 +220,16 @@ public final class LipsSession: TaskSession {
         return config
     }
 
-    public func makeModel(weights: ModelWeights) throws -> AVModel {
-        let config = try configuration(weights.url)
+    public func makeModel(weights: ModelWeights) throws -> AVModel { try makeModel(weights: weights, head: "landmark_head") }
+
+    /// The model of both audio-visual tasks, shaped by `configuration`, loaded strictly from
+    /// `weights` when given; `head` is what a linear probe trains.
+    func makeModel(weights: ModelWeights, head: String) throws -> AVModel {
         var rng = RandomGenerator(seed: setup.recipe.train.seed)
-        let model = AVSpeechModel(config: config, classes: try options.int("classes", default: 10), generator: &rng)
+        let model = AVSpeechModel(config: try configuration(weights.url), classes: try options.int("classes", default: 10), generator: &rng)
         if let url = weights.url { try model.loadSafeTensors(path: url.path, strict: true) }
         model.train()
-        return AVModel(model: model, headKeys: ["landmark_head"])
+        return AVModel(model: model, headKeys: [head])
     }
 
     public func objective(for model: AVModel) throws -> LipsObjective { LipsObjective(model: model.model) }

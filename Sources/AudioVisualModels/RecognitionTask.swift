@@ -120,15 +120,7 @@ public final class AVRecognitionSession: TaskSession {
         splits = DatasetSplits(recipe: setup.recipe, readsFiles: true) { [unowned self] role, path in try self.read(role, path: path) }
     }
 
-    public func makeModel(weights: ModelWeights) throws -> AVModel {
-        let config = try lips.configuration(weights.url)
-        var rng = RandomGenerator(seed: setup.recipe.train.seed)
-        let classes = try lips.options.int("classes", default: 10)
-        let model = AVSpeechModel(config: config, classes: classes, generator: &rng)
-        if let url = weights.url { try model.loadSafeTensors(path: url.path, strict: true) }
-        model.train()
-        return AVModel(model: model, headKeys: ["classifier"])
-    }
+    public func makeModel(weights: ModelWeights) throws -> AVModel { try lips.makeModel(weights: weights, head: "classifier") }
 
     public func objective(for model: AVModel) throws -> AVRecognitionObjective { AVRecognitionObjective(model: model.model) }
 

@@ -193,28 +193,48 @@ def main():
     if args.child:
         print(json.dumps(run_mode(args.child, args)))
         return
+    def complete(result, args):
+        result.setdefault("frames_per_s", round(result["items_per_s"] * args.frames, 1))
+        return result
+
+    alternate(args, child_command, lorakit_command, complete, lambda r: f"{fmt(r['frames_per_s'], '.1f', 9)} frames/s")
+
+
+def fmt(value, spec, width):
+    return f"{value:>{width}{spec}}" if value is not None else f"{'-':>{width}}"
+
+
+def ratio(ours, theirs, width):
+    return f"{ours / theirs:>{width}.2f}" if ours is not None and theirs else f"{'-':>{width}}"
+
+
+def alternate(args, child_command, lorakit_command, complete, throughput):
+    """Runs every mode of args.modes in a fresh PEFT child process and, with args.lorakit, in
+    LoRAKit, args.rounds times: interleaved per mode, so that both sides of a ratio see the same
+    machine load, the side that goes first alternating round by round. Prints each result and the
+    per-mode medians and ratios (LoRAKit / PEFT) to stderr, and the results as JSON to stdout.
+    `complete(result, args)` fills keys a side leaves out; `throughput(result)` is a column of text.
+    Shared by audio_peft.py and av_peft.py."""
     modes = [m.strip() for m in args.modes.split(",")]
     load_before = os.getloadavg()
     rounds = []
     for r in range(args.rounds):
         peft, ours = [], []
         for mode in modes:
-            # Interleaved per mode, so that both sides of a ratio see the same machine load; the side
-            # that goes first alternates round by round.
             sides = ["peft", "lorakit"] if args.lorakit else ["peft"]
             for side in sides if r % 2 == 0 else list(reversed(sides)):
                 if side == "peft":
                     out = subprocess.run(child_command(mode, args), check=True, capture_output=True, text=True).stdout
-                    result = json.loads(out.strip().splitlines()[-1])
+                    result = complete(json.loads(out.strip().splitlines()[-1]), args)
                     peft.append(result)
                 else:
                     out = subprocess.run(lorakit_command(mode, args), check=True, capture_output=True, text=True).stdout
-                    result = json.loads(out)[0]
-                    result.setdefault("frames_per_s", round(result["items_per_s"] * args.frames, 1))
+                    result = complete(json.loads(out)[0], args)
                     ours.append(result)
-                print(f"round {r + 1} {mode:<8} {side:<8} step {result['step_ms']:8.0f} ms, cpu {result['cpu_ms']:8.0f} ms, "
-                      f"{result['frames_per_s']:9.1f} frames/s, peak RSS {result['peak_rss_mib']:6.0f} MiB, "
-                      f"trainable {result['trainable_params']}", file=sys.stderr, flush=True)
+                print(f"round {r + 1} {mode:<8} {side:<8} step {fmt(result.get('step_ms'), '.0f', 8)} ms, "
+                      f"cpu {fmt(result.get('cpu_ms'), '.0f', 8)} ms, {throughput(result)}, "
+                      f"peak RSS {fmt(result.get('peak_rss_mib'), '.0f', 6)} MiB, trainable {result.get('trainable_params')}",
+                      file=sys.stderr, flush=True)
         rounds.append({"peft": peft, "lorakit": ours} if args.lorakit else peft)
     load_after = os.getloadavg()
     if not args.lorakit:
@@ -226,18 +246,18 @@ def main():
           f"{'PEFT MiB':>10}{'ours MiB':>10}{'mem ×':>7}{'PEFT params':>13}{'ours params':>13}", file=sys.stderr)
     for i, mode in enumerate(modes):
         def med(side, key):
-            return statistics.median(rnd[side][i][key] for rnd in rounds)
-        print(f"{mode:<10}{med('peft', 'step_ms'):>10.0f}{med('lorakit', 'step_ms'):>10.0f}"
-              f"{med('lorakit', 'step_ms') / med('peft', 'step_ms'):>8.2f}"
-              f"{med('peft', 'cpu_ms'):>10.0f}{med('lorakit', 'cpu_ms'):>10.0f}"
-              f"{med('lorakit', 'cpu_ms') / med('peft', 'cpu_ms'):>7.2f}"
-              f"{med('peft', 'peak_rss_mib'):>10.0f}{med('lorakit', 'peak_rss_mib'):>10.0f}"
-              f"{med('lorakit', 'peak_rss_mib') / med('peft', 'peak_rss_mib'):>7.2f}"
-              f"{rounds[0]['peft'][i]['trainable_params']:>13}{rounds[0]['lorakit'][i]['trainable_params']:>13}",
-              file=sys.stderr)
+            values = [x for x in (rnd[side][i].get(key) for rnd in rounds) if x is not None]
+            return statistics.median(values) if values else None
+        print(f"{mode:<10}{fmt(med('peft', 'step_ms'), '.0f', 10)}{fmt(med('lorakit', 'step_ms'), '.0f', 10)}"
+              f"{ratio(med('lorakit', 'step_ms'), med('peft', 'step_ms'), 8)}"
+              f"{fmt(med('peft', 'cpu_ms'), '.0f', 10)}{fmt(med('lorakit', 'cpu_ms'), '.0f', 10)}"
+              f"{ratio(med('lorakit', 'cpu_ms'), med('peft', 'cpu_ms'), 7)}"
+              f"{fmt(med('peft', 'peak_rss_mib'), '.0f', 10)}{fmt(med('lorakit', 'peak_rss_mib'), '.0f', 10)}"
+              f"{ratio(med('lorakit', 'peak_rss_mib'), med('peft', 'peak_rss_mib'), 7)}"
+              f"{fmt(rounds[0]['peft'][i].get('trainable_params'), '', 13)}"
+              f"{fmt(rounds[0]['lorakit'][i].get('trainable_params'), '', 13)}", file=sys.stderr)
     print(f"load average before and after: {load_before} / {load_after}", file=sys.stderr)
     print(json.dumps({"rounds": rounds}))
-
 
 if __name__ == "__main__":
     main()

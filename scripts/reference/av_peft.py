@@ -46,13 +46,12 @@ import json
 import math
 import os
 import statistics
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from audio_peft import EncoderLayer, SelfAttention, peak_rss_mib, sinusoids  # noqa: E402
+from audio_peft import EncoderLayer, SelfAttention, alternate, fmt, peak_rss_mib, sinusoids  # noqa: E402
 
 # This directory holds kernels.py, which would shadow the `kernels` package that transformers (under
 # peft) looks for: drop it from sys.path again, however this file was reached (audio_peft does so only
@@ -253,14 +252,6 @@ def complete(result, args):
     return result
 
 
-def fmt(value, spec, width):
-    return f"{value:>{width}{spec}}" if value is not None else f"{'-':>{width}}"
-
-
-def ratio(ours, theirs, width):
-    return f"{ours / theirs:>{width}.2f}" if ours is not None and theirs else f"{'-':>{width}}"
-
-
 def shape_flags(args):
     return ["--steps", str(args.steps), "--warmup", str(args.warmup), "--threads", str(args.threads),
             "--batch", str(args.batch), "--seconds", str(args.seconds), "--size", str(args.size),
@@ -304,54 +295,8 @@ def main():
     if args.child:
         print(json.dumps(run_mode(args.child, args)))
         return
-    modes = [m.strip() for m in args.modes.split(",")]
-    load_before = os.getloadavg()
-    rounds = []
-    for r in range(args.rounds):
-        peft, ours = [], []
-        for mode in modes:
-            # Interleaved per mode, so that both sides of a ratio see the same machine load; the side
-            # that goes first alternates round by round.
-            sides = ["peft", "lorakit"] if args.lorakit else ["peft"]
-            for side in sides if r % 2 == 0 else list(reversed(sides)):
-                if side == "peft":
-                    out = subprocess.run(child_command(mode, args), check=True, capture_output=True, text=True).stdout
-                    result = complete(json.loads(out.strip().splitlines()[-1]), args)
-                    peft.append(result)
-                else:
-                    out = subprocess.run(lorakit_command(mode, args), check=True, capture_output=True, text=True).stdout
-                    result = complete(json.loads(out)[0], args)
-                    ours.append(result)
-                print(f"round {r + 1} {mode:<8} {side:<8} step {fmt(result['step_ms'], '.0f', 8)} ms, "
-                      f"cpu {fmt(result['cpu_ms'], '.0f', 8)} ms, {fmt(result['items_per_s'], '.2f', 7)} clips/s, "
-                      f"{fmt(result['seconds_per_s'], '.1f', 7)} s/s, peak RSS {fmt(result['peak_rss_mib'], '.0f', 6)} MiB, "
-                      f"trainable {result['trainable_params']}", file=sys.stderr, flush=True)
-        rounds.append({"peft": peft, "lorakit": ours} if args.lorakit else peft)
-    load_after = os.getloadavg()
-    if not args.lorakit:
-        print(json.dumps([p for peft in rounds for p in peft]))
-        print(f"load average before and after: {load_before} / {load_after}", file=sys.stderr)
-        return
-    print("\nmedians over rounds (LoRAKit / PEFT: < 1 means LoRAKit is faster or smaller)", file=sys.stderr)
-    print(f"{'mode':<10}{'PEFT ms':>10}{'ours ms':>10}{'time ×':>8}{'PEFT cpu':>10}{'ours cpu':>10}{'cpu ×':>7}"
-          f"{'PEFT MiB':>10}{'ours MiB':>10}{'mem ×':>7}{'PEFT params':>13}{'ours params':>13}", file=sys.stderr)
-    for i, mode in enumerate(modes):
-        def med(side, key):
-            values = [rnd[side][i].get(key) for rnd in rounds]
-            values = [x for x in values if x is not None]
-            return statistics.median(values) if values else None
-        print(f"{mode:<10}{fmt(med('peft', 'step_ms'), '.0f', 10)}{fmt(med('lorakit', 'step_ms'), '.0f', 10)}"
-              f"{ratio(med('lorakit', 'step_ms'), med('peft', 'step_ms'), 8)}"
-              f"{fmt(med('peft', 'cpu_ms'), '.0f', 10)}{fmt(med('lorakit', 'cpu_ms'), '.0f', 10)}"
-              f"{ratio(med('lorakit', 'cpu_ms'), med('peft', 'cpu_ms'), 7)}"
-              f"{fmt(med('peft', 'peak_rss_mib'), '.0f', 10)}{fmt(med('lorakit', 'peak_rss_mib'), '.0f', 10)}"
-              f"{ratio(med('lorakit', 'peak_rss_mib'), med('peft', 'peak_rss_mib'), 7)}"
-              f"{fmt(rounds[0]['peft'][i].get('trainable_params'), '', 13)}"
-              f"{fmt(rounds[0]['lorakit'][i].get('trainable_params'), '', 13)}",
-              file=sys.stderr)
-    print(f"load average before and after: {load_before} / {load_after}", file=sys.stderr)
-    print(json.dumps({"rounds": rounds}))
-
+    alternate(args, child_command, lorakit_command, complete,
+              lambda r: f"{fmt(r['items_per_s'], '.2f', 7)} clips/s, {fmt(r['seconds_per_s'], '.1f', 7)} s/s")
 
 if __name__ == "__main__":
     main()
