@@ -148,7 +148,7 @@ let package = Package(
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Demos", "TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Demos", "TestSupport", "ImageModels", "TextModels",
                                                       "LanguageModels", "GGUF", "SafeTensors"]),
-        .testTarget(name: "LoRAKitCLITests", dependencies: ["LoRAKitCLI", "Demos", "TestSupport", "ImageModels", "LanguageModels", "LoRA", "NN", "Tensor"],
+        .testTarget(name: "LoRAKitCLITests", dependencies: ["LoRAKitCLI", "Demos", "Audio", "TestSupport", "ImageModels", "LanguageModels", "LoRA", "NN", "Tensor"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "NN", "TestSupport", "SafeTensors"],
                     resources: [.copy("Fixtures")]),

@@ -12,5 +12,6 @@ public enum AudioVisualModelsPlugin: LoRAKitPlugin {
         try r.registerGenerator(AVSpeechData.generator)
         try r.registerTask(LipsRecipeTask())
         try r.registerTask(AVRecognitionRecipeTask())
+        try r.registerTask(SyncRecipeTask())
     }
 }

@@ -19,6 +19,8 @@ public struct LipsClip {
     public var landmarks: [Float]
     public var frames: Int
     public var size: Int
+    /// The speaker's mouth style, for rendering the predicted landmarks.
+    public var style: SpeakerStyle
 }
 
 public struct LipsBatch {
@@ -35,19 +37,31 @@ public struct LipsBatch {
 public struct LipsPredictions {
     public var predicted: [Float]
     public var target: [Float]
+    /// With a sync model, per clip: the SyncNet score of the predicted mouths and of the true ones,
+    /// both rendered in the clip's style.
+    public var sync: [SyncScore] = []
+    public var truthSync: [SyncScore] = []
 }
 
 /// Landmark metrics over every frame of an evaluation pass, in pixels of the mouth crop:
 /// `landmark_error` the mean distance between predicted and true points, `opening_error` the mean
 /// absolute error of the inner-lip opening (points 62 and 66), `opening_correlation` Pearson's
-/// correlation of predicted and true openings (how well the mouth moves with the speech).
+/// correlation of predicted and true openings (how well the mouth moves with the speech). With a
+/// sync model, SyncNet's scores of the predicted mouths rendered in each clip's style (`lse_d`,
+/// `lse_c`, `av_offset`, `offset_accuracy`, as `SyncEvaluation`) and, to approach, those of the
+/// true landmarks rendered the same way (`lse_d_truth`, …); `offset_agreement`, the share of clips
+/// whose predicted mouths have the true mouths' AV offset.
 public struct LipsEvaluation: TaskEvaluation {
     var predicted: [Float] = []
     var target: [Float] = []
+    var sync: [SyncScore] = []
+    var truthSync: [SyncScore] = []
     public init() {}
     public mutating func add(_ p: LipsPredictions) {
         predicted += p.predicted
         target += p.target
+        sync += p.sync
+        truthSync += p.truthSync
     }
 
     static func opening(_ points: ArraySlice<Float>) -> Double {
@@ -69,6 +83,11 @@ public struct LipsEvaluation: TaskEvaluation {
         var v = ["landmark_error": distance / Double(target.count / 2),
                  "opening_error": zip(p, t).map { abs($0 - $1) }.reduce(0, +) / Double(frames)]
         if let r = Self.pearson(p, t) { v["opening_correlation"] = r }
+        v.merge(SyncEvaluation.summary(sync)) { a, _ in a }
+        v.merge(SyncEvaluation.summary(truthSync, suffix: "_truth")) { a, _ in a }
+        if !sync.isEmpty, sync.count == truthSync.count {
+            v["offset_agreement"] = Double(zip(sync, truthSync).filter { $0.offset == $1.offset }.count) / Double(sync.count)
+        }
         return v
     }
 
@@ -87,11 +106,13 @@ public struct LipsEvaluation: TaskEvaluation {
     }
 }
 
-/// Mean squared error of the normalised landmarks, predicted from the audio alone.
+/// Mean squared error of the normalised landmarks, predicted from the audio alone; in evaluation,
+/// with a sync model, the SyncNet scores of predicted and true mouths.
 public struct LipsObjective: TrainingTask {
     public typealias Batch = LipsBatch
     public typealias Evaluation = LipsEvaluation
     public let model: AVSpeechModel
+    public var scorer: SyncScorer? = nil
 
     public func makeEvaluation() -> LipsEvaluation { LipsEvaluation() }
 
@@ -117,7 +138,35 @@ public struct LipsObjective: TrainingTask {
             p += values[(n * per)..<((n + 1) * per)].map { ($0 + 0.5) * s }
             t += clip.landmarks.map { ($0 + 0.5) * s }
         }
-        return TaskOutput(loss: loss, count: batch.clips.count, predictions: LipsPredictions(predicted: p, target: t))
+        var predictions = LipsPredictions(predicted: p, target: t)
+        if let scorer, !GradMode.isEnabled {
+            (predictions.sync, predictions.truthSync) = try syncScores(scorer, batch: batch, predicted: p, target: t)
+        }
+        return TaskOutput(loss: loss, count: batch.clips.count, predictions: predictions)
+    }
+
+    /// The sync model's scores of the predicted and the true landmarks (pixels), each rendered in the
+    /// clip's style and standardised as the sync model was trained.
+    func syncScores(_ scorer: SyncScorer, batch: LipsBatch, predicted: [Float], target: [Float]) throws -> ([SyncScore], [SyncScore]) {
+        let clip = batch.clips[0], size = clip.size, frames = clip.frames
+        guard size == scorer.model.config.frameSize else {
+            throw AudioVisualError("the sync model reads \(scorer.model.config.frameSize)-pixel frames, \(clip.path) has \(size)")
+        }
+        func render(_ values: [Float], _ clip: LipsClip, offset: Int) -> [Float] {
+            (0..<frames).flatMap { f -> [Float] in
+                let base = offset + f * 2 * MouthLandmarks.count
+                let points = (0..<MouthLandmarks.count).map { Point2(Double(values[base + 2 * $0]), Double(values[base + 2 * $0 + 1])) }
+                return MouthFrames.standardised(MouthRenderer.render(points, style: clip.style, size: size))
+            }
+        }
+        let per = frames * 2 * MouthLandmarks.count
+        let n = batch.clips.count
+        let rendered = batch.clips.enumerated().flatMap { render(predicted, $1, offset: $0 * per) }
+            + batch.clips.enumerated().flatMap { render(target, $1, offset: $0 * per) }
+        let audio = batch.audio
+        let scores = try scorer.scores(audio: Tensor.concat([audio, audio], axis: 0),
+                                       video: Tensor(rendered, shape: [2 * n, frames, 1, size, size]))
+        return (Array(scores[..<n]), Array(scores[n...]))
     }
 }
 
@@ -142,15 +191,19 @@ public final class AVModel: TaskModel {
 /// `AVSpeechModel`). Data (`data.format: av_clips`): the JSON Lines manifests of `lorakit data
 /// av-speech` (or real clips in the same layout), `{"path": clip folder}` with `audio.wav` and
 /// `meta.json` (landmarks per frame). Metrics: `landmark_error`, `opening_error` (pixels) and
-/// `opening_correlation`. `predict` takes clip folders or WAV files and writes, beside the JSON, a
-/// PNG strip of the predicted mouth (top) over the reference frames (bottom) into
+/// `opening_correlation`; with `model.options.sync_model` (a trained `av_sync` model, frozen) the
+/// lip-sync metrics of `LipsEvaluation` (LSE-D, LSE-C, AV offset of predicted and true mouths).
+/// `predict` takes clip folders or WAV files and writes, beside the JSON, a PNG strip of the
+/// predicted mouth (top) over the reference frames (bottom) and the speech as a WAV into
 /// `OUTPUT_DIR/predictions/`.
 public struct LipsRecipeTask: RecipeTask {
     public let name = "lips_from_speech"
-    public let summary = "mouth landmarks per video frame from speech alone; landmark and opening error, opening correlation"
+    public let summary = "mouth landmarks per video frame from speech alone; landmark and opening error, opening correlation, lip sync (LSE-D, LSE-C)"
     public static let architectures = ["av_speech"]
     public static let formats = ["av_clips"]
-    public static let metrics = ["landmark_error", "opening_error", "opening_correlation"]
+    public static let metrics = ["landmark_error", "opening_error", "opening_correlation"] + syncMetrics
+    /// The metrics that need `model.options.sync_model`.
+    static let syncMetrics = ["lse_d", "lse_c", "av_offset", "offset_accuracy"].flatMap { [$0, $0 + "_truth"] } + ["offset_agreement"]
     static let modelOptions: [OptionSpec] = [
         .integer("mels", min: 1, help: "mel bins (default 80)"), .integer("width", min: 4, help: "model width (default 128)"),
         .integer("heads", min: 1, help: "attention heads (default 4)"), .integer("ffn", min: 1, help: "feed-forward width (default 4 × width)"),
@@ -161,6 +214,10 @@ public struct LipsRecipeTask: RecipeTask {
         .integer("classes", min: 1, help: "classes of the recognition head, kept for the audio-visual recognition task (default 10)"),
         .path("config", help: "a config.json giving the shape (default: beside model.weights)"),
     ]
+    /// The lips task's options: the model's, and the frozen sync model that scores lip sync.
+    static let lipsOptions = modelOptions + [
+        .path("sync_model", help: "a trained av_sync model (safetensors, config.json beside it) for the sync metrics lse_d, lse_c, av_offset, …"),
+    ]
 
     public init() {}
 
@@ -169,16 +226,22 @@ public struct LipsRecipeTask: RecipeTask {
     public func validation(of recipe: Recipe, registry: Registry) -> TaskValidation {
         TaskValidation(architectures: RecipeNames(Self.architectures), dataFormats: RecipeNames(Self.formats),
                        metrics: RecipeNames(Self.metrics), checks: [{ recipe in
-                           var list = RecipeChecks.modelOptions(recipe, specs: Self.modelOptions) + RecipeChecks.dataOptions(recipe, specs: [])
+                           var list = RecipeChecks.modelOptions(recipe, specs: Self.lipsOptions) + RecipeChecks.dataOptions(recipe, specs: [])
                            if !recipe.data.transforms.isEmpty { list.append(.invalid("data.transforms", "lips_from_speech data takes no transforms")) }
+                           if recipe.model.options["sync_model"] == nil {
+                               for (i, metric) in recipe.eval.metrics.enumerated() where Self.syncMetrics.contains(metric) {
+                                   list.append(.invalid("eval.metrics[\(i)]", "\(metric) is scored by a sync model: set model.options.sync_model "
+                                       + "to a trained av_sync model (recipes/av/sync.yaml)"))
+                               }
+                           }
                            return list
                        }],
-                       pathOptions: RecipeChecks.pathOptions(recipe, model: Self.modelOptions, data: [], transforms: []))
+                       pathOptions: RecipeChecks.pathOptions(recipe, model: Self.lipsOptions, data: [], transforms: []))
     }
 
     public func listing(in registry: Registry) -> [String] {
         ["architectures (model.architecture): av_speech — audio encoder (Conv1d stem to 25 Hz, pre-LN layers), video encoder, "
-            + "cross-attention fusion; options:"] + optionListing(Self.modelOptions)
+            + "cross-attention fusion; options:"] + optionListing(Self.lipsOptions)
             + ["data formats (data.format): av_clips (JSON lines {path: clip folder with audio.wav, meta.json, frames/})",
                "metrics (eval.metrics): " + Self.metrics.joined(separator: ", ")]
     }
@@ -196,7 +259,7 @@ public final class LipsSession: TaskSession {
 
     init(setup: RunSetup) throws {
         self.setup = setup
-        options = setup.modelOptions(owner: "architecture av_speech", specs: LipsRecipeTask.modelOptions)
+        options = setup.modelOptions(owner: "architecture av_speech", specs: LipsRecipeTask.lipsOptions)
         splits = DatasetSplits(recipe: setup.recipe, readsFiles: true) { [unowned self] role, path in try self.read(role, path: path) }
     }
 
@@ -232,7 +295,15 @@ public final class LipsSession: TaskSession {
         return AVModel(model: model, headKeys: [head])
     }
 
-    public func objective(for model: AVModel) throws -> LipsObjective { LipsObjective(model: model.model) }
+    public func objective(for model: AVModel) throws -> LipsObjective {
+        var objective = LipsObjective(model: model.model)
+        if let path = try options.path("sync_model") {
+            do { objective.scorer = SyncScorer(model: try SyncNetFiles.load(path)) } catch {
+                throw setup.error("model.options.sync_model", "\(error)")
+            }
+        }
+        return objective
+    }
 
     public var hasValidationData: Bool { splits?.hasValidation ?? false }
 
@@ -285,10 +356,13 @@ public final class LipsSession: TaskSession {
             let name = (input as NSString).lastPathComponent.replacingOccurrences(of: ".wav", with: "")
             let stripPath = folder.appendingPathComponent("\(name).png").path
             try Image(height: rows * size, width: frames * size, channels: 1, pixels: strip).writePNG(to: stripPath)
+            // The speech beside it, to play with the strip.
+            let speechPath = folder.appendingPathComponent("\(name).wav").path
+            try AudioFile.write(AudioClip(samples: samples, sampleRate: 16_000), to: speechPath)
             let openings = points.map { MouthLandmarks.opening($0) }
             return Prediction(input: input, fields: [
                 "landmarks": .array(points.map { .array($0.flatMap { [.number($0.x), .number($0.y)] }) }),
-                "opening": .array(openings.map { .number($0) }), "strip": .string(stripPath), "fps": .integer(25),
+                "opening": .array(openings.map { .number($0) }), "strip": .string(stripPath), "audio": .string(speechPath), "fps": .integer(25),
             ], summary: String(format: "%@: %d frames, mouth opening up to %.1f px; %@", input, frames, openings.max() ?? 0, stripPath))
         }
     }
@@ -318,6 +392,27 @@ enum AVClipManifest {
         return folders
     }
 
+    /// The clip's audio, mono at 16 kHz.
+    static func audio(_ folder: URL) throws -> [Float] {
+        let clip = try AudioFile.read(folder.appendingPathComponent("audio.wav").path).mono()
+        return clip.sampleRate == 16_000 ? clip.samples : try clip.resampled(to: 16_000).samples
+    }
+
+    /// The clip's grey frames, each standardised (`MouthFrames.standardised`): [frames, 1, size, size].
+    static func frames(_ folder: URL, meta: AVSpeechData.ClipMeta) throws -> Tensor {
+        var frames: [Float] = []
+        frames.reserveCapacity(meta.frames * meta.size * meta.size)
+        for f in 0..<meta.frames {
+            let file = folder.appendingPathComponent(String(format: "frames/%04d.png", f)).path
+            let image = try Image(contentsOfFile: file, mode: .gray)
+            guard image.width == meta.size, image.height == meta.size else {
+                throw AudioVisualError("\(file): \(image.width)×\(image.height), the clip's frames are \(meta.size)×\(meta.size)")
+            }
+            frames += MouthFrames.standardised(image.pixels)
+        }
+        return Tensor(frames, shape: [meta.frames, 1, meta.size, meta.size])
+    }
+
     static func meta(_ folder: URL) throws -> AVSpeechData.ClipMeta {
         let file = folder.appendingPathComponent("meta.json")
         do { return try JSONDecoder().decode(AVSpeechData.ClipMeta.self, from: Data(contentsOf: file)) } catch {
@@ -334,8 +429,7 @@ struct LipsDataset: Dataset {
     func item(at index: Int, context: inout ItemContext) throws -> LipsClip {
         let folder = folders[index]
         let meta = try AVClipManifest.meta(folder)
-        let clip = try AudioFile.read(folder.appendingPathComponent("audio.wav").path).mono()
-        let samples = clip.sampleRate == 16_000 ? clip.samples : try clip.resampled(to: 16_000).samples
+        let samples = try AVClipManifest.audio(folder)
         let features = try WhisperFeatures.logMel(samples, mels: mels)
         guard AVSpeechModel.videoFrames(audioFrames: features.shape[1]) == meta.frames, meta.landmarks.count == meta.frames,
               meta.landmarks.allSatisfy({ $0.count == MouthLandmarks.count && $0.allSatisfy { $0.count == 2 } }) else {
@@ -344,6 +438,6 @@ struct LipsDataset: Dataset {
         }
         let s = Double(meta.size)
         let landmarks = meta.landmarks.flatMap { $0.flatMap { $0.map { Float($0 / s - 0.5) } } }
-        return LipsClip(path: folder.path, audio: features, landmarks: landmarks, frames: meta.frames, size: meta.size)
+        return LipsClip(path: folder.path, audio: features, landmarks: landmarks, frames: meta.frames, size: meta.size, style: meta.speaker.style)
     }
 }

@@ -188,18 +188,13 @@ struct AVRecognitionDataset: Dataset {
     let babbleSNR: Double?
     var count: Int { folders.count }
 
-    func audio(_ folder: URL) throws -> [Float] {
-        let clip = try AudioFile.read(folder.appendingPathComponent("audio.wav").path).mono()
-        return clip.sampleRate == 16_000 ? clip.samples : try clip.resampled(to: 16_000).samples
-    }
-
     func item(at index: Int, context: inout ItemContext) throws -> AVRecognitionClip {
         let folder = folders[index]
         guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("meta.json").path) else {
             throw AudioVisualError("\(folder.path): not a clip folder (audio.wav, meta.json, frames/)")
         }
         let meta = try AVClipManifest.meta(folder)
-        var samples = try audio(folder)
+        var samples = try AVClipManifest.audio(folder)
         if let snr = babbleSNR {
             guard folders.count > 4 else {
                 throw AudioVisualError("data.options.babble_snr mixes four other clips of the split, but it has \(folders.count)")
@@ -209,28 +204,13 @@ struct AVRecognitionDataset: Dataset {
             var others: [[Float]] = []
             while others.count < 4 {
                 let k = Int(g.next() % UInt64(folders.count))
-                if k != index { others.append(try audio(folders[k])) }
+                if k != index { others.append(try AVClipManifest.audio(folders[k])) }
             }
             let babble = AudioAugmentation.babble(others.map { o in (0..<samples.count).map { $0 < o.count ? o[$0] : 0 } })
             samples = try AudioAugmentation.addNoise(samples, noise: babble, snr: snr)
         }
         var features = try WhisperFeatures.logMel(samples, mels: mels)
-        var frames: [Float] = []
-        for f in 0..<meta.frames {
-            let file = folder.appendingPathComponent(String(format: "frames/%04d.png", f)).path
-            let image = try Image(contentsOfFile: file, mode: .gray)
-            guard image.width == meta.size, image.height == meta.size else {
-                throw AudioVisualError("\(file): \(image.width)×\(image.height), the clip's frames are \(meta.size)×\(meta.size)")
-            }
-            // Each frame standardised (zero mean, unit variance): what differs between frames is the
-            // mouth, not the speaker's skin or the light, and it reaches the network at the scale of
-            // the positional signal it is added to.
-            let mean = image.pixels.reduce(0, +) / Float(image.pixels.count)
-            let variance = image.pixels.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(image.pixels.count)
-            let scale = 1 / max(variance.squareRoot(), 1e-3)
-            frames += image.pixels.map { ($0 - mean) * scale }
-        }
-        var video = Tensor(frames, shape: [meta.frames, 1, meta.size, meta.size])
+        var video = try AVClipManifest.frames(folder, meta: meta)
         var keep = modality
         if training && dropout > 0 && Double(context.generator.nextUniform()) < dropout {
             keep = context.generator.next() % 2 == 0 ? "video" : "audio"

@@ -1,3 +1,4 @@
+import Audio
 import Foundation
 import TestSupport
 import XCTest
@@ -53,11 +54,62 @@ final class AVRecipeTests: CLITestCase {
         XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
         let width = png[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = png[20..<24].reduce(0) { $0 << 8 | Int($1) }
         XCTAssertEqual([width, height], [30 * 48, 2 * 48])
+        // The speech beside it: the clip's 1.2 s at 16 kHz.
+        let audio = try XCTUnwrap(p["audio"] as? String)
+        XCTAssertEqual(try AudioFile.read(audio).samples.count, 19_200)
         // A clip folder without its audio is an error naming it.
         try FileManager.default.removeItem(atPath: "\(dir)/new/test/clip_00001/audio.wav")
         let broken = try lorakit(["eval", "recipes/av/lips_lora.yaml"] + overrides + ["--split", "test"])
         XCTAssertNotEqual(broken.status, 0)
         XCTAssertTrue(broken.stderr.contains("clip_00001 has no audio.wav"), broken.stderr)
+    }
+
+    /// The sync model: trained contrastively for a few steps, it scores clips (LSE-D, LSE-C, AV
+    /// offset) in eval and predict; frozen, it gives lips_from_speech its sync metrics, which a lips
+    /// recipe without it refuses by key.
+    func testSyncModelTrainEvalPredictAndLipsSyncMetrics() throws {
+        let dir = temporaryDirectory()
+        let data = try lorakit(["data", "av-speech", "--out", "\(dir)/data", "--count", "2", "--eval-count", "1", "--words", "map,you",
+                                "--seconds", "1.2"])
+        XCTAssertEqual(data.status, 0, data.stderr)
+        let splits = ["data.train=\(dir)/data/train.jsonl", "data.validation=\(dir)/data/validation.jsonl", "data.test=\(dir)/data/test.jsonl",
+                      "data.batch_size=2", "train.scheduler.warmup_steps=0"]
+        let sync = splits + ["model.options.width=16", "model.options.embedding=8", "train.epochs=1", "output_dir=\(dir)/sync"]
+        let train = try lorakit(["train", "recipes/av/sync.yaml"] + sync)
+        XCTAssertEqual(train.status, 0, train.stderr)
+        let config = try String(contentsOfFile: "\(dir)/sync/config.json", encoding: .utf8)
+        XCTAssertTrue(config.contains("\"embedding\" : 8"), config)
+        for shift in ["0", "-2"] {
+            let eval = try lorakit(["eval", "recipes/av/sync.yaml"] + sync + ["data.options.audio_shift=\(shift)", "--split", "test", "--json"])
+            XCTAssertEqual(eval.status, 0, eval.stderr)
+            let m = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any], eval.stdout)
+            for key in ["lse_d", "lse_c", "av_offset", "offset_accuracy", "match_accuracy"] { XCTAssertNotNil(m[key] as? Double, "\(key) in \(m)") }
+        }
+        let predict = try lorakit(["predict", "recipes/av/sync.yaml"] + sync + ["--input", "\(dir)/data/test/clip_00000", "--json"])
+        XCTAssertEqual(predict.status, 0, predict.stderr)
+        let p = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(predict.stdout.split(separator: "\n")[0].utf8)) as? [String: Any])
+        XCTAssertTrue((-15...15).contains(p["av_offset"] as? Int ?? 99), "\(p)")
+        XCTAssertGreaterThanOrEqual(p["lse_c"] as? Double ?? -1, 0)
+
+        // Lips from speech scored by the frozen sync model: its own and the truth's.
+        let lips = splits + ["model.options.width=16", "model.options.heads=2", "model.options.ffn=32", "model.options.audio_layers=1",
+                             "model.options.video_layers=1", "model.options.fusion_layers=1", "train.epochs=1", "output_dir=\(dir)/lips"]
+        let base = try lorakit(["train", "recipes/av/lips_base.yaml"] + lips)
+        XCTAssertEqual(base.status, 0, base.stderr)
+        let scored = try lorakit(["eval", "recipes/av/lips_base.yaml"] + lips + ["model.options.sync_model=\(dir)/sync/model.safetensors",
+                                                                                "--split", "test", "--json"])
+        XCTAssertEqual(scored.status, 0, scored.stderr)
+        let m = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(scored.stdout.utf8)) as? [String: Any], scored.stdout)
+        for key in ["lse_d", "lse_c", "av_offset", "lse_d_truth", "lse_c_truth", "av_offset_truth", "offset_agreement", "landmark_error"] {
+            XCTAssertNotNil(m[key] as? Double, "\(key) in \(m)")
+        }
+        let refused = try lorakit(["eval", "recipes/av/lips_base.yaml"] + lips + ["eval.metrics=[landmark_error, lse_d]", "--split", "test"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("eval.metrics[1]") && refused.stderr.contains("model.options.sync_model"), refused.stderr)
+        let missing = try lorakit(["eval", "recipes/av/lips_base.yaml"] + lips + ["model.options.sync_model=\(dir)/lips/model.safetensors",
+                                                                                 "--split", "test"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("model.options.sync_model"), missing.stderr)
     }
 
     /// Audio-visual recognition: trains from scratch with modality dropout, evaluates per stream

@@ -184,6 +184,65 @@ class AVSpeechModel(nn.Module):
         return self.landmark_head(audio), self.classifier(fused.mean(dim=1))
 
 
+class SyncAudio(nn.Module):
+    """log-mel [N, mels, 4T] -> gelu(conv1 (k4, s4)) -> gelu(conv2 (k5)) -> out (k1) -> [N, T - 4, embedding]."""
+
+    def __init__(self, mels, width, embedding):
+        super().__init__()
+        self.conv1 = nn.Conv1d(mels, width, kernel_size=4, stride=4)
+        self.conv2 = nn.Conv1d(width, width, kernel_size=5)
+        self.out = nn.Conv1d(width, embedding, kernel_size=1)
+
+    def forward(self, a):
+        return self.out(F.gelu(self.conv2(F.gelu(self.conv1(a))))).permute(0, 2, 1)
+
+
+class SyncVideo(nn.Module):
+    """frames [N, T, 1, S, S] -> per frame gelu(Conv2d 1->16, 16->32, 32->64, each k3 s2 p1), flattened ->
+    gelu(proj) -> gelu(temporal Conv1d (k5) over frames) -> out (k1) -> [N, T - 4, embedding]."""
+
+    def __init__(self, width, embedding, size=48):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, kernel_size=3, stride=2, padding=1)
+        self.conv2 = nn.Conv2d(16, 32, kernel_size=3, stride=2, padding=1)
+        self.conv3 = nn.Conv2d(32, 64, kernel_size=3, stride=2, padding=1)
+        cells = ((((size + 1) // 2 + 1) // 2 + 1) // 2) ** 2
+        self.proj = nn.Linear(64 * cells, width)
+        self.temporal = nn.Conv1d(width, width, kernel_size=5)
+        self.out = nn.Conv1d(width, embedding, kernel_size=1)
+
+    def forward(self, v):
+        n, t, c, s, s2 = v.shape
+        x = v.reshape(n * t, c, s, s2)
+        x = F.gelu(self.conv3(F.gelu(self.conv2(F.gelu(self.conv1(x))))))
+        x = F.gelu(self.proj(x.flatten(1))).reshape(n, t, -1).permute(0, 2, 1)
+        return self.out(F.gelu(self.temporal(x))).permute(0, 2, 1)
+
+
+class SyncNet(nn.Module):
+    """LoRAKit's sync model (task av_sync): (audio [N, mels, 4T], video [N, T, 1, S, S]) -> window
+    embeddings (audio, video), each [N, T - 4, embedding]."""
+
+    def __init__(self, mels, width, embedding, size=48):
+        super().__init__()
+        self.audio = SyncAudio(mels, width, embedding)
+        self.video = SyncVideo(width, embedding, size)
+
+    def forward(self, a, v):
+        return self.audio(a), self.video(v)
+
+
+def matching_loss(v, a, shifts):
+    """Multi-way matching: video windows t in [shifts, W - shifts) against audio windows t + k, k in
+    -shifts..shifts; logits -sqrt(||v - a||^2 + 1e-6); cross-entropy towards k = 0 (mean)."""
+    n, w, _ = v.shape
+    m = w - 2 * shifts
+    anchors = v[:, shifts:shifts + m]
+    d = [((anchors - a[:, shifts + k:shifts + k + m]) ** 2).sum(-1).add(1e-6).sqrt() for k in range(-shifts, shifts + 1)]
+    logits = -torch.stack(d, dim=2).reshape(n * m, 2 * shifts + 1)
+    return F.cross_entropy(logits, torch.full((n * m,), shifts, dtype=torch.int64))
+
+
 def frames(args):
     """(Ta, Tv): round(seconds × 100) mel frames and round(seconds × 25) video frames, halves away from
     zero (as Swift's rounded()), checked to agree after the two stride-2 convolutions."""
