@@ -41,7 +41,7 @@ public struct VADBatch {
 }
 
 /// Speech probabilities and labels of the chunks an evaluation saw.
-public struct VADPredictions {
+public struct VADPredictions: Codable {
     public var probabilities: [Float]
     public var labels: [Int]
 }

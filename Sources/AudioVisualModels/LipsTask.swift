@@ -34,7 +34,7 @@ public struct LipsBatch {
 }
 
 /// Predicted and true landmarks of the frames an evaluation saw, in pixels.
-public struct LipsPredictions {
+public struct LipsPredictions: Codable {
     public var predicted: [Float]
     public var target: [Float]
     /// With a sync model, per clip: the SyncNet score of the predicted mouths and of the true ones,

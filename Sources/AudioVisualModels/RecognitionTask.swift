@@ -25,7 +25,7 @@ public struct AVRecognitionBatch {
 }
 
 /// The evaluation's predicted and true classes.
-public struct AVRecognitionPredictions {
+public struct AVRecognitionPredictions: Codable {
     public var predicted: [Int]
     public var labels: [Int]
 }

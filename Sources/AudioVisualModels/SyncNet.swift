@@ -149,7 +149,7 @@ public final class SyncNet: Module {
 /// are zero vectors, as its padding), `pairwise_distance` ‖v − a + 1e-6‖; their mean over t per
 /// shift; LSE-D the smallest mean, LSE-C the median of the means minus that smallest, the AV offset
 /// vshift − (the shift of the smallest).
-public struct SyncScore: Equatable, Sendable {
+public struct SyncScore: Codable, Equatable, Sendable {
     public var distance: Double
     public var confidence: Double
     public var offset: Int

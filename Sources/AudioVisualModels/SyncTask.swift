@@ -21,7 +21,7 @@ public struct SyncBatch {
 }
 
 /// Per clip, the SyncNet score; over all windows, how many matched their own audio.
-public struct SyncPredictions {
+public struct SyncPredictions: Codable {
     public var scores: [SyncScore]
     public var correct: Int
     public var windows: Int

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import Recipes
 import Runtime
@@ -46,7 +47,9 @@ public enum LoRAKitCLI {
                 try command.run()
                 return 0
             } catch {
-                return report(error)
+                guard let world = Distributed.current, world.isDistributed else { return report(error) }
+                // One rank failing must end them all: the others would wait for it in a collective.
+                world.abort(code: report(error, prefix: "rank \(world.rank) of \(world.size): "))
             }
         }
     }
@@ -71,13 +74,13 @@ public enum LoRAKitCLI {
     }
 
     /// Prints `error` and maps it to an exit code.
-    static func report(_ error: Error) -> Int32 {
+    static func report(_ error: Error, prefix: String = "") -> Int32 {
         let code = LoRAKitCommand.exitCode(for: error)
         if code == .success {                      // --help, --version
             print(LoRAKitCommand.fullMessage(for: error))
             return 0
         }
-        FileHandle.standardError.write(Data(("error: " + message(for: error) + "\n").utf8))
+        FileHandle.standardError.write(Data((prefix + "error: " + message(for: error) + "\n").utf8))
         return isUsageError(error) ? 2 : 1
     }
 

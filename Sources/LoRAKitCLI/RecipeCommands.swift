@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import Recipes
 import Runtime
@@ -61,6 +62,7 @@ struct TrainCommand: ParsableCommand {
         let run = try arguments.run()
         try run.validate(training: true)
         let r = try run.train(resume: resume, force: force)
+        guard Distributed.current?.writesOutputs ?? true else { return }      // rank 0 reports
         print(String(format: "trained %d steps in %.1f s (%.3f s/step); trainable parameters %d of %d (%.2f %%)",
                      r.summary.steps, r.seconds, r.meanStepSeconds, r.trainableParameters, r.totalParameters,
                      100 * Double(r.trainableParameters) / Double(max(r.totalParameters, 1))))

@@ -21,6 +21,18 @@ extension Module {
         return out
     }
 
+    /// Gives every stochastic module a generator seeded from its current state and `offset` (a
+    /// rank of a data-parallel run), so that processes that built the same model draw different
+    /// masks; offset 0 leaves the states as they are.
+    public func reseedGenerators(offset: UInt64) {
+        guard offset != 0 else { return }
+        for (_, module) in namedModules() {
+            guard let s = module as? StochasticModule else { continue }
+            let mixed = s.generatorState.reduce(offset &* 0x9E37_79B9_7F4A_7C15) { ($0 ^ $1) &* 0xBF58_476D_1CE4_E5B9 }
+            s.generatorState = RandomGenerator(seed: mixed).state
+        }
+    }
+
     /// Restores generator states saved by `generatorStates()`. Every state is checked before any
     /// is set, so a failure changes nothing.
     /// - Parameter strict: when true, a stochastic module without a saved state and a saved state

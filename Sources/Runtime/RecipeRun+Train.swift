@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import LoRA
 import NN
@@ -14,6 +15,11 @@ extension RecipeRun {
     ///
     /// When the recipe monitors a metric and keeps checkpoints (`hooks.checkpoint.keep_best ≥ 1`),
     /// the artifact is the best checkpoint's model unless `hooks.checkpoint.final: last`.
+    ///
+    /// Under `mpirun` (`Distributed.world()` of several ranks) it trains data-parallel: every rank
+    /// holds the model and trains on its shard of each batch (`data.batch_size` per rank), the
+    /// gradients are averaged, evaluation is sharded and reduced, and rank 0 alone writes the
+    /// output directory. Every rank must run the same recipe (its hash is compared).
     /// - Parameters:
     ///   - resume: continue from the last complete checkpoint in the output directory.
     ///   - force: with `resume`, accept a recipe that differs from the checkpoint's.
@@ -22,18 +28,38 @@ extension RecipeRun {
     }
 
     private func train<T: RecipeTask>(_ task: T, resume: Bool, force: Bool) throws -> TrainResult {
-        // Threads are process-wide: set for this run, restored after it.
+        let communicator = try Distributed.world()
+        let writes = communicator.writesOutputs
+        let log: (String) -> Void = writes ? self.log : { _ in }
+        // Threads are process-wide: set for this run, restored after it. Ranks on one machine share
+        // its cores.
         let threadsBefore = Threads.count
-        if let threads = recipe.train.threads { Threads.set(threads) }
+        if let threads = recipe.train.threads {
+            Threads.set(threads)
+        } else if communicator.localSize > 1 {
+            Threads.set(max(1, ProcessInfo.processInfo.activeProcessorCount / communicator.localSize))
+        }
         defer { Threads.set(threadsBefore) }
+        if communicator.isDistributed { try checkSameRecipe(communicator) }
         let start = Date()
         let session = try task.makeSession(setup(training: true))
         let model = try session.makeModel(weights: pretrainedWeights)
         let lora = try prepareForTraining(model)
         let module = model.module
         let objective = try session.objective(for: model)
-        let trainData = loader(try session.dataset(.train), role: .train)
-        let validationData = session.hasValidationData ? loader(try session.dataset(.validation), role: .validation) : nil
+        var trainData = loader(try session.dataset(.train), role: .train)
+        var validationData = session.hasValidationData ? loader(try session.dataset(.validation), role: .validation) : nil
+        let wholeValidation = validationData
+        if communicator.isDistributed {
+            trainData.shard = DataShard(rank: communicator.rank, ranks: communicator.size, pad: true)
+            if evaluationIsShardable(type(of: objective)) {
+                validationData?.shard = DataShard(rank: communicator.rank, ranks: communicator.size, pad: false)
+            }
+            // Dropout draws differ between ranks, as between the items of one larger batch.
+            module.reseedGenerators(offset: UInt64(communicator.rank))
+            log("data-parallel over \(communicator.size) ranks: \(recipe.data.batchSize) items per rank and step, "
+                + "\(recipe.data.batchSize * communicator.size) in all; \(Threads.count) threads per rank")
+        }
         let t = recipe.train
         let stepsPerEpoch = (trainData.batchesPerEpoch + t.gradientAccumulation - 1) / t.gradientAccumulation
         let totalSteps = t.maxSteps ?? (t.epochs ?? 1) * stepsPerEpoch
@@ -43,10 +69,10 @@ extension RecipeRun {
                                           keepBest: h.checkpoint.keepBest, monitor: h.checkpoint.monitor,
                                           mode: h.checkpoint.mode)
         var hooks: [TrainerHook] = [NonFiniteGuard(policy: h.nonFinite), timer]
-        if let progress { hooks.insert(ProgressBar(interval: h.progress.interval, output: progress), at: 1) }
+        if let progress, writes { hooks.insert(ProgressBar(interval: h.progress.interval, output: progress), at: 1) }
         // Frozen batch norms keep the pretrained statistics (the adapter file does not carry them).
         if t.mode != .full { hooks.insert(FrozenBatchNormStatistics(), at: 0) }
-        if h.metricsLog { hooks.append(MetricsLogger(directory: output)) }
+        if h.metricsLog && writes { hooks.append(MetricsLogger(directory: output)) }
         if let e = h.earlyStopping {
             hooks.append(EarlyStopping(monitor: e.monitor, mode: e.mode, patience: e.patience, minDelta: e.minDelta))
         }
@@ -59,7 +85,8 @@ extension RecipeRun {
         let configuration = TrainerConfiguration(
             epochs: t.maxSteps == nil ? (t.epochs ?? 1) : nil, maxSteps: t.maxSteps, gradientAccumulation: t.gradientAccumulation,
             clipGradientNorm: t.clipGradNorm.map(Float.init), evaluateEverySteps: recipe.eval.everySteps,
-            evaluateEachEpoch: recipe.eval.eachEpoch, seed: t.seed, runIdentity: recipe.flattened(), outputDirectory: output)
+            evaluateEachEpoch: recipe.eval.eachEpoch, seed: t.seed, runIdentity: recipe.flattened(), outputDirectory: output,
+            communicator: communicator)
         let trainer = try Trainer(model: module, task: objective, optimizer: try makeOptimizer(module),
                                   schedule: try makeSchedule(totalSteps: totalSteps), trainData: trainData,
                                   validationData: validationData, hooks: hooks, configuration: configuration)
@@ -68,20 +95,35 @@ extension RecipeRun {
         }
         var resumeFrom: URL?
         if resume {
-            guard let latest = trainer.checkpoints?.latest() else {
+            // Rank 0 picks the checkpoint; every rank reads that one (the output directory is shared).
+            let latest = try communicator.broadcast(Array((trainer.checkpoints?.latest()?.path ?? "").utf8), root: 0)
+            guard !latest.isEmpty else {
                 throw RunError("--resume: no complete checkpoint in \(output.appendingPathComponent("checkpoints").path)")
             }
-            resumeFrom = latest
-            log("resuming from \(latest.lastPathComponent)")
+            let url = URL(fileURLWithPath: String(decoding: latest, as: UTF8.self))
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw RunError("--resume: rank \(communicator.rank) cannot read \(url.path), the checkpoint rank 0 resumes from: "
+                    + "ranks on other machines need the output directory on a shared file system")
+            }
+            resumeFrom = url
+            log("resuming from \(url.lastPathComponent)")
         }
-        try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
-        try Data(loaded.yaml().utf8).write(to: output.appendingPathComponent("recipe.yaml"), options: .atomic)
-        try session.writeRunFiles(to: output)
+        if writes {
+            try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
+            try Data(loaded.yaml().utf8).write(to: output.appendingPathComponent("recipe.yaml"), options: .atomic)
+            try session.writeRunFiles(to: output)
+        }
         log("training \(recipe.model.architecture) (\(t.mode.rawValue)): \(module.trainableParameterCount) of "
             + "\(module.parameterCount) parameters trainable, \(totalSteps) steps")
         MemoryPool.resetPeak()
         let summary = try trainer.fit(resumingFrom: resumeFrom, force: force)
         let peak = MemoryPool.peakBytes
+        guard writes else {
+            return TrainResult(summary: summary, trainableParameters: module.trainableParameterCount, totalParameters: module.parameterCount,
+                               meanStepSeconds: timer.meanStepSeconds, seconds: Date().timeIntervalSince(start), peakBytes: peak,
+                               artifact: output, final: .last, finalStep: summary.steps, metrics: summary.metrics, threads: Threads.count,
+                               started: start)
+        }
 
         // The artifact: the best checkpoint's model, or the last.
         var final = Recipe.FinalArtifact.last
@@ -96,7 +138,7 @@ extension RecipeRun {
         let lastIsBest = bestCheckpoint.map { b in
             b.step == summary.steps || lastValue.map { !checkpointing.isBetter(b.value, than: $0) } == true
         } ?? false
-        if let validationData, let best = bestCheckpoint?.step, !lastIsBest, let store = trainer.checkpoints {
+        if let validationData = wholeValidation, let best = bestCheckpoint?.step, !lastIsBest, let store = trainer.checkpoints {
             let directory = store.directory.appendingPathComponent(CheckpointStore.name(step: best))
             do {
                 try module.load(try SafeTensorsFile(path: directory.appendingPathComponent(CheckpointStore.modelFile).path).tensors(),
@@ -131,6 +173,16 @@ extension RecipeRun {
                                  threads: Threads.count, started: start)
         try writeSummary(result)
         return result
+    }
+
+    /// Refuses to train data-parallel when the ranks' recipes (resolved, overrides included) differ.
+    func checkSameRecipe(_ communicator: Communicator) throws {
+        let hashes = try communicator.allgather(Array(runHash(recipe.flattened()).utf8)).map { String(decoding: $0, as: UTF8.self) }
+        let differing = hashes.indices.filter { hashes[$0] != hashes[0] }
+        guard differing.isEmpty else {
+            throw RunError("the recipe of rank\(differing.count > 1 ? "s" : "") \(differing.map(String.init).joined(separator: ", ")) differs from "
+                + "rank 0's (hash \(hashes[differing[0]].prefix(12)) against \(hashes[0].prefix(12))): every rank must train the same recipe")
+        }
     }
 
     /// Sets which parameters train for the recipe's mode; returns the LoRA wrapper in LoRA mode.

@@ -22,6 +22,9 @@ public struct TrainerStateRecord: Codable, Equatable {
     public var runHash: String
     /// Mean training loss of every completed step, so a resumed run's curve is whole.
     public var lossHistory: [Double]
+    /// In data-parallel training, every rank's RNG states (rank order), so that each rank resumes
+    /// its own dropout stream; nil for one process.
+    public var rankGeneratorStates: [[String: [UInt64]]]? = nil
 }
 
 /// Checkpoint directories under one folder: `step-000120/`, each complete or absent, and a
@@ -126,7 +129,7 @@ public enum TrainingError: Error, CustomStringConvertible {
 }
 
 /// A stable hash of a run identity (FNV-1a over the sorted `key=value` lines).
-func runHash(_ identity: [String: String]) -> String {
+public func runHash(_ identity: [String: String]) -> String {
     var h: UInt64 = 0xcbf2_9ce4_8422_2325
     for (k, v) in identity.sorted(by: { $0.key < $1.key }) {
         for byte in (k + "=" + v + "\n").utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }

@@ -25,13 +25,33 @@ public struct ClassificationBatch {
 }
 
 /// What classification metrics read from a batch: logits [N, C] and the class labels.
-public struct ClassificationPredictions {
+public struct ClassificationPredictions: Codable {
     public var logits: Tensor
     public var labels: [Int]
 
     public init(logits: Tensor, labels: [Int]) {
         self.logits = logits
         self.labels = labels
+    }
+
+    // Codable, so that data-parallel ranks can exchange them: the logits as shape and values.
+    enum CodingKeys: String, CodingKey { case shape, logits, labels }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let shape = try c.decode([Int].self, forKey: .shape), values = try c.decode([Float].self, forKey: .logits)
+        guard shape.reduce(1, *) == values.count else {
+            throw DecodingError.dataCorruptedError(forKey: .logits, in: c, debugDescription: "\(values.count) logits for shape \(shape)")
+        }
+        logits = Tensor(values, shape: shape)
+        labels = try c.decode([Int].self, forKey: .labels)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(logits.shape, forKey: .shape)
+        try c.encode(logits.detached().scalars, forKey: .logits)
+        try c.encode(labels, forKey: .labels)
     }
 }
 

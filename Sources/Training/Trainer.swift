@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import NN
 import SafeTensors
@@ -24,10 +25,17 @@ public struct TrainerConfiguration {
     public var runIdentity: [String: String]
     /// Where checkpoints go (`<dir>/checkpoints`); nil: no checkpoints.
     public var outputDirectory: URL?
+    /// The ranks of a data-parallel run: each trains on its shard of every batch (its loaders
+    /// carry a `DataShard`), the gradients of the trainable parameters are averaged over the ranks
+    /// before each optimizer step, evaluation metrics are reduced, and rank 0 alone writes
+    /// checkpoints. `SingleProcess` by default.
+    public var communicator: Communicator
 
     public init(epochs: Int? = 1, maxSteps: Int? = nil, gradientAccumulation: Int = 1,
                 clipGradientNorm: Float? = nil, evaluateEverySteps: Int? = nil, evaluateEachEpoch: Bool = true,
-                seed: UInt64 = 0, runIdentity: [String: String] = [:], outputDirectory: URL? = nil) {
+                seed: UInt64 = 0, runIdentity: [String: String] = [:], outputDirectory: URL? = nil,
+                communicator: Communicator = SingleProcess()) {
+        self.communicator = communicator
         self.epochs = epochs
         self.maxSteps = maxSteps
         self.gradientAccumulation = gradientAccumulation
@@ -114,7 +122,7 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
     ///   - force: resume even if the run's identity (recipe) differs from the checkpoint's.
     public func fit(resumingFrom resume: URL? = nil, force: Bool = false) throws -> TrainingSummary {
         if let resume { try restore(from: resume, force: force) }
-        checkpoints?.removeLeftovers()
+        if communicator.writesOutputs { checkpoints?.removeLeftovers() }
         context.totalSteps = totalSteps
         context.batchesPerEpoch = trainData.batchesPerEpoch
         context.step = state.step
@@ -161,6 +169,8 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
 
     private var failingReason: String? { context.control.failureReason }
 
+    private var communicator: Communicator { configuration.communicator }
+
     /// One optimizer step over up to `gradientAccumulation` micro-batches; nil at the end of the epoch.
     private func trainStep(_ batches: AnyBatchIterator<Source.Batch>) throws -> StepInfo? {
         let start = DispatchTime.now().uptimeNanoseconds
@@ -183,7 +193,15 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
             state.batchInEpoch += 1
         }
         guard micro > 0 else { return nil }
-        let loss = lossSum / Double(micro)
+        var loss = lossSum / Double(micro)
+        if communicator.isDistributed {
+            // Every rank's shard has the same number of items, so the mean of the ranks' mean losses
+            // and gradients is those of the whole batch.
+            let totals = try communicator.allreduceSum([loss, Double(items)])
+            loss = totals[0] / Double(communicator.size)
+            items = Int(totals[1])
+            try averageGradients()
+        }
         let gradients = gradientInfo()
         hooks.forEach { $0.beforeOptimizerStep(context, loss: loss, gradients: gradients) }
         let skipped = context.control.consumeSkip()
@@ -202,6 +220,42 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
                         itemsPerSecond: Double(items) / max(seconds, 1e-9), items: items,
                         gradientNorm: gradients.norm, skipped: skipped != nil, seconds: seconds)
     }
+
+    /// Replaces every trainable parameter's gradient by its mean over the ranks: one allreduce per
+    /// bucket of up to `bucketFloats` values (a parameter without a gradient on this rank counts
+    /// as zeros, so that every rank packs the same layout).
+    private func averageGradients() throws {
+        let parameters = optimizer.groups.flatMap { $0.parameters.compactMap { $0.slot.tensor } }
+        let scale = 1 / Float(communicator.size)
+        var start = 0
+        while start < parameters.count {
+            var end = start, floats = 0
+            while end < parameters.count && (end == start || floats + parameters[end].count <= Self.bucketFloats) {
+                floats += parameters[end].count
+                end += 1
+            }
+            var bucket = [Float](repeating: 0, count: floats)
+            var offset = 0
+            for p in parameters[start..<end] {
+                if let g = p.grad?.plain() {
+                    g.withUnsafeMutableFloats { src in
+                        for i in 0..<src.count { bucket[offset + i] = src[i] }
+                    }
+                }
+                offset += p.count
+            }
+            try bucket.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
+            offset = 0
+            for p in parameters[start..<end] {
+                p.setGrad(Tensor(bucket[offset..<(offset + p.count)].map { $0 * scale }, shape: p.shape))
+                offset += p.count
+            }
+            start = end
+        }
+    }
+
+    /// Values per gradient allreduce (16 MiB).
+    static var bucketFloats: Int { 4 << 20 }
 
     private func gradientInfo() -> GradientInfo {
         var sum = 0.0
@@ -226,7 +280,7 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
     /// Mean loss and the metrics over the validation data, in evaluation mode without gradients.
     public func evaluate() throws -> [String: Double] {
         guard let validationData else { return [:] }
-        return try evaluateModel(model, task: task, data: validationData)
+        return try evaluateModel(model, task: task, data: validationData, communicator: communicator)
     }
 
     private func evaluateAndNotify() throws {
@@ -249,6 +303,15 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
         hooks.forEach { $0.checkpointWillSave(context) }
         var record = state
         record.generatorStates = model.generatorStates()
+        if communicator.isDistributed {
+            // Every rank's RNG states, so that each resumes its own; rank 0 alone writes.
+            let encoded = try communicator.allgather(Array(try JSONEncoder().encode(record.generatorStates)))
+            record.rankGeneratorStates = try encoded.map { try JSONDecoder().decode([String: [UInt64]].self, from: Data($0)) }
+            guard communicator.writesOutputs else {
+                try communicator.barrier()
+                return store.directory.appendingPathComponent(CheckpointStore.name(step: state.step))
+            }
+        }
         let optimizerState = optimizer.state()
         record.optimizerScalars = optimizerState.scalars
         record.hookStates = hookStates()
@@ -263,6 +326,7 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
                                                                           negativeInfinity: "-Infinity", nan: "NaN")
             try encoder.encode(record).write(to: dir.appendingPathComponent(CheckpointStore.stateFile))
         }
+        if communicator.isDistributed { try communicator.barrier() }     // written before any rank goes on
         hooks.forEach { $0.checkpointSaved(context, directory: url) }
         return url
     }
@@ -309,7 +373,18 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
             try model.load(values, strict: false)
             let tensors = try SafeTensorsFile(path: directory.appendingPathComponent(CheckpointStore.optimizerFile).path).tensors()
             try optimizer.load(OptimizerState(tensors: tensors, scalars: record.optimizerScalars))
-            try model.restoreGeneratorStates(record.generatorStates)
+            if let ranks = record.rankGeneratorStates {
+                guard ranks.count == communicator.size else {
+                    throw TrainingError.checkpoint(path: directory.path, reason: "written by \(ranks.count) ranks, resumed by \(communicator.size): "
+                        + "resume with as many ranks (each resumes its own RNG streams and data shard)")
+                }
+                try model.restoreGeneratorStates(ranks[communicator.rank])
+            } else if communicator.isDistributed {
+                throw TrainingError.checkpoint(path: directory.path, reason: "written by one process, resumed by \(communicator.size) ranks: "
+                    + "resume with as many ranks")
+            } else {
+                try model.restoreGeneratorStates(record.generatorStates)
+            }
         } catch let error as TrainingError {
             throw error
         } catch {
@@ -333,13 +408,21 @@ public struct ConstantMultiplier: LearningRateSchedule {
 
 /// Mean loss and the task's metrics of `model` over `data` (epoch 0, in order), in evaluation
 /// mode without gradients; the model's mode is restored afterwards.
+///
+/// Distributed (`communicator` of several ranks) when the task's predictions are `Codable`
+/// (`evaluationIsShardable`): each rank evaluates its shard of `data` (a loader with an unpadded
+/// `DataShard`), then every rank gathers every rank's predictions and adds them in rank order, so
+/// that all ranks hold the same metrics (early stopping and "best" decide alike). Otherwise
+/// `data` must be whole on every rank, and each evaluates all of it.
 public func evaluateModel<Task: TrainingTask, Source: BatchSource>(
-    _ model: Module, task: Task, data: Source
+    _ model: Module, task: Task, data: Source, communicator: Communicator = SingleProcess()
 ) throws -> [String: Double] where Source.Batch == Task.Batch {
     let wasTraining = model.isTraining
     model.eval()
     defer { model.train(wasTraining) }
+    let gathers = communicator.isDistributed && evaluationIsShardable(Task.self)
     var evaluation = task.makeEvaluation()
+    var gathered: [Task.Evaluation.Predictions] = []
     var lossSum = 0.0, count = 0
     let batches = data.batches(epoch: 0, startingAt: 0)
     defer { batches.cancel() }
@@ -351,10 +434,43 @@ public func evaluateModel<Task: TrainingTask, Source: BatchSource>(
         let out = try withNoGrad { try task.run(model, on: batch) }
         lossSum += Double(out.loss.item) * Double(out.count)
         count += out.count
-        if let predictions = out.predictions { evaluation.add(predictions) }
+        if let predictions = out.predictions {
+            if gathers { gathered.append(predictions) } else { evaluation.add(predictions) }
+        }
         index += 1
+    }
+    if gathers {
+        let totals = try communicator.allreduceSum([lossSum, Double(count)])
+        (lossSum, count) = (totals[0], Int(totals[1]))
+        for bytes in try communicator.allgather(try PredictionCoding.encode(gathered)) {
+            for p in try PredictionCoding.decode(bytes, as: Task.Evaluation.Predictions.self) { evaluation.add(p) }
+        }
     }
     var result = evaluation.values()
     result["loss"] = count > 0 ? lossSum / Double(count) : .nan
     return result
+}
+
+/// Whether `Task`'s evaluation can be sharded over ranks: its predictions are `Codable`, so that
+/// ranks can exchange them.
+public func evaluationIsShardable<Task: TrainingTask>(_ task: Task.Type) -> Bool {
+    [Task.Evaluation.Predictions].self is any Codable.Type
+}
+
+/// Predictions as bytes between ranks (JSON; non-finite numbers as strings).
+enum PredictionCoding {
+    static func encode<P>(_ list: [P]) throws -> [UInt8] {
+        guard let value = list as? any Encodable else { throw DistributedError("\(P.self) is not Encodable") }
+        let encoder = JSONEncoder()
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return Array(try encoder.encode(value))
+    }
+
+    static func decode<P>(_ bytes: [UInt8], as: P.Type) throws -> [P] {
+        guard let type = [P].self as? any Decodable.Type else { throw DistributedError("\(P.self) is not Decodable") }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        guard let list = try decoder.decode(type, from: Data(bytes)) as? [P] else { throw DistributedError("predictions of another type") }
+        return list
+    }
 }

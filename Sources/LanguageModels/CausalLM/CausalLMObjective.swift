@@ -5,7 +5,7 @@ import Training
 
 /// What one batch adds to a causal-LM evaluation: summed token losses, token counts, and exact
 /// matches of generated completions when they are asked for.
-public struct CausalLMPredictions {
+public struct CausalLMPredictions: Codable {
     public var lossSum: Double
     public var tokens: Int
     public var correctTokens: Int

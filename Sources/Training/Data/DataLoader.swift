@@ -47,6 +47,9 @@ public struct DataLoader<D: Dataset, Batch> {
     /// Items per length group: the epoch's order is cut into groups of this many, each sorted by
     /// decreasing length, and (with `shuffle`) the resulting full batches are shuffled.
     public static var lengthGroupBatches: Int { 50 }
+    /// In data-parallel training, the part of each epoch this rank visits (see `order(epoch:)`);
+    /// nil: every item.
+    public var shard: DataShard?
 
     /// - Parameters:
     ///   - dataset: the items, read by index.
@@ -78,10 +81,17 @@ public struct DataLoader<D: Dataset, Batch> {
         self.lengths = lengths
     }
 
-    /// Batches in one epoch: `count / batchSize` with `dropLast`, otherwise `⌈count / batchSize⌉`.
+    /// Batches in one epoch: `count / batchSize` with `dropLast`, otherwise `⌈count / batchSize⌉`,
+    /// where `count` is the items this loader visits (its shard's, when it has one).
     public var batchesPerEpoch: Int {
-        let n = dataset.count
+        let n = visitedCount
         return dropLast ? n / batchSize : (n + batchSize - 1) / batchSize
+    }
+
+    /// Items visited per epoch: the dataset's, or the shard's.
+    public var visitedCount: Int {
+        guard let shard else { return dataset.count }
+        return shard.count(of: dataset.count)
     }
 
     /// The order in which epoch `epoch` visits the dataset: the identity without `shuffle`,
@@ -93,7 +103,19 @@ public struct DataLoader<D: Dataset, Batch> {
     /// group sorted by decreasing length (ties in order), and with `shuffle` the full batches are
     /// shuffled by the same generator (a final partial batch stays last): every batch holds items
     /// of similar length, and the order is still a pure function of `(seed, epoch)`.
+    ///
+    /// With a `shard`, that order is then dealt to the ranks as PyTorch's `DistributedSampler`
+    /// deals it: rank r visits positions r, r + ranks, r + 2 ranks, …, so that batch k of every
+    /// rank together are the items of batch k of one process with `ranks` times the batch size.
+    /// For training (`pad`) the order is first extended by its own beginning to a multiple of the
+    /// ranks, so that every rank has as many batches.
     public func order(epoch: Int) -> [Int] {
+        let order = globalOrder(epoch: epoch)
+        guard let shard else { return order }
+        return shard.deal(order)
+    }
+
+    func globalOrder(epoch: Int) -> [Int] {
         var order = Array(0..<dataset.count)
         guard order.count > 1 else { return order }
         var generator = RandomGenerator(
@@ -221,5 +243,37 @@ public struct DataLoader<D: Dataset, Batch> {
             }
         }
         return .success(items)
+    }
+}
+
+/// The part of each epoch one rank of a data-parallel run visits.
+public struct DataShard: Equatable, Sendable {
+    public var rank: Int
+    public var ranks: Int
+    /// Whether the order is padded (with its own first items) to a multiple of `ranks`, so that every
+    /// rank visits as many items: training, where ranks step together. Evaluation does not pad, so
+    /// that no item counts twice.
+    public var pad: Bool
+
+    public init(rank: Int, ranks: Int, pad: Bool) {
+        precondition(ranks >= 1 && rank >= 0 && rank < ranks, "DataShard: rank \(rank) of \(ranks)")
+        self.rank = rank
+        self.ranks = ranks
+        self.pad = pad
+    }
+
+    /// Items this rank visits of `total`.
+    public func count(of total: Int) -> Int {
+        pad ? (total + ranks - 1) / ranks : max(0, (total - rank + ranks - 1) / ranks)
+    }
+
+    /// This rank's positions of `order`.
+    public func deal(_ order: [Int]) -> [Int] {
+        guard !order.isEmpty else { return [] }
+        var padded = order
+        if pad {
+            while padded.count % ranks != 0 { padded.append(order[(padded.count - order.count) % order.count]) }
+        }
+        return Array(stride(from: rank, to: padded.count, by: ranks).map { padded[$0] })
     }
 }
