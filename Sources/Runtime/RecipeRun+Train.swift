@@ -58,7 +58,7 @@ extension RecipeRun {
             // Dropout draws differ between ranks, as between the items of one larger batch.
             module.reseedGenerators(offset: UInt64(communicator.rank))
             log("data-parallel over \(communicator.size) ranks: \(recipe.data.batchSize) items per rank and step, "
-                + "\(recipe.data.batchSize * communicator.size) in all; \(Threads.count) threads per rank")
+                + "\(recipe.data.batchSize * communicator.size) in all; \(Threads.count) kernel thread\(Threads.count == 1 ? "" : "s") per rank")
         }
         let t = recipe.train
         let stepsPerEpoch = (trainData.batchesPerEpoch + t.gradientAccumulation - 1) / t.gradientAccumulation
@@ -172,6 +172,10 @@ extension RecipeRun {
                                  peakBytes: peak, artifact: artifact, final: final, finalStep: finalStep, metrics: metrics,
                                  threads: Threads.count, started: start)
         try writeSummary(result)
+        if trainer.allreduceSteps > 0 {
+            log(String(format: "gradient allreduce: %.2f ms per step (%d ranks, %d trainable values)",
+                       1000 * trainer.allreduceSeconds / Double(trainer.allreduceSteps), communicator.size, module.trainableParameterCount))
+        }
         return result
     }
 

@@ -78,6 +78,9 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
 
     public let context: TrainerContext
     private var state: TrainerStateRecord
+    /// Seconds spent averaging gradients over the ranks, and in how many steps (data-parallel runs).
+    public private(set) var allreduceSeconds = 0.0
+    public private(set) var allreduceSteps = 0
 
     public init(model: Module, task: Task, optimizer: Optimizer, schedule: LearningRateSchedule = ConstantMultiplier(),
                 trainData: Source, validationData: Source? = nil, hooks: [TrainerHook] = [], configuration: TrainerConfiguration) throws {
@@ -200,7 +203,10 @@ public final class Trainer<Task: TrainingTask, Source: BatchSource> where Source
             let totals = try communicator.allreduceSum([loss, Double(items)])
             loss = totals[0] / Double(communicator.size)
             items = Int(totals[1])
+            let started = DispatchTime.now().uptimeNanoseconds
             try averageGradients()
+            allreduceSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            allreduceSteps += 1
         }
         let gradients = gradientInfo()
         hooks.forEach { $0.beforeOptimizerStep(context, loss: loss, gradients: gradients) }
