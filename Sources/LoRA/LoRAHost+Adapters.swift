@@ -125,6 +125,9 @@ extension LoRAHost {
     ///   - add: adds `adapter.scaling · B(A(h))` into `y`.
     public func applyAdapters(to y: Tensor, input x: Tensor, dropout: Bool = true,
                               _ add: (_ y: inout Tensor, _ h: Tensor, _ adapter: LoRAAdapter) throws -> Void) rethrows -> Tensor {
+        if !adapters.isDisabled, let routing = LoRARouting.routing(forRows: x.shape.first ?? 0) {
+            return try applyRoutedAdapters(to: y, input: x, routing: routing, add)
+        }
         var y = y
         for adapter in adapters.forwardAdapters {
             let h = dropout ? adapter.dropped(x) : x
