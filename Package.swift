@@ -39,6 +39,7 @@ let package = Package(
         .library(name: "LoRA", targets: ["LoRA"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "Distributed", targets: ["Distributed"]),
+        .library(name: "Serving", targets: ["Serving"]),
         .library(name: "Recipes", targets: ["Recipes"]),
         .library(name: "Tasks", targets: ["Tasks"]),
         .library(name: "ImageModels", targets: ["ImageModels"]),
@@ -57,6 +58,13 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // lorakit serve: the HTTP server (Hummingbird 2 on SwiftNIO), its lifecycle, Prometheus
+        // metrics; the tests' HTTP client.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // System-library shims (Debian packages installed by scripts/setup).
@@ -101,8 +109,14 @@ let package = Package(
         .target(name: "Runtime", dependencies: ["Tasks", "ImageModels", "TextModels", "LanguageModels", "Recipes", "Training", "Distributed",
                                                 "LoRA", "NN", "Plots", "SafeTensors", "Tensor", "AudioModels", "AudioVisualModels"],
                 swiftSettings: optimize),
+        .target(name: "Serving", dependencies: [
+            "Runtime", "Tasks", "Recipes", "LoRA", "NN", "Tensor",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ], swiftSettings: optimize),
         .target(name: "LoRAKitCLI", dependencies: [
-            "Runtime", "Tasks", "Recipes", "Training", "Distributed", "LoRA", "SafeTensors", "Plots",
+            "Runtime", "Serving", "Tasks", "Recipes", "Training", "Distributed", "LoRA", "SafeTensors", "Plots",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
         .target(name: "LoRAKit", dependencies: ["Runtime", "LoRAKitCLI", "Tasks", "Recipes", "ImageModels", "TextModels",
@@ -150,6 +164,15 @@ let package = Package(
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Demos", "TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Demos", "TestSupport", "ImageModels", "TextModels",
                                                       "LanguageModels", "GGUF", "SafeTensors"]),
+        .testTarget(name: "ServingTests", dependencies: [
+            "Serving", "Runtime", "Demos", "ImageModels", "LoRA", "TestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Yams", package: "Yams"),
+        ]),
         .testTarget(name: "LoRAKitCLITests", dependencies: ["LoRAKitCLI", "Demos", "Audio", "TestSupport", "ImageModels", "LanguageModels", "LoRA", "NN", "Tensor"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "NN", "TestSupport", "SafeTensors"],

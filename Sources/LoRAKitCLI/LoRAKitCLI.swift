@@ -120,7 +120,7 @@ struct LoRAKitCommand: ParsableCommand {
             abstract: "Fine-tune pretrained models with low-rank adaptation (LoRA).",
             subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, MergeCommand.self,
                           InspectCommand.self, ValidateCommand.self, SweepCommand.self, DataCommand.self,
-                          ListCommand.self, GenerateCommand.self, ReportCommand.self] + LoRAKitCLI.invocation.commands
+                          ListCommand.self, GenerateCommand.self, ReportCommand.self, ServeCommand.self] + LoRAKitCLI.invocation.commands
         )
     }
 }

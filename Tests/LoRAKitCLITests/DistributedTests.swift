@@ -152,7 +152,7 @@ final class DistributedTests: CLITestCase {
         let png = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/images/b/0.png"))
         try png.prefix(60).write(to: URL(fileURLWithPath: "\(dir)/images/b/broken.png"))
         let (out, seconds) = try mpi(["-np", "2", "LORAKIT", "train", recipe, "data.format=image_folder", "data.train=\(dir)/images",
-                                      "data.options=null", "data.batch_size=4", "train.epochs=20", "hooks.early_stopping=null",
+                                      "data.options=null", "model.options={channels: 3}", "data.batch_size=4", "train.epochs=20", "hooks.early_stopping=null",
                                       "output_dir=\(dir)/run"], timeout: 90)
         XCTAssertNotEqual(out.status, 0)
         XCTAssertTrue(out.stderr.contains("broken.png"), out.stderr)

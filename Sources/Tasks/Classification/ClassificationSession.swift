@@ -145,25 +145,37 @@ public final class ClassificationSession: TaskSession {
     // MARK: - Predict
 
     public func predict(_ inputs: [String], with model: Classifier) throws -> [Prediction] {
-        guard let makeReader = format.inputReader else {
+        guard let serving = try servingPredictor(for: model) else {
             throw RegistryError.mismatch("data format \(recipe.data.format) cannot read single inputs for predict")
         }
+        return try (format.textInputs ? Self.texts(from: inputs) : inputs).map { input in
+            let x: Tensor
+            do { x = try serving.read(input) } catch { throw PredictionError(input: input, reason: "\(error)") }
+            return try serving.predict([x], [input])[0]
+        }
+    }
+
+    /// Inputs read by the format's single-input reader; a batch of one shape through the model,
+    /// each row's logits, probabilities and label.
+    public func servingPredictor(for model: Classifier) throws -> ServingPredictor? {
+        guard let makeReader = format.inputReader else { return nil }
         let read = try makeReader(try dataRequest(.validation, path: nil))
         let names = try classNames()
         let objective = try objective(for: model)
-        return try (format.textInputs ? Self.texts(from: inputs) : inputs).map { input in
-            let x: Tensor
-            do { x = try read(input) } catch { throw PredictionError(input: input, reason: "\(error)") }
-            let logits = try withNoGrad { try objective.forward(model.module, x.unsqueezed(0)) }
-            let values = logits.scalars
-            let probabilities = logits.softmax(axis: -1).scalars
-            let best = probabilities.indices.max { probabilities[$0] < probabilities[$1] } ?? 0
-            let label = names.map { $0.indices.contains(best) ? $0[best] : String(best) } ?? String(best)
-            return Prediction(input: input, fields: [
-                "label": names == nil ? .integer(best) : .string(label), "class_index": .integer(best),
-                "logits": .array(values.map { .number(Double($0)) }),
-                "probabilities": .array(probabilities.map { .number(Double($0)) }),
-            ], summary: "\(input): \(label) (p = \(String(format: "%.3f", probabilities[best])))")
+        return ServingPredictor(textInputs: format.textInputs, read: read) { items, inputs in
+            let logits = try withNoGrad { try objective.forward(model.module, Tensor.stack(items)) }
+            let probabilities = logits.softmax(axis: -1).scalars, values = logits.scalars
+            let c = logits.shape[1]
+            return inputs.indices.map { n in
+                let p = Array(probabilities[(n * c)..<((n + 1) * c)])
+                let best = p.indices.max { p[$0] < p[$1] } ?? 0
+                let label = names.map { $0.indices.contains(best) ? $0[best] : String(best) } ?? String(best)
+                return Prediction(input: inputs[n], fields: [
+                    "label": names == nil ? .integer(best) : .string(label), "class_index": .integer(best),
+                    "logits": .array(values[(n * c)..<((n + 1) * c)].map { .number(Double($0)) }),
+                    "probabilities": .array(p.map { .number(Double($0)) }),
+                ], summary: "\(inputs[n]): \(label) (p = \(String(format: "%.3f", p[best])))")
+            }
         }
     }
 

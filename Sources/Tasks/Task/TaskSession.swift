@@ -1,5 +1,6 @@
 import Foundation
 import LoRA
+import Tensor
 import Training
 
 /// One run of a task: what the runner asks of it. A class, so a session can remember what it
@@ -35,12 +36,33 @@ public protocol TaskSession: AnyObject {
     /// What a report shows for this task, from `model` (the run's trained model) on the
     /// validation split: a confusion matrix, curves, sample inputs with predictions, generations.
     func reportSections(for model: Model) throws -> [ReportSection]
+    /// What `lorakit serve` needs to answer requests with `model`: inputs read one at a time and
+    /// predictions for a batch of them; nil when the task cannot be served (the default).
+    func servingPredictor(for model: Model) throws -> ServingPredictor?
+}
+
+/// A task's predictions for a server: `read` turns one input (an image file, a text) into the
+/// model's input item; `predict` gives the predictions of items of one shape run as one batch,
+/// in order (under `LoRARouting`, each row with its own adapter).
+public struct ServingPredictor {
+    public var read: (String) throws -> Tensor
+    public var predict: (_ items: [Tensor], _ inputs: [String]) throws -> [Prediction]
+    /// Whether inputs are texts (else files: images).
+    public var textInputs: Bool
+
+    public init(textInputs: Bool, read: @escaping (String) throws -> Tensor,
+                predict: @escaping (_ items: [Tensor], _ inputs: [String]) throws -> [Prediction]) {
+        self.textInputs = textInputs
+        self.read = read
+        self.predict = predict
+    }
 }
 
 extension TaskSession {
     public func writeRunFiles(to directory: URL) throws {}
     public func exportAdapter(_ lora: LoRAModel, of model: Model, to directory: URL) throws {}
     public func reportSections(for model: Model) throws -> [ReportSection] { [] }
+    public func servingPredictor(for model: Model) throws -> ServingPredictor? { nil }
 
     public func writeMerged(_ lora: LoRAModel, of model: Model, to file: URL, quantize: String?) throws -> [String] {
         if let quantize {

@@ -1,0 +1,135 @@
+import Foundation
+import LoRA
+import NN
+import Runtime
+import Tensor
+
+/// What a server knows of a loaded adapter.
+public struct AdapterInfo: Codable, Sendable, Equatable {
+    public var name: String
+    /// Relative to the adapter root.
+    public var path: String
+    public var rank: Int
+    public var alpha: Double
+    public var targetModules: [String]
+    public var modulesToSave: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case name, path, rank, alpha, targetModules = "target_modules", modulesToSave = "modules_to_save"
+    }
+}
+
+/// A request the server refuses, with its HTTP status.
+public struct ServeError: Error, CustomStringConvertible, Sendable {
+    public var status: Int
+    public var message: String
+    /// Seconds a client should wait before retrying (503).
+    public var retryAfter: Int?
+
+    public init(_ status: Int, _ message: String, retryAfter: Int? = nil) {
+        self.status = status
+        self.message = message
+        self.retryAfter = retryAfter
+    }
+
+    public var description: String { message }
+}
+
+/// The adapters loaded on the served base model, by name. Loads and unloads change the model, so
+/// only the scheduler's worker, which also runs it, calls them; `adapters` and `info` are safe
+/// from any thread (a snapshot).
+///
+/// Loading is all or nothing: the adapter's files are checked against the model (targets that
+/// exist, shapes that fit, saved modules that can be routed per row) before it is kept; a failure
+/// leaves the model as it was. Adapters come only from directories under the adapter root.
+final class AdapterStore: @unchecked Sendable {
+    let served: ServedModel
+    /// The adapter root, absolute with symbolic links resolved; nil: no adapters can be loaded.
+    let root: URL?
+    private let lock = NSLock()
+    private var loaded: [AdapterInfo] = []
+    /// The loaded adapters, in load order.
+    var adapters: [AdapterInfo] { lock.withLock { loaded } }
+    /// The base model's values of every saved-module tensor an adapter has replaced so far.
+    private var baseSaved: [String: Tensor] = [:]
+
+    init(served: ServedModel, root: URL?) {
+        self.served = served
+        self.root = root.map { $0.standardizedFileURL.resolvingSymlinksInPath() }
+    }
+
+    func info(_ name: String) -> AdapterInfo? { lock.withLock { loaded.first { $0.name == name } } }
+
+    /// The directory `path` names under the root, refusing anything outside it.
+    func resolve(_ path: String) throws -> URL {
+        guard let root else { throw ServeError(403, "this server loads no adapters: start it with --adapters DIR") }
+        guard !path.isEmpty, !path.contains("\0") else { throw ServeError(400, "path: give a directory under the adapter root") }
+        let url = (path.hasPrefix("/") ? URL(fileURLWithPath: path) : root.appendingPathComponent(path))
+            .standardizedFileURL.resolvingSymlinksInPath()
+        guard url.path == root.path || url.path.hasPrefix(root.path + "/") else {
+            throw ServeError(403, "path \(path) is outside the adapter root")
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ServeError(404, "no adapter directory \(path) under the adapter root")
+        }
+        guard FileManager.default.fileExists(atPath: url.appendingPathComponent(PEFTAdapterFile.configName).path) else {
+            throw ServeError(422, "\(path) holds no \(PEFTAdapterFile.configName): not a PEFT adapter")
+        }
+        return url
+    }
+
+    static func checkName(_ name: String) throws {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        guard (1...64).contains(name.count), name.allSatisfy(allowed.contains), name.first != ".", name.first != "-" else {
+            throw ServeError(400, "adapter names are 1–64 letters, digits, '.', '_' or '-', not starting with '.' or '-'; got \"\(name)\"")
+        }
+    }
+
+    @discardableResult
+    func load(name: String, path: String) throws -> AdapterInfo {
+        try Self.checkName(name)
+        guard info(name) == nil else { throw ServeError(409, "adapter \(name) is loaded; unload it first") }
+        let dir = try resolve(path)
+        let config: LoRAConfig
+        do { config = try PEFTAdapterFile.loadConfig(from: dir.path) } catch { throw ServeError(422, "\(error)") }
+        // The model holds the base values of every saved module between requests: keep them.
+        let savedKeys = savedKeys(config)
+        let state = served.module.stateDict()
+        for key in savedKeys where baseSaved[key] == nil { baseSaved[key] = state[key] }
+        do { try PEFTAdapterFile.load(into: served.lora, from: dir.path, as: name) } catch {
+            throw ServeError(422, "adapter \(name) does not fit the served model: \(error)")
+        }
+        let values = served.module.stateDict().filter { savedKeys.contains($0.key) }
+        do {
+            try served.module.load(baseSaved.filter { savedKeys.contains($0.key) }, strict: false)
+            try served.lora.routeSavedModules(of: name, values: values)
+        } catch {
+            try? served.module.load(baseSaved.filter { savedKeys.contains($0.key) }, strict: false)
+            try? served.lora.deleteAdapter(name)
+            throw ServeError(422, "adapter \(name) cannot be served: \(error)")
+        }
+        let relative = root.map { dir.path == $0.path ? "." : String(dir.path.dropFirst($0.path.count + 1)) } ?? dir.path
+        let info = AdapterInfo(name: name, path: relative, rank: config.rank, alpha: Double(config.alpha),
+                               targetModules: config.targetModules, modulesToSave: config.modulesToSave)
+        lock.withLock { loaded.append(info) }
+        return info
+    }
+
+    func unload(_ name: String) throws {
+        guard info(name) != nil else { throw ServeError(404, "no adapter \(name) is loaded") }
+        try served.lora.deleteAdapter(name)
+        served.lora.unrouteSavedModules(of: name)
+        lock.withLock { loaded.removeAll { $0.name == name } }
+    }
+
+    /// The state keys of the modules `config` saves (trains in full).
+    private func savedKeys(_ config: LoRAConfig) -> Set<String> {
+        var keys = Set<String>()
+        for (path, module) in served.module.namedModules()
+        where !(module is LoRAHost) && config.modulesToSave.contains(where: { TargetMatcher.matches(pattern: $0, key: path) }) {
+            for (k, _) in module.stateDict() where !k.contains("adapters.") { keys.insert(path.isEmpty ? k : path + "." + k) }
+        }
+        return keys
+    }
+}
