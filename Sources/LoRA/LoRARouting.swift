@@ -42,14 +42,19 @@ public enum LoRARouting {
             outputs.append(try apply(g.name, g.rows))
             order += g.rows
         }
+        let joined = Tensor.concat(outputs, axis: 0)
+        // Rows already grouped by route (a server sorts them so) need no reordering.
+        if order.elementsEqual(0..<order.count) { return joined }
         var inverse = [Int](repeating: 0, count: order.count)
         for (position, row) in order.enumerated() { inverse[row] = position }
-        return try! Tensor.concat(outputs, axis: 0).indexSelect(axis: 0, indices: inverse)
+        return try! joined.indexSelect(axis: 0, indices: inverse)
     }
 
-    /// The rows `rows` of `x` (all of it when they are all).
+    /// The rows `rows` of `x` (all of it when they are all; a slice when they are consecutive).
     static func rows(_ x: Tensor, _ rows: [Int]) -> Tensor {
-        rows.count == x.shape[0] ? x : try! x.indexSelect(axis: 0, indices: rows)
+        if rows.count == x.shape[0] { return x }
+        if let first = rows.first, rows.last == first + rows.count - 1 { return x.slice(axis: 0, start: first, end: first + rows.count) }
+        return try! x.indexSelect(axis: 0, indices: rows)
     }
 }
 
@@ -77,22 +82,34 @@ public protocol RoutedSavedModule: Module {
     var variants: [String: [String: Tensor]] { get set }
     /// The base model's state of the module.
     var baseState: [String: Tensor] { get }
+    /// Whose values the module holds now: nil for the base, else an adapter's name.
+    var loadedRoute: String? { get set }
 }
 
 extension RoutedSavedModule {
-    /// `forward` per route with each route's values loaded; the base values are back afterwards.
+    /// `forward` per route with each route's values in place (switched only when the route
+    /// changes, so that batches of one adapter pay nothing); outside a routed batch, the base's.
     func routed(_ x: Tensor, _ forward: (Tensor) -> Tensor) -> Tensor {
-        guard let routing = LoRARouting.routing(forRows: x.shape.first ?? 0) else { return forward(x) }
-        defer { try! load(baseState, strict: true) }
+        guard let routing = LoRARouting.routing(forRows: x.shape.first ?? 0) else {
+            use(nil)
+            return forward(x)
+        }
         return LoRARouting.perRoute(routing) { name, rows in
-            try! load(name.flatMap { variants[$0] } ?? baseState, strict: true)
+            use(name.flatMap { variants[$0] == nil ? nil : $0 })
             return forward(LoRARouting.rows(x, rows))
         }
+    }
+
+    func use(_ route: String?) {
+        guard route != loadedRoute else { return }
+        try! load(route.flatMap { variants[$0] } ?? baseState, strict: true)
+        loadedRoute = route
     }
 }
 
 public final class RoutedLinear: Linear, RoutedSavedModule {
     public var variants: [String: [String: Tensor]] = [:]
+    public var loadedRoute: String?
     public let baseState: [String: Tensor]
     init(_ base: Linear) {
         baseState = base.stateDict()
@@ -104,6 +121,7 @@ public final class RoutedLinear: Linear, RoutedSavedModule {
 
 public final class RoutedConv2d: Conv2d, RoutedSavedModule {
     public var variants: [String: [String: Tensor]] = [:]
+    public var loadedRoute: String?
     public let baseState: [String: Tensor]
     init(_ base: Conv2d) {
         baseState = base.stateDict()
@@ -115,6 +133,7 @@ public final class RoutedConv2d: Conv2d, RoutedSavedModule {
 
 public final class RoutedBatchNorm2d: BatchNorm2d, RoutedSavedModule {
     public var variants: [String: [String: Tensor]] = [:]
+    public var loadedRoute: String?
     public let baseState: [String: Tensor]
     init(_ base: BatchNorm2d) {
         baseState = base.stateDict()
@@ -127,6 +146,7 @@ public final class RoutedBatchNorm2d: BatchNorm2d, RoutedSavedModule {
 
 public final class RoutedLayerNorm: LayerNorm, RoutedSavedModule {
     public var variants: [String: [String: Tensor]] = [:]
+    public var loadedRoute: String?
     public let baseState: [String: Tensor]
     init(_ base: LayerNorm) {
         baseState = base.stateDict()
@@ -170,8 +190,22 @@ extension LoRAModel {
         }
     }
 
+    /// Puts the base values back into every routed saved module (after something wrote into them,
+    /// such as loading an adapter file).
+    public func resetRoutedModules() {
+        for (_, m) in model.namedModules() {
+            guard let routed = m as? RoutedSavedModule else { continue }
+            try! routed.load(routed.baseState, strict: true)
+            routed.loadedRoute = nil
+        }
+    }
+
     /// Forgets adapter `name`'s saved-module values in routed batches.
     public func unrouteSavedModules(of name: String) {
-        for (_, m) in model.namedModules() { (m as? RoutedSavedModule)?.variants[name] = nil }
+        for (_, m) in model.namedModules() {
+            guard let routed = m as? RoutedSavedModule else { continue }
+            if routed.loadedRoute == name { routed.use(nil) }
+            routed.variants[name] = nil
+        }
     }
 }

@@ -65,7 +65,7 @@ struct ServeCommand: ParsableCommand {
             do {
                 for (name, path) in loads {
                     let info = try await server.load(name: name, path: path)
-                    standardError("loaded adapter \(info.name) (r = \(info.rank), \(info.targetModules.joined(separator: ", ")))")
+                    standardError("loaded adapter \(info.name) from \(info.path) (r = \(info.rank))")
                 }
                 try await server.run { port in standardError("serving on http://\(host):\(port) (batching \(mode))") }
             } catch { failure.error = error }

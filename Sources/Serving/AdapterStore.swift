@@ -103,9 +103,11 @@ final class AdapterStore: @unchecked Sendable {
         let values = served.module.stateDict().filter { savedKeys.contains($0.key) }
         do {
             try served.module.load(baseSaved.filter { savedKeys.contains($0.key) }, strict: false)
+            served.lora.resetRoutedModules()
             try served.lora.routeSavedModules(of: name, values: values)
         } catch {
             try? served.module.load(baseSaved.filter { savedKeys.contains($0.key) }, strict: false)
+            served.lora.resetRoutedModules()
             try? served.lora.deleteAdapter(name)
             throw ServeError(422, "adapter \(name) cannot be served: \(error)")
         }

@@ -71,6 +71,7 @@ final class BatchScheduler: @unchecked Sendable {
     private var queuedRows = 0
     private var stopping = false
     private var thread: Thread?
+    private let finished = DispatchSemaphore(value: 0)
     /// Called with the queue's rows whenever they change (a metrics gauge).
     var onQueueDepth: (@Sendable (Int) -> Void)?
     /// Called with each batch's rows as it runs.
@@ -85,19 +86,24 @@ final class BatchScheduler: @unchecked Sendable {
     }
 
     func start() {
-        let t = Thread { [self] in self.loop() }
+        let t = Thread { [self] in
+            self.loop()
+            self.finished.signal()
+        }
         t.name = "lorakit-serve-model"
         t.stackSize = 16 << 20
         thread = t
         t.start()
     }
 
-    /// Lets the worker finish what is queued, then end.
+    /// Lets the worker finish what is queued, and waits until it has ended.
     func stop() {
         condition.lock()
+        let running = thread != nil && !stopping
         stopping = true
         condition.broadcast()
         condition.unlock()
+        if running { finished.wait() }
     }
 
     var depth: Int { condition.withLock { queuedRows } }
@@ -196,7 +202,12 @@ final class BatchScheduler: @unchecked Sendable {
         var answers = live.map { [Prediction?](repeating: nil, count: $0.items.count) }
         var failed = [Error?](repeating: nil, count: live.count)
         for group in groups {
-            let members = group.map { rows[$0] }
+            // Each adapter's rows together, so that every layer's route is a slice of the batch.
+            let order = Dictionary(group.map { rows[$0].adapter ?? "" }.enumerated().map { ($1, $0) }, uniquingKeysWith: min)
+            let members = group.enumerated().sorted { a, b in
+                let (ka, kb) = (order[rows[a.element].adapter ?? ""]!, order[rows[b.element].adapter ?? ""]!)
+                return ka != kb ? ka < kb : a.offset < b.offset
+            }.map { rows[$0.element] }
             do {
                 let predictions = try LoRARouting.withRows(members.map(\.adapter)) {
                     try store.served.predictor.predict(members.map(\.item), members.map(\.input))

@@ -68,6 +68,7 @@ public final class LoRAServer: Sendable {
         let depth = queueDepth, rows = batchRows
         scheduler.onQueueDepth = { depth.set(Double($0)) }
         scheduler.onBatch = { rows.record(Double($0)) }
+        scheduler.start()
     }
 
     /// Loads an adapter before the server starts (`--load NAME=PATH`).
@@ -83,7 +84,6 @@ public final class LoRAServer: Sendable {
     public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         try FileManager.default.createDirectory(at: inputDirectory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: inputDirectory) }
-        scheduler.start()
         defer { scheduler.stop() }
         var logger = Logger(label: "lorakit-serve")
         logger.logLevel = .warning
