@@ -128,6 +128,35 @@ final class DistributedTests: CLITestCase {
         }
     }
 
+    /// Another task the registry has: the sync model (audio-visual clips made by eSpeak NG), whose
+    /// evaluation gathers per-clip SyncNet scores from both ranks.
+    func testAnAudioVisualTaskTrainsAndEvaluatesAsOneProcess() throws {
+        let dir = temporaryDirectory()
+        let data = try lorakit(["data", "av-speech", "--out", "\(dir)/data", "--count", "4", "--eval-count", "3", "--words", "map,you",
+                                "--seconds", "1.2"])
+        XCTAssertEqual(data.status, 0, data.stderr)
+        let common = ["data.train=\(dir)/data/train.jsonl", "data.validation=\(dir)/data/validation.jsonl", "model.options.width=16",
+                      "model.options.embedding=8", "model.options.shifts=2", "train.epochs=2", "train.scheduler.warmup_steps=0"]
+        let (two, _) = try mpi(["-np", "2", "LORAKIT", "train", "recipes/av/sync.yaml", "data.batch_size=2", "output_dir=\(dir)/two"] + common)
+        XCTAssertEqual(two.status, 0, two.stderr)
+        let one = try lorakit(["train", "recipes/av/sync.yaml", "data.batch_size=4", "output_dir=\(dir)/one"] + common)
+        XCTAssertEqual(one.status, 0, one.stderr)
+        let (a, b) = (try losses("\(dir)/one"), try losses("\(dir)/two"))
+        XCTAssertEqual(a.count, 4)
+        XCTAssertEqual(a.count, b.count)
+        for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-4 * max(1, abs(x))) }
+        func lastValidation(_ run: String) throws -> [String: Double] {
+            let lines = try String(contentsOfFile: "\(dir)/\(run)/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+            let events = try lines.compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            return try XCTUnwrap(events.last { $0["event"] as? String == "validation" }?["metrics"] as? [String: Double])
+        }
+        let (va, vb) = (try lastValidation("one"), try lastValidation("two"))
+        for key in ["loss", "lse_d", "lse_c", "av_offset", "match_accuracy"] {
+            let x = try XCTUnwrap(va[key], key), y = try XCTUnwrap(vb[key], key)
+            XCTAssertEqual(x, y, accuracy: 1e-3 * max(1, abs(x)), key)
+        }
+    }
+
     func testARecipeThatDiffersBetweenRanksIsRefused() throws {
         let dir = temporaryDirectory()
         let (out, seconds) = try mpi(["-np", "1", "LORAKIT", "train", recipe, "output_dir=\(dir)/run", ":",
