@@ -167,25 +167,22 @@ final class DistributedTests: CLITestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(dir)/run/adapter"))
     }
 
-    /// A corrupt image that one rank's shard meets: that rank's error ends every rank.
+    /// A corrupt mouth frame in one clip (clip folders are checked when listed, frames read when a
+    /// clip is): only the rank whose shard holds the clip meets it, and its error ends every rank.
     func testARankThatFailsEndsTheJob() throws {
         let dir = temporaryDirectory()
-        for (c, name) in ["a", "b"].enumerated() {
-            try FileManager.default.createDirectory(atPath: "\(dir)/images/\(name)", withIntermediateDirectories: true)
-            for i in 0..<12 {
-                let pixels = (0..<(12 * 12 * 3)).map { Float(($0 * (c + 2) + i) % 7) / 7 }
-                try Image(height: 12, width: 12, channels: 3, pixels: pixels).writePNG(to: "\(dir)/images/\(name)/\(i).png")
-            }
-        }
-        // A PNG cut after its header: listed as an image, it fails only when the rank that draws it decodes it.
-        let png = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/images/b/0.png"))
-        try png.prefix(60).write(to: URL(fileURLWithPath: "\(dir)/images/b/broken.png"))
-        let (out, seconds) = try mpi(["-np", "2", "LORAKIT", "train", recipe, "data.format=image_folder", "data.train=\(dir)/images",
-                                      "data.options=null", "model.options={channels: 3}", "data.batch_size=4", "train.epochs=20", "hooks.early_stopping=null",
+        let data = try lorakit(["data", "av-speech", "--out", "\(dir)/data", "--count", "4", "--eval-count", "1", "--words", "map,you",
+                                "--seconds", "1.2"])
+        XCTAssertEqual(data.status, 0, data.stderr)
+        let frame = "\(dir)/data/train/clip_00007/frames/0005.png"
+        try Data(try Data(contentsOf: URL(fileURLWithPath: frame)).prefix(60)).write(to: URL(fileURLWithPath: frame))
+        let (out, seconds) = try mpi(["-np", "2", "LORAKIT", "train", "recipes/av/sync.yaml", "data.train=\(dir)/data/train.jsonl",
+                                      "data.validation=\(dir)/data/validation.jsonl", "model.options.width=16", "model.options.embedding=8",
+                                      "model.options.shifts=2", "data.batch_size=2", "train.epochs=20", "train.scheduler.warmup_steps=0",
                                       "output_dir=\(dir)/run"], timeout: 90)
         XCTAssertNotEqual(out.status, 0)
-        XCTAssertTrue(out.stderr.contains("broken.png"), out.stderr)
-        XCTAssertTrue(out.stderr.range(of: #"rank [01] of 2: error"#, options: .regularExpression) != nil, out.stderr)
+        XCTAssertTrue(out.stderr.contains("clip_00007/frames/0005.png"), out.stderr)
+        XCTAssertEqual(out.stderr.components(separatedBy: " of 2: error").count - 1, 1, "one rank failed, the other was ended: \(out.stderr)")
         XCTAssertLessThan(seconds, 90)
     }
 
