@@ -135,7 +135,8 @@ final class DistributedTests: CLITestCase {
         let data = try lorakit(["data", "av-speech", "--out", "\(dir)/data", "--count", "4", "--eval-count", "3", "--words", "map,you",
                                 "--seconds", "1.2"])
         XCTAssertEqual(data.status, 0, data.stderr)
-        let common = ["data.train=\(dir)/data/train.jsonl", "data.validation=\(dir)/data/validation.jsonl", "model.options.width=16",
+        let common = ["data.train=\(dir)/data/train.jsonl", "data.validation=\(dir)/data/validation.jsonl",
+                      "data.test=\(dir)/data/test.jsonl", "model.options.width=16",
                       "model.options.embedding=8", "model.options.shifts=2", "train.epochs=2", "train.scheduler.warmup_steps=0"]
         let (two, _) = try mpi(["-np", "2", "LORAKIT", "train", "recipes/av/sync.yaml", "data.batch_size=2", "output_dir=\(dir)/two"] + common)
         XCTAssertEqual(two.status, 0, two.stderr)
@@ -177,7 +178,8 @@ final class DistributedTests: CLITestCase {
         let frame = "\(dir)/data/train/clip_00007/frames/0005.png"
         try Data(try Data(contentsOf: URL(fileURLWithPath: frame)).prefix(60)).write(to: URL(fileURLWithPath: frame))
         let (out, seconds) = try mpi(["-np", "2", "LORAKIT", "train", "recipes/av/sync.yaml", "data.train=\(dir)/data/train.jsonl",
-                                      "data.validation=\(dir)/data/validation.jsonl", "model.options.width=16", "model.options.embedding=8",
+                                      "data.validation=\(dir)/data/validation.jsonl", "data.test=\(dir)/data/test.jsonl",
+                                      "model.options.width=16", "model.options.embedding=8",
                                       "model.options.shifts=2", "data.batch_size=2", "train.epochs=20", "train.scheduler.warmup_steps=0",
                                       "output_dir=\(dir)/run"], timeout: 90)
         XCTAssertNotEqual(out.status, 0)
