@@ -165,7 +165,7 @@ let package = Package(
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Demos", "TestSupport", "ImageModels", "TextModels",
                                                       "LanguageModels", "GGUF", "SafeTensors"]),
         .testTarget(name: "ServingTests", dependencies: [
-            "Serving", "Runtime", "Demos", "ImageModels", "LoRA", "TestSupport",
+            "Serving", "Runtime", "Demos", "ImageModels", "LanguageModels", "LoRA", "NN", "Tasks", "Tensor", "TestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -7,9 +7,9 @@ import Serving
 struct ServeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve the recipe's base model with any number of PEFT adapters over HTTP (JSON; see docs/openapi.yaml).",
+        abstract: "Serve the recipe's base model with any number of PEFT adapters over HTTP (JSON; see docs/openapi.yaml): predictions, or a decoder's generations.",
         discussion: """
-            One frozen base model answers POST /v1/predict for the base or any loaded adapter; requests for different \
+            One frozen base model answers POST /v1/predict (a decoder: POST /v1/generate) for the base or any loaded adapter; requests for different \
             adapters that wait together run as one batch (--batching mixed). Adapters load at start (--load NAME=DIR) \
             or at run time (POST /v1/adapters), from directories under --adapters only. Set LORAKIT_SERVE_TOKEN to \
             require 'Authorization: Bearer <token>' for loading and unloading. SIGTERM or SIGINT stop it after \
@@ -53,7 +53,9 @@ struct ServeCommand: ParsableCommand {
         c.batchWindow = batchWindowMs / 1000
         c.timeout = timeout
         c.maxBodyBytes = maxBodyMib << 20
-        let server = LoRAServer(served: try run.servedModel(), configuration: c)
+        // A decoder serves generations; any other task its predictions.
+        let server = try run.servedGenerator().map { LoRAServer(generator: $0, task: run.recipe.task, configuration: c) }
+            ?? LoRAServer(served: try run.servedModel(), configuration: c)
         let loads = load.map { item -> (String, String) in
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
             return (parts[0], parts[1])

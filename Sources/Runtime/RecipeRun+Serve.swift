@@ -41,3 +41,17 @@ extension RecipeRun {
         return ServedModel(module: model.module, predictor: predictor, task: recipe.task)
     }
 }
+
+extension RecipeRun {
+    /// The recipe's model as a generator when a registered generative format reads its weights
+    /// (a causal_lm recipe's GGUF or checkpoint), to serve generations with adapters; nil otherwise.
+    public func servedGenerator() throws -> AdapterServingGenerator? {
+        guard let weights = recipe.model.weights else { return nil }
+        let url = URL(fileURLWithPath: weights)
+        guard let format = registry.entries(GenerativeModels.self).first(where: { $0.entry.accepts(url) }) else { return nil }
+        guard let generator = try format.entry.load(url) as? AdapterServingGenerator else {
+            throw RunError("\(weights): this generative model takes no adapters, so it cannot be served with them")
+        }
+        return generator
+    }
+}

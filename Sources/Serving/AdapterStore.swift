@@ -2,6 +2,7 @@ import Foundation
 import LoRA
 import NN
 import Runtime
+import Tasks
 import Tensor
 
 /// What a server knows of a loaded adapter.
@@ -35,48 +36,44 @@ public struct ServeError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
-/// The adapters loaded on the served base model, by name. Loads and unloads change the model, so
-/// only the scheduler's worker, which also runs it, calls them; `adapters` and `info` are safe
-/// from any thread (a snapshot).
-///
-/// Loading is all or nothing: the adapter's files are checked against the model (targets that
-/// exist, shapes that fit, saved modules that can be routed per row) before it is kept; a failure
-/// leaves the model as it was. Adapters come only from directories under the adapter root.
-final class AdapterStore: @unchecked Sendable {
-    let served: ServedModel
-    /// The adapter root, absolute with symbolic links resolved; nil: no adapters can be loaded.
-    let root: URL?
-    private let lock = NSLock()
-    private var loaded: [AdapterInfo] = []
-    /// The loaded adapters, in load order.
-    var adapters: [AdapterInfo] { lock.withLock { loaded } }
-    /// The base model's values of every saved-module tensor an adapter has replaced so far.
-    private var baseSaved: [String: Tensor] = [:]
+/// The adapters a server holds on its one base, by name: loaded from under the adapter root, all or
+/// nothing, by the model thread; listed from any thread.
+protocol AdapterCatalog: AnyObject, Sendable {
+    var adapters: [AdapterInfo] { get }
+    func info(_ name: String) -> AdapterInfo?
+    @discardableResult func load(name: String, path: String) throws -> AdapterInfo
+    func unload(_ name: String) throws
+}
 
-    init(served: ServedModel, root: URL?) {
-        self.served = served
-        self.root = root.map { $0.standardizedFileURL.resolvingSymlinksInPath() }
-    }
+/// The adapter root and the directories under it.
+struct AdapterRoot {
+    /// Absolute, symbolic links resolved; nil: no adapters can be loaded.
+    let url: URL?
 
-    func info(_ name: String) -> AdapterInfo? { lock.withLock { loaded.first { $0.name == name } } }
+    init(_ root: URL?) { url = root.map { $0.standardizedFileURL.resolvingSymlinksInPath() } }
 
-    /// The directory `path` names under the root, refusing anything outside it.
+    /// The adapter directory `path` names under the root, refusing anything outside it.
     func resolve(_ path: String) throws -> URL {
-        guard let root else { throw ServeError(403, "this server loads no adapters: start it with --adapters DIR") }
+        guard let root = url else { throw ServeError(403, "this server loads no adapters: start it with --adapters DIR") }
         guard !path.isEmpty, !path.contains("\0") else { throw ServeError(400, "path: give a directory under the adapter root") }
-        let url = (path.hasPrefix("/") ? URL(fileURLWithPath: path) : root.appendingPathComponent(path))
+        let resolved = (path.hasPrefix("/") ? URL(fileURLWithPath: path) : root.appendingPathComponent(path))
             .standardizedFileURL.resolvingSymlinksInPath()
-        guard url.path == root.path || url.path.hasPrefix(root.path + "/") else {
+        guard resolved.path == root.path || resolved.path.hasPrefix(root.path + "/") else {
             throw ServeError(403, "path \(path) is outside the adapter root")
         }
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: resolved.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ServeError(404, "no adapter directory \(path) under the adapter root")
         }
-        guard FileManager.default.fileExists(atPath: url.appendingPathComponent(PEFTAdapterFile.configName).path) else {
+        guard FileManager.default.fileExists(atPath: resolved.appendingPathComponent(PEFTAdapterFile.configName).path) else {
             throw ServeError(422, "\(path) holds no \(PEFTAdapterFile.configName): not a PEFT adapter")
         }
-        return url
+        return resolved
+    }
+
+    func relative(_ dir: URL) -> String {
+        guard let root = url else { return dir.path }
+        return dir.path == root.path ? "." : String(dir.path.dropFirst(root.path.count + 1))
     }
 
     static func checkName(_ name: String) throws {
@@ -85,12 +82,46 @@ final class AdapterStore: @unchecked Sendable {
             throw ServeError(400, "adapter names are 1–64 letters, digits, '.', '_' or '-', not starting with '.' or '-'; got \"\(name)\"")
         }
     }
+}
+
+/// A thread-safe list of loaded adapters.
+final class AdapterList: @unchecked Sendable {
+    private let lock = NSLock()
+    private var loaded: [AdapterInfo] = []
+    var all: [AdapterInfo] { lock.withLock { loaded } }
+    func info(_ name: String) -> AdapterInfo? { lock.withLock { loaded.first { $0.name == name } } }
+    func add(_ info: AdapterInfo) { lock.withLock { loaded.append(info) } }
+    func remove(_ name: String) { lock.withLock { loaded.removeAll { $0.name == name } } }
+}
+
+/// The adapters loaded on the served base model, by name. Loads and unloads change the model, so
+/// only the scheduler's worker, which also runs it, calls them; `adapters` and `info` are safe
+/// from any thread (a snapshot).
+///
+/// Loading is all or nothing: the adapter's files are checked against the model (targets that
+/// exist, shapes that fit, saved modules that can be routed per row) before it is kept; a failure
+/// leaves the model as it was. Adapters come only from directories under the adapter root.
+final class AdapterStore: AdapterCatalog, @unchecked Sendable {
+    let served: ServedModel
+    let root: AdapterRoot
+    private let list = AdapterList()
+    /// The loaded adapters, in load order.
+    var adapters: [AdapterInfo] { list.all }
+    /// The base model's values of every saved-module tensor an adapter has replaced so far.
+    private var baseSaved: [String: Tensor] = [:]
+
+    init(served: ServedModel, root: URL?) {
+        self.served = served
+        self.root = AdapterRoot(root)
+    }
+
+    func info(_ name: String) -> AdapterInfo? { list.info(name) }
 
     @discardableResult
     func load(name: String, path: String) throws -> AdapterInfo {
-        try Self.checkName(name)
+        try AdapterRoot.checkName(name)
         guard info(name) == nil else { throw ServeError(409, "adapter \(name) is loaded; unload it first") }
-        let dir = try resolve(path)
+        let dir = try root.resolve(path)
         let config: LoRAConfig
         do { config = try PEFTAdapterFile.loadConfig(from: dir.path) } catch { throw ServeError(422, "\(error)") }
         // The model holds the base values of every saved module between requests: keep them.
@@ -111,10 +142,9 @@ final class AdapterStore: @unchecked Sendable {
             try? served.lora.deleteAdapter(name)
             throw ServeError(422, "adapter \(name) cannot be served: \(error)")
         }
-        let relative = root.map { dir.path == $0.path ? "." : String(dir.path.dropFirst($0.path.count + 1)) } ?? dir.path
-        let info = AdapterInfo(name: name, path: relative, rank: config.rank, alpha: Double(config.alpha),
+        let info = AdapterInfo(name: name, path: root.relative(dir), rank: config.rank, alpha: Double(config.alpha),
                                targetModules: config.targetModules, modulesToSave: config.modulesToSave)
-        lock.withLock { loaded.append(info) }
+        list.add(info)
         return info
     }
 
@@ -122,7 +152,7 @@ final class AdapterStore: @unchecked Sendable {
         guard info(name) != nil else { throw ServeError(404, "no adapter \(name) is loaded") }
         try served.lora.deleteAdapter(name)
         served.lora.unrouteSavedModules(of: name)
-        lock.withLock { loaded.removeAll { $0.name == name } }
+        list.remove(name)
     }
 
     /// The state keys of the modules `config` saves (trains in full).
@@ -133,5 +163,42 @@ final class AdapterStore: @unchecked Sendable {
             for (k, _) in module.stateDict() where !k.contains("adapters.") { keys.insert(path.isEmpty ? k : path + "." + k) }
         }
         return keys
+    }
+}
+
+/// The adapters of a served decoder (`AdapterServingGenerator`), switched per generation.
+final class GeneratorStore: AdapterCatalog, @unchecked Sendable {
+    let generator: AdapterServingGenerator
+    let root: AdapterRoot
+    private let list = AdapterList()
+    var adapters: [AdapterInfo] { list.all }
+
+    init(generator: AdapterServingGenerator, root: URL?) {
+        self.generator = generator
+        self.root = AdapterRoot(root)
+    }
+
+    func info(_ name: String) -> AdapterInfo? { list.info(name) }
+
+    @discardableResult
+    func load(name: String, path: String) throws -> AdapterInfo {
+        try AdapterRoot.checkName(name)
+        guard info(name) == nil else { throw ServeError(409, "adapter \(name) is loaded; unload it first") }
+        let dir = try root.resolve(path)
+        let config: LoRAConfig
+        do { config = try PEFTAdapterFile.loadConfig(from: dir.path) } catch { throw ServeError(422, "\(error)") }
+        do { _ = try generator.loadAdapter(name, from: dir) } catch {
+            throw ServeError(422, "adapter \(name) does not fit the served model: \(error)")
+        }
+        let info = AdapterInfo(name: name, path: root.relative(dir), rank: config.rank, alpha: Double(config.alpha),
+                               targetModules: config.targetModules, modulesToSave: config.modulesToSave)
+        list.add(info)
+        return info
+    }
+
+    func unload(_ name: String) throws {
+        guard info(name) != nil else { throw ServeError(404, "no adapter \(name) is loaded") }
+        try generator.unloadAdapter(name)
+        list.remove(name)
     }
 }

@@ -60,7 +60,9 @@ final class BatchScheduler: @unchecked Sendable {
         case admin(() -> Void)
     }
 
-    let store: AdapterStore
+    let catalog: AdapterCatalog
+    /// The task's batch predictions (classification servers); nil for a generator.
+    let predictor: ServingPredictor?
     let mode: BatchingMode
     let maxBatch: Int
     let maxQueue: Int
@@ -77,8 +79,9 @@ final class BatchScheduler: @unchecked Sendable {
     /// Called with each batch's rows as it runs.
     var onBatch: (@Sendable (Int) -> Void)?
 
-    init(store: AdapterStore, mode: BatchingMode, maxBatch: Int, maxQueue: Int, window: TimeInterval) {
-        self.store = store
+    init(catalog: AdapterCatalog, predictor: ServingPredictor?, mode: BatchingMode, maxBatch: Int, maxQueue: Int, window: TimeInterval) {
+        self.catalog = catalog
+        self.predictor = predictor
         self.mode = mode
         self.maxBatch = max(1, maxBatch)
         self.maxQueue = max(1, maxQueue)
@@ -124,9 +127,18 @@ final class BatchScheduler: @unchecked Sendable {
 
     /// Runs `body` on the worker between batches.
     func admin<T: Sendable>(_ body: @escaping () throws -> T) async throws -> T {
+        try await work(body).value()
+    }
+
+    /// Queues `body` for the worker; the promise answers with its result, unless something else
+    /// (a timeout) answers first, in which case it is not run.
+    func work<T: Sendable>(_ body: @escaping () throws -> T) -> Promise<T> {
         let promise = Promise<T>()
-        enqueue(.admin { promise.complete(Result { try body() }) })
-        return try await promise.value()
+        enqueue(.admin {
+            guard !promise.isComplete else { return }
+            promise.complete(Result { try body() })
+        })
+        return promise
     }
 
     private func enqueue(_ work: Work) {
@@ -179,7 +191,7 @@ final class BatchScheduler: @unchecked Sendable {
         // fail.
         var live: [Job] = []
         for job in jobs where !job.promise.isComplete {
-            if let name = job.adapter, store.info(name) == nil {
+            if let name = job.adapter, catalog.info(name) == nil {
                 job.promise.complete(.failure(ServeError(404, "no adapter \(name) is loaded")))
             } else {
                 live.append(job)
@@ -210,7 +222,8 @@ final class BatchScheduler: @unchecked Sendable {
             }.map { rows[$0.element] }
             do {
                 let predictions = try LoRARouting.withRows(members.map(\.adapter)) {
-                    try store.served.predictor.predict(members.map(\.item), members.map(\.input))
+                    guard let predictor else { throw ServeError(400, "this server generates text: POST /v1/generate") }
+                    return try predictor.predict(members.map(\.item), members.map(\.input))
                 }
                 for (row, p) in zip(members, predictions) { answers[row.job][row.index] = p }
             } catch {

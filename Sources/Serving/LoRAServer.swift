@@ -40,10 +40,14 @@ public struct ServeConfiguration: Sendable {
 /// - `GET /health`; `GET /metrics` (Prometheus text: requests by endpoint and status, latency
 ///   histogram, queue depth, batch rows, adapters loaded).
 /// Errors are JSON `{"error": message}` with a 4xx or 5xx status naming the problem.
-public final class LoRAServer: Sendable {
+public final class LoRAServer: @unchecked Sendable {
     let configuration: ServeConfiguration
     let scheduler: BatchScheduler
-    let store: AdapterStore
+    let catalog: AdapterCatalog
+    let predictor: ServingPredictor?
+    let generator: AdapterServingGenerator?
+    let task: String
+    let pendingGenerations = Counter()
     let metrics = PrometheusCollectorRegistry()
     let queueDepth: Gauge
     let adaptersLoaded: Gauge
@@ -51,12 +55,28 @@ public final class LoRAServer: Sendable {
     let textInputs: Bool
     let inputDirectory: URL
 
-    public init(served: ServedModel, configuration: ServeConfiguration) {
+    /// A server of the recipe task's predictions (classification) with routed adapters.
+    public convenience init(served: ServedModel, configuration: ServeConfiguration) {
+        self.init(catalog: AdapterStore(served: served, root: configuration.adapterRoot), predictor: served.predictor,
+                  generator: nil, task: served.task, configuration: configuration)
+    }
+
+    /// A server of a decoder's generations (`POST /v1/generate`), one adapter per request.
+    public convenience init(generator: AdapterServingGenerator, task: String, configuration: ServeConfiguration) {
+        self.init(catalog: GeneratorStore(generator: generator, root: configuration.adapterRoot), predictor: nil,
+                  generator: generator, task: task, configuration: configuration)
+    }
+
+    init(catalog: AdapterCatalog, predictor: ServingPredictor?, generator: AdapterServingGenerator?, task: String,
+         configuration: ServeConfiguration) {
         self.configuration = configuration
-        store = AdapterStore(served: served, root: configuration.adapterRoot)
-        scheduler = BatchScheduler(store: store, mode: configuration.batching, maxBatch: configuration.maxBatch,
+        self.catalog = catalog
+        self.predictor = predictor
+        self.generator = generator
+        self.task = task
+        scheduler = BatchScheduler(catalog: catalog, predictor: predictor, mode: configuration.batching, maxBatch: configuration.maxBatch,
                                    maxQueue: configuration.maxQueue, window: configuration.batchWindow)
-        textInputs = served.predictor.textInputs
+        textInputs = predictor?.textInputs ?? true
         queueDepth = metrics.makeGauge(descriptor: .init(namespace: "lorakit", metricName: "queue", unitName: "depth",
                                                          helpText: "rows waiting for the model"))
         adaptersLoaded = metrics.makeGauge(descriptor: .init(namespace: "lorakit", metricName: "adapters", unitName: "loaded",
@@ -73,9 +93,9 @@ public final class LoRAServer: Sendable {
 
     /// Loads an adapter before the server starts (`--load NAME=PATH`).
     public func load(name: String, path: String) async throws -> AdapterInfo {
-        let store = self.store
-        let info = try await scheduler.admin { try store.load(name: name, path: path) }
-        adaptersLoaded.set(Double(store.adapters.count))
+        let catalog = self.catalog
+        let info = try await scheduler.admin { try catalog.load(name: name, path: path) }
+        adaptersLoaded.set(Double(catalog.adapters.count))
         return info
     }
 
@@ -106,7 +126,7 @@ public final class LoRAServer: Sendable {
     func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.get("health") { [self] _, _ in
-            try json(["status": "ok", "task": store.served.task, "adapters": String(store.adapters.count)] as [String: String])
+            try json(["status": "ok", "task": task, "adapters": String(catalog.adapters.count)] as [String: String])
         }
         router.get("metrics") { [self] _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
@@ -114,7 +134,7 @@ public final class LoRAServer: Sendable {
         }
         router.get("v1/adapters") { [self] _, _ in
             try await handle("list") {
-                try json(["adapters": store.adapters])
+                try json(["adapters": catalog.adapters])
             }
         }
         router.post("v1/adapters") { [self] request, _ in
@@ -129,14 +149,17 @@ public final class LoRAServer: Sendable {
             try await handle("unload") {
                 try authorize(request)
                 let name = context.parameters.get("name") ?? ""
-                let store = self.store
-                try await scheduler.admin { try store.unload(name) }
-                adaptersLoaded.set(Double(store.adapters.count))
+                let catalog = self.catalog
+                try await scheduler.admin { try catalog.unload(name) }
+                adaptersLoaded.set(Double(catalog.adapters.count))
                 return Response(status: .noContent)
             }
         }
         router.post("v1/predict") { [self] request, _ in
             try await handle("predict") { try await predict(request) }
+        }
+        router.post("v1/generate") { [self] request, _ in
+            try await handle("generate") { try await generate(request) }
         }
         return router
     }
@@ -150,13 +173,14 @@ public final class LoRAServer: Sendable {
     }
 
     func predict(_ request: Request) async throws -> Response {
+        guard let predictor else { throw ServeError(400, "this server generates text (task \(task)): POST /v1/generate") }
         let body = try await decode(PredictRequest.self, request)
         guard !body.inputs.isEmpty else { throw ServeError(400, "inputs: give at least one input") }
         guard body.inputs.count <= configuration.maxBatch else {
             throw ServeError(413, "inputs: \(body.inputs.count) inputs, at most \(configuration.maxBatch) per request")
         }
-        if let name = body.adapter, store.info(name) == nil { throw ServeError(404, "no adapter \(name) is loaded") }
-        let items = try await read(body.inputs)
+        if let name = body.adapter, catalog.info(name) == nil { throw ServeError(404, "no adapter \(name) is loaded") }
+        let items = try await read(body.inputs, predictor: predictor)
         let promise = Promise<[Prediction]>()
         try scheduler.submit(.init(adapter: body.adapter, items: items.map(\.0), inputs: items.map(\.1), promise: promise))
         let timeout = configuration.timeout
@@ -174,8 +198,8 @@ public final class LoRAServer: Sendable {
     }
 
     /// Each input read as the model's item (images decoded off the event loop).
-    func read(_ inputs: [PredictRequest.Input]) async throws -> [(Tensor, String)] {
-        let predictor = store.served.predictor, directory = inputDirectory, textInputs = self.textInputs
+    func read(_ inputs: [PredictRequest.Input], predictor: ServingPredictor) async throws -> [(Tensor, String)] {
+        let directory = inputDirectory, textInputs = self.textInputs
         return try await withCheckedThrowingContinuation { c in
             DispatchQueue.global().async {
                 c.resume(with: Result {
@@ -200,6 +224,86 @@ public final class LoRAServer: Sendable {
                 })
             }
         }
+    }
+
+    /// `POST /v1/generate`: `{"adapter", one of "prompt" | "user" (with "system") | "messages",
+    /// "max_tokens", "temperature", "top_k", "top_p", "seed", "stop"}`; answered as
+    /// `lorakit generate --json` answers. Generations run one at a time on the model thread.
+    struct GenerateRequest: Decodable {
+        var adapter: String?
+        var prompt: String?
+        var user: String?
+        var system: String?
+        var messages: [ChatMessage]?
+        var maxTokens: Int?
+        var temperature: Double?
+        var topK: Int?
+        var topP: Double?
+        var seed: UInt64?
+        var stop: [String]?
+
+        enum CodingKeys: String, CodingKey {
+            case adapter, prompt, user, system, messages, temperature, seed, stop
+            case maxTokens = "max_tokens", topK = "top_k", topP = "top_p"
+        }
+
+        func input() throws -> GenerationInput {
+            switch (prompt, user, messages) {
+            case let (prompt?, nil, nil): return .text(prompt)
+            case let (nil, user?, nil):
+                return .chat((system.map { [ChatMessage(role: "system", content: $0)] } ?? []) + [ChatMessage(role: "user", content: user)])
+            case let (nil, nil, messages?) where !messages.isEmpty: return .chat(messages)
+            default: throw ServeError(400, "give exactly one of \"prompt\", \"user\" or a non-empty \"messages\"")
+            }
+        }
+    }
+
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = 0
+        /// Adds one unless that would pass `limit`; returns whether it did.
+        func acquire(limit: Int) -> Bool { lock.withLock { value < limit ? { value += 1; return true }() : false } }
+        func release() { lock.withLock { value -= 1 } }
+    }
+
+    func generate(_ request: Request) async throws -> Response {
+        guard let generator else { throw ServeError(400, "this server predicts (task \(task)): POST /v1/predict") }
+        let body = try await decode(GenerateRequest.self, request)
+        let input = try body.input()
+        var settings = GenerationSettings(maxTokens: body.maxTokens ?? 128, temperature: body.temperature ?? 0, topK: body.topK,
+                                          topP: body.topP, seed: body.seed ?? 0, stop: body.stop ?? [])
+        settings.maxTokens = min(settings.maxTokens, 4096)
+        if let problem = settings.problem { throw ServeError(400, problem) }
+        if let name = body.adapter, catalog.info(name) == nil { throw ServeError(404, "no adapter \(name) is loaded") }
+        guard pendingGenerations.acquire(limit: configuration.maxQueue) else {
+            throw ServeError(503, "\(configuration.maxQueue) generations are waiting", retryAfter: 1)
+        }
+        defer { pendingGenerations.release() }
+        let adapter = body.adapter
+        let promise = scheduler.work { () throws -> GenerationResult in
+            try generator.useAdapter(adapter)
+            do { return try generator.generate(input, settings: settings) { _ in } } catch { throw ServeError(422, "\(error)") }
+        }
+        let timeout = configuration.timeout
+        let timer = Task {
+            try await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
+            promise.complete(.failure(ServeError(504, "no answer within \(timeout) s")))
+        }
+        defer { timer.cancel() }
+        let result = try await promise.value()
+        let reason: String
+        switch result.stopReason {
+        case .maxTokens: reason = "max_tokens"
+        case let .endToken(token): reason = "end_token:\(token)"
+        case let .stopString(text): reason = "stop_string:\(text)"
+        }
+        let object: [String: JSONValue] = [
+            "adapter": adapter.map { .string($0) } ?? .null, "text": .string(result.text), "tokens": .array(result.tokens.map { .integer($0) }),
+            "prompt_tokens": .integer(result.promptTokens), "stop_reason": .string(reason),
+            "time_to_first_token_s": .number(result.timeToFirstToken), "seconds": .number(result.seconds),
+            "tokens_per_s": .number(result.tokensPerSecond),
+        ]
+        return try json(object)
     }
 
     // MARK: - Helpers

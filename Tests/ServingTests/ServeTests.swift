@@ -280,7 +280,7 @@ final class ServeTests: XCTestCase {
         let document = try XCTUnwrap(try Yams.load(yaml: text) as? [String: Any])
         let paths = try XCTUnwrap(document["paths"] as? [String: Any])
         for (method, path) in [("get", "/health"), ("get", "/metrics"), ("post", "/v1/predict"), ("get", "/v1/adapters"),
-                               ("post", "/v1/adapters"), ("delete", "/v1/adapters/{name}")] {
+                               ("post", "/v1/adapters"), ("delete", "/v1/adapters/{name}"), ("post", "/v1/generate")] {
             XCTAssertNotNil((paths[path] as? [String: Any])?[method], "\(method) \(path) is not in docs/openapi.yaml")
         }
         for (method, path, status) in observed {

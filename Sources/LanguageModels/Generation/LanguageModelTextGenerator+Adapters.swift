@@ -29,4 +29,10 @@ extension LanguageModelTextGenerator: AdapterServingGenerator where Model: Modul
         guard let adapters else { throw LoRAError.unknownAdapter(name, available: []) }
         try adapters.setActiveAdapters([name])
     }
+
+    public func unloadAdapter(_ name: String) throws {
+        guard let adapters, adapters.adapterNames.contains(name) else { throw LoRAError.unknownAdapter(name, available: adapterNames) }
+        if adapters.activeAdapters.contains(name) { try adapters.setActiveAdapters([]) }
+        try adapters.deleteAdapter(name)
+    }
 }

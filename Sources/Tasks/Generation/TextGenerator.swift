@@ -25,6 +25,8 @@ public protocol AdapterServingGenerator: TextGenerator {
     var adapterNames: [String] { get }
     /// The adapter later generations use; nil for the base alone.
     func useAdapter(_ name: String?) throws
+    /// Removes a loaded adapter (the base alone runs if it was the one in use).
+    func unloadAdapter(_ name: String) throws
 }
 
 /// What to continue.
