@@ -281,7 +281,7 @@ public final class LoRAServer: @unchecked Sendable {
         defer { pendingGenerations.release() }
         let adapter = body.adapter
         let promise = scheduler.work { () throws -> GenerationResult in
-            try generator.useAdapter(adapter)
+            do { try generator.useAdapter(adapter) } catch { throw ServeError(404, "no adapter \(adapter ?? "") is loaded") }
             do { return try generator.generate(input, settings: settings) { _ in } } catch { throw ServeError(422, "\(error)") }
         }
         let timeout = configuration.timeout
