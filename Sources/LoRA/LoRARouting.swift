@@ -47,6 +47,7 @@ public enum LoRARouting {
         if order.elementsEqual(0..<order.count) { return joined }
         var inverse = [Int](repeating: 0, count: order.count)
         for (position, row) in order.enumerated() { inverse[row] = position }
+        // Cannot fail: `inverse` is a permutation of the joined rows.
         return try! joined.indexSelect(axis: 0, indices: inverse)
     }
 
@@ -54,6 +55,7 @@ public enum LoRARouting {
     static func rows(_ x: Tensor, _ rows: [Int]) -> Tensor {
         if rows.count == x.shape[0] { return x }
         if let first = rows.first, rows.last == first + rows.count - 1 { return x.slice(axis: 0, start: first, end: first + rows.count) }
+        // Cannot fail: `routing(forRows:)` gave one route per row of `x`, so the indices are its rows.
         return try! x.indexSelect(axis: 0, indices: rows)
     }
 }
@@ -102,6 +104,8 @@ extension RoutedSavedModule {
 
     func use(_ route: String?) {
         guard route != loadedRoute else { return }
+        // Cannot fail: every variant is the module's own state with values checked to fit it
+        // (`routeSavedModules`).
         try! load(route.flatMap { variants[$0] } ?? baseState, strict: true)
         loadedRoute = route
     }
@@ -182,6 +186,15 @@ extension LoRAModel {
             case let m as LayerNorm: plan.append((path, RoutedLayerNorm(m)))
             case let m?: throw LoRAError.unsupported(key: path, reason: "a saved module of type \(type(of: m)) cannot be routed per row")
             case nil: throw LoRAError.unsupported(key: path, reason: "no such module")
+            }
+        }
+        // Every value fits its module (so that switching values in a forward pass cannot fail).
+        for (path, routed) in plan {
+            for (key, value) in byModule[path] ?? [:] {
+                guard let base = routed.baseState[key] else {
+                    throw LoRAError.unsupported(key: path + "." + key, reason: "the module has no such tensor")
+                }
+                guard base.shape == value.shape else { throw LoRAError.shapeMismatch(key: path + "." + key, expected: base.shape, got: value.shape) }
             }
         }
         for (path, routed) in plan {

@@ -76,6 +76,20 @@ struct AdapterRoot {
         return dir.path == root.path ? "." : String(dir.path.dropFirst(root.path.count + 1))
     }
 
+    /// The directory and configuration of an adapter about to load as `name` into `list`:
+    /// a valid, unused name and a PEFT adapter under the root.
+    func prepare(name: String, path: String, list: AdapterList) throws -> (dir: URL, config: LoRAConfig) {
+        try Self.checkName(name)
+        guard list.info(name) == nil else { throw ServeError(409, "adapter \(name) is loaded; unload it first") }
+        let dir = try resolve(path)
+        do { return (dir, try PEFTAdapterFile.loadConfig(from: dir.path)) } catch { throw ServeError(422, "\(error)") }
+    }
+
+    func info(_ name: String, _ dir: URL, _ config: LoRAConfig) -> AdapterInfo {
+        AdapterInfo(name: name, path: relative(dir), rank: config.rank, alpha: Double(config.alpha),
+                    targetModules: config.targetModules, modulesToSave: config.modulesToSave)
+    }
+
     static func checkName(_ name: String) throws {
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
         guard (1...64).contains(name.count), name.allSatisfy(allowed.contains), name.first != ".", name.first != "-" else {
@@ -119,11 +133,7 @@ final class AdapterStore: AdapterCatalog, @unchecked Sendable {
 
     @discardableResult
     func load(name: String, path: String) throws -> AdapterInfo {
-        try AdapterRoot.checkName(name)
-        guard info(name) == nil else { throw ServeError(409, "adapter \(name) is loaded; unload it first") }
-        let dir = try root.resolve(path)
-        let config: LoRAConfig
-        do { config = try PEFTAdapterFile.loadConfig(from: dir.path) } catch { throw ServeError(422, "\(error)") }
+        let (dir, config) = try root.prepare(name: name, path: path, list: list)
         // The model holds the base values of every saved module between requests: keep them.
         let savedKeys = savedKeys(config)
         let state = served.module.stateDict()
@@ -142,8 +152,7 @@ final class AdapterStore: AdapterCatalog, @unchecked Sendable {
             try? served.lora.deleteAdapter(name)
             throw ServeError(422, "adapter \(name) cannot be served: \(error)")
         }
-        let info = AdapterInfo(name: name, path: root.relative(dir), rank: config.rank, alpha: Double(config.alpha),
-                               targetModules: config.targetModules, modulesToSave: config.modulesToSave)
+        let info = root.info(name, dir, config)
         list.add(info)
         return info
     }
@@ -182,16 +191,11 @@ final class GeneratorStore: AdapterCatalog, @unchecked Sendable {
 
     @discardableResult
     func load(name: String, path: String) throws -> AdapterInfo {
-        try AdapterRoot.checkName(name)
-        guard info(name) == nil else { throw ServeError(409, "adapter \(name) is loaded; unload it first") }
-        let dir = try root.resolve(path)
-        let config: LoRAConfig
-        do { config = try PEFTAdapterFile.loadConfig(from: dir.path) } catch { throw ServeError(422, "\(error)") }
+        let (dir, config) = try root.prepare(name: name, path: path, list: list)
         do { _ = try generator.loadAdapter(name, from: dir) } catch {
             throw ServeError(422, "adapter \(name) does not fit the served model: \(error)")
         }
-        let info = AdapterInfo(name: name, path: root.relative(dir), rank: config.rank, alpha: Double(config.alpha),
-                               targetModules: config.targetModules, modulesToSave: config.modulesToSave)
+        let info = root.info(name, dir, config)
         list.add(info)
         return info
     }

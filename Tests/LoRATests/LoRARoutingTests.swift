@@ -104,5 +104,10 @@ final class LoRARoutingTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("embedding"), "\($0)")
         }
         XCTAssertFalse(net.fc is RoutedLinear, "nothing replaced")
+        // A value that does not fit its module is refused before anything is replaced.
+        XCTAssertThrowsError(try lora.routeSavedModules(of: "a", values: ["fc.weight": Tensor.zeros([3, 3])])) {
+            XCTAssertTrue("\($0)".contains("fc.weight"), "\($0)")
+        }
+        XCTAssertFalse(net.fc is RoutedLinear, "nothing replaced")
     }
 }
