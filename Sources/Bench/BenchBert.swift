@@ -39,6 +39,8 @@ struct BenchBertCommand: ParsableCommand {
     @Option(help: "Tokens per sequence.") var sequence = 128
     @Option(help: "Encoder layers (12 for BERT-base; fewer for a quick run).") var layers = 12
     @Option(help: "Vocabulary size (30522 for BERT-base; smaller for a quick run).") var vocabulary = 30522
+    @Option(help: "Arithmetic of the frozen layers: f32, or bf16 on the CPU's bf16 units (f32 with a notice without them).")
+    var precision: ComputePrecision = .float32
 
     /// Runs one mode in this process and prints its result as one JSON object.
     @Option(help: .hidden) var child: String?
@@ -59,7 +61,7 @@ struct BenchBertCommand: ParsableCommand {
 
     func run() throws {
         if let child {
-            print(try BenchProcess.json([try BertStepBenchmark(settings: self).run(mode: child)]))
+            print(try BenchProcess.json([try precision.benchmarking { try BertStepBenchmark(settings: self).run(mode: child) }]))
             return
         }
         var results: [ModelBenchResult] = []
@@ -67,11 +69,12 @@ struct BenchBertCommand: ParsableCommand {
             results += try BenchProcess.runChild([
                 "bench", "bert", "--child", mode, "--steps", "\(steps)", "--warmup", "\(warmup)",
                 "--threads", "\(threads)", "--batch", "\(batch)", "--sequence", "\(sequence)",
-                "--layers", "\(layers)", "--vocabulary", "\(vocabulary)",
+                "--layers", "\(layers)", "--vocabulary", "\(vocabulary)", "--precision", precision.rawValue,
             ])
         }
         try BenchProcess.report(results, json: json, title: "BERT-base shape (\(layers) layers), batch \(batch) × \(sequence) tokens, "
-                                + "\(threads) threads, median of \(steps) steps after \(warmup) warm-up steps, each mode in its own process")
+                                + "\(threads) threads, median of \(steps) steps after \(warmup) warm-up steps, each mode in its own process, "
+                                + "precision \(precision.rawValue)")
     }
 }
 

@@ -29,6 +29,8 @@ struct BenchResNetCommand: ParsableCommand {
     @Option(help: "LoRA rank.") var rank = 16
     @Option(help: "Timed steps; the median is reported.") var repeats = 5
     @Option(help: "Untimed warm-up steps.") var warmup = 2
+    @Option(help: "Arithmetic of the frozen layers: f32, or bf16 on the CPU's bf16 units (f32 with a notice without them).")
+    var precision: ComputePrecision = .float32
     @Option(help: "Comma-separated modes (default: lora,full,probe).") var modes: String?
     @Flag(help: "Also time batch-1 inference of the base and the merged LoRA model.") var inference = false
     @Flag(help: "Print one JSON array instead of a table.") var json = false
@@ -50,11 +52,11 @@ struct BenchResNetCommand: ParsableCommand {
 
     func run() throws {
         if interleave {
-            try measureInterleaved()
+            try precision.benchmarking { try measureInterleaved() }
             return
         }
         if let mode = childMode {
-            let results = mode == "inference" ? try measureInference() : [try measure(mode: mode)]
+            let results = try precision.benchmarking { mode == "inference" ? try measureInference() : [try measure(mode: mode)] }
             print(try BenchProcess.json(results))
             return
         }
@@ -67,10 +69,12 @@ struct BenchResNetCommand: ParsableCommand {
             results += try BenchProcess.runChild([
                 "bench", "resnet34", "--child-mode", mode, "--size", "\(size)", "--batch", "\(batch)",
                 "--threads", "\(threads)", "--rank", "\(rank)", "--repeats", "\(repeats)", "--warmup", "\(warmup)",
+                "--precision", precision.rawValue,
             ])
         }
         try BenchProcess.report(results, json: json, title:
-            "ResNet-34 at \(size)×\(size), batch \(batch) (inference: batch 1), \(threads) threads, median of \(repeats)")
+            "ResNet-34 at \(size)×\(size), batch \(batch) (inference: batch 1), \(threads) threads, median of \(repeats), "
+            + "precision \(precision.rawValue)")
     }
 
     /// LoRA and full fine-tuning steps alternated in this process, so that a slower or faster

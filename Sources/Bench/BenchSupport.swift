@@ -1,3 +1,5 @@
+import ArgumentParser
+import Tensor
 import Foundation
 
 /// What a model benchmark reports for one mode (the `--json` schema of `lorakit bench resnet34`
@@ -139,5 +141,18 @@ enum BenchError: Error, CustomStringConvertible {
         case let .unknownMode(mode, known):
             return "unknown benchmark mode '\(mode)' (known: \(known.joined(separator: ", ")))"
         }
+    }
+}
+
+extension ComputePrecision: ExpressibleByArgument {}
+
+extension ComputePrecision {
+    /// Runs `body` in this precision, first printing the fallback notice (to standard error)
+    /// where the CPU has no bf16 units.
+    func benchmarking<R>(_ body: () throws -> R) rethrows -> R {
+        if let notice = ComputePrecision.fallbackNotice(for: self) {
+            FileHandle.standardError.write(Data((notice + "\n").utf8))
+        }
+        return try withComputePrecision(self, body)
     }
 }

@@ -1,4 +1,5 @@
 import LoRA
+import Tensor
 import Training
 
 /// The keys each section allows, in the order `yaml()` writes them.
@@ -11,7 +12,7 @@ enum RecipeKeys {
                        "text_column", "validation_fraction", "bad_files", "transforms", "batch_size", "eval_batch_size",
                        "prefetch", "read_threads", "options"]
     static let train = ["mode", "epochs", "max_steps", "optimizer", "scheduler", "gradient_accumulation",
-                        "clip_grad_norm", "seed", "threads", "label_smoothing", "init_adapter"]
+                        "clip_grad_norm", "seed", "threads", "label_smoothing", "init_adapter", "precision"]
     static let optimizer = ["name", "lr", "weight_decay", "momentum", "nesterov", "betas", "eps", "groups"]
     static let group = ["name", "patterns", "lr", "weight_decay"]
     static let scheduler = ["name", "warmup_steps", "step_size", "gamma", "min_lr_ratio"]
@@ -119,7 +120,8 @@ extension Recipe {
             seed: try s.value("seed", default: RecipeDefaults.seed, d.unsigned),
             threads: try s.optional("threads", d.int),
             labelSmoothing: try s.value("label_smoothing", default: RecipeDefaults.labelSmoothing, d.double),
-            initAdapter: try s.optional("init_adapter", d.path))
+            initAdapter: try s.optional("init_adapter", d.path),
+            precision: try s.value("precision", default: .float32, d.choice(ComputePrecision.allCases)))
     }
 
     private static func decodeOptimizer(_ s: SectionReader, _ d: RecipeDecoder) throws -> OptimizerSettings {

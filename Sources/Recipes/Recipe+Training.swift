@@ -1,3 +1,4 @@
+import Tensor
 import Training
 
 extension Recipe {
@@ -33,12 +34,16 @@ extension Recipe {
         /// A PEFT adapter directory whose factors start the run's adapter (transfer from a related
         /// task), instead of the `lora.init` initialisation.
         public var initAdapter: String?
+        /// The arithmetic of frozen layers (`ComputePrecision`): f32, or bf16 on CPUs with bf16
+        /// units (f32 with a notice elsewhere). Used by training, evaluation, predict and serve.
+        public var precision: ComputePrecision
 
         public init(mode: Mode = .lora, epochs: Int? = nil, maxSteps: Int? = nil,
                     optimizer: OptimizerSettings = OptimizerSettings(), scheduler: SchedulerSettings = SchedulerSettings(),
                     gradientAccumulation: Int = RecipeDefaults.gradientAccumulation, clipGradNorm: Double? = nil,
                     seed: UInt64 = RecipeDefaults.seed, threads: Int? = nil,
-                    labelSmoothing: Double = RecipeDefaults.labelSmoothing, initAdapter: String? = nil) {
+                    labelSmoothing: Double = RecipeDefaults.labelSmoothing, initAdapter: String? = nil,
+                    precision: ComputePrecision = .float32) {
             self.mode = mode
             self.epochs = epochs
             self.maxSteps = maxSteps
@@ -50,6 +55,7 @@ extension Recipe {
             self.threads = threads
             self.labelSmoothing = labelSmoothing
             self.initAdapter = initAdapter
+            self.precision = precision
         }
     }
 

@@ -1,4 +1,5 @@
 import LoRA
+import Tensor
 import Training
 
 extension Recipe {
@@ -112,6 +113,7 @@ extension Recipe.TrainingSettings {
         add(&e, "threads", threads, int)
         e.append(("label_smoothing", num(labelSmoothing)))
         add(&e, "init_adapter", initAdapter, str)
+        e.append(("precision", str(precision.rawValue)))
         return e
     }
 }

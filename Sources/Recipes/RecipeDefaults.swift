@@ -62,6 +62,7 @@ import Training
 /// | `train.seed` | int ≥ 0 | `0` |
 /// | `train.threads` | int ≥ 1 | — (all cores) |
 /// | `train.label_smoothing` | float in [0, 1) | `0` |
+/// | `train.precision` | `f32` \| `bf16` (frozen layers on the CPU's bf16 units; f32 with a notice without them) | `f32` |
 /// | `train.init_adapter` | path of a PEFT adapter directory (LoRA mode) | — (`lora.init`) |
 /// | `eval.metrics` | [string] (metric registry) | `[]` (the loss is always reported) |
 /// | `eval.every_steps` | int ≥ 1 | — |

@@ -24,7 +24,7 @@ extension RecipeRun {
     ///   - resume: continue from the last complete checkpoint in the output directory.
     ///   - force: with `resume`, accept a recipe that differs from the checkpoint's.
     public func train(resume: Bool = false, force: Bool = false) throws -> TrainResult {
-        try train(try task(), resume: resume, force: force)
+        try inRecipePrecision { try train(try task(), resume: resume, force: force) }
     }
 
     private func train<T: RecipeTask>(_ task: T, resume: Bool, force: Bool) throws -> TrainResult {
@@ -114,7 +114,8 @@ extension RecipeRun {
             try session.writeRunFiles(to: output)
         }
         log("training \(recipe.model.architecture) (\(t.mode.rawValue)): \(module.trainableParameterCount) of "
-            + "\(module.parameterCount) parameters trainable, \(totalSteps) steps")
+            + "\(module.parameterCount) parameters trainable, \(totalSteps) steps"
+            + (ComputePrecision.effective == .bfloat16 ? ", frozen layers in bf16" : ""))
         MemoryPool.resetPeak()
         let summary = try trainer.fit(resumingFrom: resumeFrom, force: force)
         let peak = MemoryPool.peakBytes

@@ -12,7 +12,7 @@ extension RecipeRun {
     /// - Throws: `RunError` when the chosen model's files are missing or the split has no data;
     ///   the task's and the data's errors naming the file, line or shape.
     public func evaluate(_ choice: ModelChoice = .run, split: DataRole = .validation) throws -> [String: Double] {
-        try evaluate(try task(), choice, split)
+        try inRecipePrecision { try evaluate(try task(), choice, split) }
     }
 
     /// Predictions of the chosen model for `inputs` (image files, texts, or files of texts, as the
@@ -20,7 +20,15 @@ extension RecipeRun {
     /// - Throws: `RunError` when the chosen model's files are missing; `PredictionError` naming an
     ///   input that cannot be read.
     public func predict(_ inputs: [String], with choice: ModelChoice = .run) throws -> [Prediction] {
-        try predict(try task(), inputs, choice)
+        try inRecipePrecision { try predict(try task(), inputs, choice) }
+    }
+
+    /// Runs `body` in the recipe's compute precision (`train.precision`; f32 with a one-line
+    /// notice, logged, where the CPU has no bf16 units).
+    func inRecipePrecision<R>(_ body: () throws -> R) rethrows -> R {
+        let precision = recipe.train.precision
+        if let notice = ComputePrecision.fallbackNotice(for: precision) { log(notice) }
+        return try withComputePrecision(precision, body)
     }
 
     /// Merges `adapter` into the base weights and writes them to `file` as the task writes merged

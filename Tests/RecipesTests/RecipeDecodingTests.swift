@@ -1,6 +1,7 @@
 import Foundation
 import LoRA
 import Recipes
+import Tensor
 import Training
 import XCTest
 
@@ -12,6 +13,18 @@ final class RecipeDecodingTests: XCTestCase {
 
     private func load(_ yaml: String, file: String = "recipes/run.yaml", overrides: [String] = []) throws -> LoadedRecipe {
         try RecipeLoader(workingDirectory: directory.path).load(yaml: yaml, path: file, overrides: overrides)
+    }
+
+    /// `train.precision` takes f32 or bf16, from the file or the command line; anything else is
+    /// refused naming the key, with the nearest choice.
+    func testPrecisionDecodesAndRefusesTypos() throws {
+        let yaml = ExampleRecipes.retinaLoRA
+        XCTAssertEqual(try load(yaml, overrides: ["train.precision=bf16"]).recipe.train.precision, .bfloat16)
+        XCTAssertEqual(try load(yaml, overrides: ["train.precision=f32"]).recipe.train.precision, .float32)
+        XCTAssertThrowsError(try load(yaml, overrides: ["train.precision=bf61"])) { error in
+            let text = "\(error)"
+            XCTAssertTrue(text.contains("train.precision") && text.contains("f32, bf16") && text.contains("bf16"), text)
+        }
     }
 
     func testFullRecipeDecodesEveryKey() throws {
@@ -84,6 +97,7 @@ final class RecipeDecodingTests: XCTestCase {
         XCTAssertEqual(train.seed, 42)
         XCTAssertNil(train.threads)
         XCTAssertEqual(train.labelSmoothing, 0.1)
+        XCTAssertEqual(train.precision, .float32, "the default precision is f32")
 
         XCTAssertEqual(r.eval, .init(metrics: ["accuracy", "qwk"], everySteps: nil, eachEpoch: true, monitor: "qwk", mode: .max))
         XCTAssertEqual(r.hooks.progress.interval, 20)

@@ -97,6 +97,7 @@ final class RecipeRenderingTests: XCTestCase {
               gradient_accumulation: 1
               seed: 0
               label_smoothing: 0.0
+              precision: f32
             eval:
               metrics: []
               each_epoch: true
@@ -176,8 +177,8 @@ final class RecipeRenderingTests: XCTestCase {
         XCTAssertFalse(flat.keys.contains { $0.hasPrefix("lora.alpha_pattern") })
         // Leaves counted by hand in the written YAML: task 1, model 6, lora 11 (one rank_pattern
         // entry, no alpha_pattern), data 7 + transforms 7 + 4, train 2 + optimizer 7 + group 4 +
-        // scheduler 4 + 4, eval 4, hooks 1 + 4 + 5 + 3 (extra: []), plugins 1, output_dir 1.
-        XCTAssertEqual(flat.count, 1 + 6 + 11 + 18 + 21 + 4 + 13 + 2)
+        // scheduler 4 + 5 (with precision), eval 4, hooks 1 + 4 + 5 + 3 (extra: []), plugins 1, output_dir 1.
+        XCTAssertEqual(flat.count, 1 + 6 + 11 + 18 + 22 + 4 + 13 + 2)
 
         // Changing one key changes exactly that entry.
         var changed = r

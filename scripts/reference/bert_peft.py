@@ -29,6 +29,10 @@ import subprocess
 import sys
 import time
 
+# This script's folder holds kernels.py (`lorakit bench kernels`' reference), which would shadow the
+# `kernels` package that transformers imports: it is not a module search path of this script.
+sys.path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
 MODES = ["lora-qv-r8", "lora-all-r16", "full"]
 
 
@@ -69,8 +73,10 @@ def run_mode(mode, args):
     for step in range(args.warmup + args.steps):
         start, cpu_start = time.perf_counter(), time.process_time()
         optimizer.zero_grad(set_to_none=True)
-        logits = model(input_ids=ids).logits
-        loss = torch.nn.functional.cross_entropy(logits, labels)
+        # --precision bf16: torch.autocast on the CPU (bf16 matmuls, f32 softmax and norms).
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+            logits = model(input_ids=ids).logits
+        loss = torch.nn.functional.cross_entropy(logits.float(), labels)
         loss.backward()
         optimizer.step()
         ms = (time.perf_counter() - start) * 1e3
@@ -88,7 +94,7 @@ def run_mode(mode, args):
 def child_command(mode, args):
     return [sys.executable, os.path.abspath(__file__), "--child", mode, "--steps", str(args.steps),
             "--warmup", str(args.warmup), "--threads", str(args.threads), "--batch", str(args.batch),
-            "--sequence", str(args.sequence), "--layers", str(args.layers)]
+            "--sequence", str(args.sequence), "--layers", str(args.layers), "--precision", args.precision]
 
 
 def main():
@@ -100,6 +106,8 @@ def main():
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--sequence", type=int, default=128)
     parser.add_argument("--layers", type=int, default=12)
+    parser.add_argument("--precision", choices=["f32", "bf16"], default="f32",
+                        help="bf16: torch.autocast('cpu', dtype=torch.bfloat16) around the forward pass")
     parser.add_argument("--lorakit", help="path of a release-built lorakit to run in the same window")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -116,7 +124,7 @@ def main():
         if args.lorakit:
             command = [args.lorakit, "bench", "bert", "--json", "--modes", mode, "--steps", str(args.steps),
                        "--warmup", str(args.warmup), "--threads", str(args.threads), "--batch", str(args.batch),
-                       "--sequence", str(args.sequence), "--layers", str(args.layers)]
+                       "--sequence", str(args.sequence), "--layers", str(args.layers), "--precision", args.precision]
             ours += json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
     if not args.lorakit:
         print(json.dumps(peft))

@@ -26,6 +26,10 @@ import subprocess
 import sys
 import time
 
+# This script's folder holds kernels.py (`lorakit bench kernels`' reference), which would shadow the
+# `kernels` package that transformers imports: it is not a module search path of this script.
+sys.path = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
 MODES = ["lora", "full", "probe"]
 
 
@@ -65,7 +69,10 @@ def measure(mode, args):
     labels = torch.arange(args.batch) % 5
 
     def step():
-        loss = torch.nn.functional.cross_entropy(model(x), labels)
+        # --precision bf16: torch.autocast on the CPU (bf16 convolutions and matmuls, f32 elsewhere).
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+            logits = model(x)
+        loss = torch.nn.functional.cross_entropy(logits.float(), labels)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -88,7 +95,7 @@ def run_children(args):
     for mode in args.modes.split(","):
         command = [sys.executable, os.path.abspath(__file__), "--child", mode, "--size", str(args.size),
                    "--batch", str(args.batch), "--threads", str(args.threads), "--rank", str(args.rank),
-                   "--repeats", str(args.repeats), "--warmup", str(args.warmup)]
+                   "--repeats", str(args.repeats), "--warmup", str(args.warmup), "--precision", args.precision]
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         results.append(json.loads(output.strip().splitlines()[-1]))
     return results
@@ -103,6 +110,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--precision", choices=["f32", "bf16"], default="f32",
+                        help="bf16: torch.autocast('cpu', dtype=torch.bfloat16) around the forward pass")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--lorakit", help="path of the lorakit binary to run in the same session")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -116,7 +125,7 @@ def main():
     if args.lorakit:
         command = [args.lorakit, "bench", "resnet34", "--json", "--size", str(args.size), "--batch", str(args.batch),
                    "--threads", str(args.threads), "--rank", str(args.rank), "--repeats", str(args.repeats),
-                   "--warmup", str(args.warmup), "--modes", args.modes]
+                   "--warmup", str(args.warmup), "--modes", args.modes, "--precision", args.precision]
         ours = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
     if args.json:
         print(json.dumps({"pytorch_peft": torch_results, "lorakit": ours} if ours else torch_results))

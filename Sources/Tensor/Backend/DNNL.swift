@@ -206,11 +206,12 @@ enum DNNL {
         return md
     }
 
-    /// A descriptor that lets the primitive choose the layout (`format_tag any`).
-    static func anyDesc(_ shape: [Int]) -> dnnl_memory_desc_t {
+    /// A descriptor that lets the primitive choose the layout (`format_tag any`), of element
+    /// type `type` (f32 unless bf16 is asked for).
+    static func anyDesc(_ shape: [Int], type: dnnl_data_type_t = dnnl_f32) -> dnnl_memory_desc_t {
         var md = dnnl_memory_desc_t()
         let dims = shape.map(Int64.init)
-        check(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), dims, dnnl_f32, dnnl_format_tag_any), "any md f32\(shape)")
+        check(dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), dims, type, dnnl_format_tag_any), "any md \(type.rawValue)\(shape)")
         return md
     }
 

@@ -103,18 +103,18 @@ enum ConvolutionLayout: String {
         return p.map { String(cString: $0).hasPrefix("brg") } == true ? .channelsLast : .chosen
     }()
 
-    /// The descriptor of an activation `[N, C, spatial…]` in this layout.
-    func desc(_ shape: [Int]) -> dnnl_memory_desc_t {
+    /// The descriptor of an activation `[N, C, spatial…]` in this layout, of element type `type`.
+    func desc(_ shape: [Int], type: dnnl_data_type_t = dnnl_f32) -> dnnl_memory_desc_t {
         switch self {
-        case .chosen: return DNNL.anyDesc(shape)
-        case .channelsLast: return DNNL.channelsLastDesc(shape)
+        case .chosen: return DNNL.anyDesc(shape, type: type)
+        case .channelsLast: return DNNL.channelsLastDesc(shape, type: type)
         }
     }
 }
 
 extension DNNL {
     /// `[N, C, spatial…]` with channels innermost (nwc, nhwc).
-    static func channelsLastDesc(_ shape: [Int]) -> dnnl_memory_desc_t {
+    static func channelsLastDesc(_ shape: [Int], type: dnnl_data_type_t = dnnl_f32) -> dnnl_memory_desc_t {
         var strides = [Int](repeating: 0, count: shape.count)
         strides[1] = 1
         var step = shape[1]
@@ -124,8 +124,8 @@ extension DNNL {
         }
         strides[0] = step
         var md = dnnl_memory_desc_t()
-        check(dnnl_memory_desc_init_by_strides(&md, Int32(shape.count), shape.map(Int64.init), dnnl_f32,
-                                               strides.map(Int64.init)), "channels-last md f32\(shape)")
+        check(dnnl_memory_desc_init_by_strides(&md, Int32(shape.count), shape.map(Int64.init), type,
+                                               strides.map(Int64.init)), "channels-last md \(type.rawValue)\(shape)")
         return md
     }
 
@@ -137,7 +137,7 @@ extension DNNL {
     }
 
     /// Creates a primitive descriptor; its `pd` is nil when oneDNN has no implementation.
-    private static func createPD(_ desc: UnsafeRawPointer, hint: dnnl_primitive_desc_t?,
+    static func createPD(_ desc: UnsafeRawPointer, hint: dnnl_primitive_desc_t?,
                                  attributes: dnnl_primitive_attr_t? = nil) -> DescriptorAttempt {
         var pd: dnnl_primitive_desc_t?
         let status = dnnl_primitive_desc_create(&pd, desc, attributes, context.engine, hint)
@@ -146,7 +146,7 @@ extension DNNL {
 
     /// Whether a primitive descriptor fell back to oneDNN's reference kernels (scalar loops,
     /// hundreds of times slower: seen for plain source with channels-last destination).
-    private static func isReference(_ pd: dnnl_primitive_desc_t) -> Bool {
+    static func isReference(_ pd: dnnl_primitive_desc_t) -> Bool {
         var p: UnsafePointer<CChar>?
         dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &p)
         return p.map { String(cString: $0).hasPrefix("ref") } ?? true
@@ -200,7 +200,7 @@ extension DNNL {
     }
 
     /// The layout family the training forward primitive of `g` ended up with.
-    private static func layout(of forward: Primitive, _ g: ConvolutionGeometry) -> ConvolutionLayout {
+    static func layout(of forward: Primitive, _ g: ConvolutionGeometry) -> ConvolutionLayout {
         var a = forward.md(dnnl_query_src_md), b = channelsLastDesc(g.sourceShape)
         return dnnl_memory_desc_equal(&a, &b) != 0 ? .channelsLast : .chosen
     }

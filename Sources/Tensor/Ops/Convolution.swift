@@ -168,14 +168,22 @@ extension Tensor {
         // layouts itself, inference and training may get different ones, and a LoRA model mixes
         // frozen convs that record nothing with adapters that do. One primitive kind per mode
         // keeps their outputs addable without reorders.
-        let (out, source) = DNNL.runConvolutionForward(g, source: input, weight: weight, bias: bias,
-                                                       training: GradMode.isEnabled, name: name)
+        // A frozen weight in bf16 (`ComputePrecision`); the source is then kept by nobody (only
+        // dL/dW would read it). Without an optimised bf16 kernel for `g`, the f32 path runs.
+        let bf16Output = !needsWeight && ComputePrecision.effective == .bfloat16
+            ? DNNL.runConvolutionForwardBF16(g, source: input, weight: weight, bias: bias, training: GradMode.isEnabled,
+                                             name: name)
+            : nil
+        let (out, source) = bf16Output.map { ($0, input) }
+            ?? DNNL.runConvolutionForward(g, source: input, weight: weight, bias: bias, training: GradMode.isEnabled,
+                                          name: name)
         guard recording else { return out }
 
         // dL/dx needs only W; dL/dW needs only x (as the primitive read it, already reordered).
         // Capture each only when its gradient is wanted: a frozen weight keeps x off the tape.
         let inputs = bias.map { [input, weight, $0] } ?? [input, weight]
-        let backward = convolutionBackward(g, input: input, weight: weight, source: source, needsBias: needsBias, name: name)
+        let backward = convolutionBackward(g, input: input, weight: weight, source: source, needsBias: needsBias,
+                                           bf16: bf16Output != nil, name: name)
         return Tensor.recordAccumulating(out, op: name, inputs: inputs, backward: backward)
     }
 
@@ -186,14 +194,32 @@ extension Tensor {
     /// dL/dx is added inside the kernel when it runs as a forward convolution (stride 1, AVX-512)
     /// and the gradient so far is unshared and laid out as its output: x feeding several
     /// convolutions (a LoRA convolution's base and A, a residual block) then costs no pass per sum.
+    ///
+    /// With `bf16` (a frozen weight whose forward ran in bf16), dL/dx runs in bf16 as well
+    /// (`DNNL.runConvolutionBackwardDataBF16`), or in f32 where oneDNN has no bf16 kernel for it.
     static func convolutionBackward(_ g: ConvolutionGeometry, input: Tensor, weight: Tensor, source: Tensor,
-                                    needsBias: Bool, name: String) -> (Tensor, inout [Tensor?]) -> Void {
+                                    needsBias: Bool, bf16: Bool = false, name: String) -> (Tensor, inout [Tensor?]) -> Void {
         let needsWeight = weight.requiresGrad
         let weightForInput = input.requiresGrad ? weight.detached() : nil
         let sourceForWeight = needsWeight ? source : nil
         let inputIsLeaf = input.isLeaf
         return { gradient, grads in
-            if let w = weightForInput {
+            if bf16, let w = weightForInput {
+                var sum = grads[0].take()
+                let unique = !inputIsLeaf && sum != nil && isKnownUniquelyReferenced(&sum!.storage)
+                if let (d, accumulated) = DNNL.runConvolutionBackwardDataBF16(g, outputGradient: gradient, weight: w,
+                                                                              accumulatingInto: unique ? sum : nil,
+                                                                              name: name) {
+                    // A leaf (user data) gets a plain gradient; inner nodes take it blocked.
+                    let gx = accumulated || !inputIsLeaf ? d : d.plain()
+                    grads[0] = accumulated ? d : (sum.map { $0.addingGradient(gx) } ?? gx)
+                } else {
+                    grads[0] = sum
+                    let d = DNNL.runConvolutionBackwardData(g, outputGradient: gradient, weight: w, weightIsFrozen: true, name: name)
+                    let gx = inputIsLeaf ? d.plain() : d
+                    grads[0] = grads[0].map { $0.addingGradient(gx) } ?? gx
+                }
+            } else if let w = weightForInput {
                 if !inputIsLeaf, var sum = grads[0].take() {
                     if isKnownUniquelyReferenced(&sum.storage),
                        DNNL.runConvolutionBackwardData(g, outputGradient: gradient, weight: w, weightIsFrozen: !needsWeight,

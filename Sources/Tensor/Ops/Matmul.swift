@@ -141,7 +141,13 @@ extension Tensor {
         let a = x.plain().detached().reshaped([m, k]), w = weight.plain().detached(), b = bias?.plain().detached()
         let out = Tensor(uninitialized: rows + [n])
         let pc = out.storage.floats
-        if n <= k && Tensor.isLargeProduct(m: m, k: k, n: n) {
+        // A frozen weight in bf16 (`ComputePrecision`), forward and backward-data; f32 where oneDNN
+        // has no optimised bf16 matmul for the shape.
+        let bf16 = !weight.requiresGrad && ComputePrecision.effective == .bfloat16
+        if bf16, DNNL.matmulFrozenBF16(m: m, n: n, k: k, a: a.floats, b: w, transB: true,
+                                       bias: b.map { UnsafePointer($0.floats) }, c: pc) {
+            // done in bf16
+        } else if n <= k && Tensor.isLargeProduct(m: m, k: k, n: n) {
             // Keeps or shrinks the width: the matmul primitive, reading Wᵀ in place (see `matmul`).
             DNNL.matmulTransposedB(m: m, n: n, k: k, a: a.floats, b: w.floats, bias: b.map { UnsafePointer($0.floats) },
                                    c: pc)
@@ -171,7 +177,10 @@ extension Tensor {
                 let inPlace = sum.map { $0.format == nil && $0.offset == 0 && $0.shape == xShape } ?? false
                     && isKnownUniquelyReferenced(&sum!.storage)
                 let target = inPlace ? sum! : Tensor(uninitialized: xShape)
-                if packW {
+                if bf16, DNNL.matmulFrozenBF16(m: m, n: k, k: n, a: g2.floats, b: w, transB: false,
+                                               c: target.storage.floats, accumulate: inPlace) {
+                    // done in bf16
+                } else if packW {
                     DNNL.matmulPacked(m: m, n: k, k: n, a: g2.floats, b: w, transB: false, c: target.storage.floats,
                                       accumulate: inPlace)
                 } else {

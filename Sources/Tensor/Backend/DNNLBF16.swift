@@ -1,0 +1,269 @@
+import CDNNL
+import Foundation
+
+/// Frozen layers in bf16 (`ComputePrecision.bfloat16`): convolutions and fully connected
+/// products whose weight is held in bf16 and whose other operand is rounded to bf16 as it is
+/// read, with f32 accumulation and an f32 result, on the CPU's bf16 units.
+///
+/// Every f32 tensor stays f32: the input (forward) or the output gradient (backward-data) is
+/// converted by a oneDNN reorder into a bf16 buffer that lives for one call, and the result is
+/// written in the f32 layout the f32 path would give, so the layers around a bf16 one (batch
+/// norm, ReLU, a LoRA adapter's f32 convolutions adding into its output) see no difference but
+/// the rounding. A frozen weight's bf16 copy, in the primitive's layout, is kept beside its f32
+/// storage (`TensorStorage.derivedValue`): made once, dropped when the weight is written in place
+/// (merging an adapter), freed with it.
+///
+/// Every primitive is checked to run an optimised kernel: where oneDNN offers only a reference
+/// kernel for a bf16 shape (hundreds of times slower), the call answers nil and the caller runs
+/// the f32 path.
+extension DNNL {
+    /// bf16 data in a oneDNN layout: a frozen weight's copy, or one call's operand.
+    final class BF16Data: @unchecked Sendable {
+        let desc: dnnl_memory_desc_t
+        let storage: TensorStorage
+
+        init(desc: dnnl_memory_desc_t) {
+            var d = desc
+            self.desc = desc
+            self.storage = TensorStorage(byteCount: Swift.max(dnnl_memory_desc_get_size(&d), 2), dtype: .bfloat16)
+        }
+
+        func isLaidOut(as wanted: dnnl_memory_desc_t) -> Bool {
+            var a = desc, b = wanted
+            return dnnl_memory_desc_equal(&a, &b) != 0
+        }
+
+        /// The execution argument `id` for this data.
+        func arg(_ id: Int32) -> (Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer) { (id, desc, storage.base) }
+    }
+
+    /// `source` (f32, laid out as `sourceDesc` at `pointer`) rounded to bf16 (to nearest, ties to
+    /// even) in the layout `md`, by a oneDNN reorder.
+    static func bf16(_ sourceDesc: dnnl_memory_desc_t, at pointer: UnsafeMutableRawPointer, shape: [Int],
+                     to md: dnnl_memory_desc_t, trace: String = "to-bf16") -> BF16Data {
+        let out = BF16Data(desc: md)
+        let key = "reorder|" + BlockedFormat.key(sourceDesc) + "|" + BlockedFormat.key(md)
+        let prim = context.primitive(key, name: "bf16 reorder of \(shape) from \(describe(sourceDesc)) to \(describe(md))") {
+            var pd: dnnl_primitive_desc_t?
+            var s = sourceDesc, d = md
+            check(dnnl_reorder_primitive_desc_create(&pd, &s, context.engine, &d, context.engine, nil),
+                  "reorder_primitive_desc_create from \(describe(sourceDesc)) to \(describe(md))")
+            guard let pd else { fatalError("oneDNN bf16 reorder of \(shape) returned success but no primitive descriptor") }
+            return pd
+        }
+        KernelTrace.note(trace)
+        prim.execute([(DNNL_ARG_FROM, sourceDesc, pointer), (DNNL_ARG_TO, md, out.storage.base)])
+        return out
+    }
+
+    /// An f32 tensor (plain or blocked) rounded to bf16 in the layout `md`.
+    static func bf16(_ t: Tensor, to md: dnnl_memory_desc_t, trace: String = "to-bf16") -> BF16Data {
+        let (desc, pointer) = arg(t.detached())
+        return bf16(desc, at: pointer, shape: t.shape, to: md, trace: trace)
+    }
+
+    /// Primitives that may not exist (nil: oneDNN has only a reference kernel, or none), by key.
+    private final class OptionalPrimitives: @unchecked Sendable {
+        let lock = NSLock()
+        var primitives: [String: Primitive?] = [:]
+
+        func primitive(_ key: String, name: () -> String, make: () -> dnnl_primitive_desc_t?) -> Primitive? {
+            lock.lock()
+            if let known = primitives[key] { lock.unlock(); return known }
+            lock.unlock()
+            var prim: Primitive?
+            if let pd = make() {
+                if DNNL.isReference(pd) { dnnl_primitive_desc_destroy(pd) } else { prim = Primitive(pd, name: name()) }
+            }
+            lock.lock()
+            primitives[key] = .some(prim)
+            lock.unlock()
+            return prim
+        }
+    }
+    private static let bf16Primitives = OptionalPrimitives()
+
+    // MARK: - Convolutions
+
+    /// The bf16 forward convolution of `g` (bf16 source and weights, f32 destination and bias),
+    /// in the preferred layout family, or oneDNN's choice; with `accumulating`, it adds into its
+    /// destination (`sum` post-op). Nil when no optimised kernel exists.
+    static func convolutionForwardBF16(_ g: ConvolutionGeometry, training: Bool, accumulating: Bool = false) -> Primitive? {
+        let key = "conv.fwd.bf16|\(training ? "train" : "infer")|\(accumulating ? "sum|" : "")" + g.key
+        return bf16Primitives.primitive(key, name: { "bf16 convolution forward\(accumulating ? " (accumulating)" : "") for \(g)" }) {
+            let attributes = accumulating ? sumPostOpAttributes() : nil
+            defer { if let attributes { dnnl_primitive_attr_destroy(attributes) } }
+            let layouts: [ConvolutionLayout] = ConvolutionLayout.preferred == .channelsLast ? [.channelsLast, .chosen] : [.chosen]
+            for layout in layouts {
+                // An accumulating primitive must write the layout the f32 path's output has.
+                if accumulating && layout != ConvolutionLayout.preferred { continue }
+                var src = layout.desc(g.sourceShape, type: dnnl_bf16), dst = layout.desc(g.destinationShape)
+                var wei = anyDesc(g.weightDims, type: dnnl_bf16), bias = plainDesc([g.outChannels])
+                var desc = dnnl_convolution_desc_t()
+                let prop = training ? dnnl_forward_training : dnnl_forward_inference
+                let status = withUnsafeMutablePointer(to: &bias) { biasPointer in
+                    dnnl_dilated_convolution_forward_desc_init(
+                        &desc, prop, dnnl_convolution_direct, &src, &wei, g.hasBias ? biasPointer : nil, &dst,
+                        g.stride.map(Int64.init), g.dilation.map { Int64($0 - 1) },
+                        g.padding.map(Int64.init), g.paddingRight.map(Int64.init))
+                }
+                guard status == dnnl_success, let pd = createPD(&desc, hint: nil, attributes: attributes).pd else { continue }
+                if !isReference(pd) { return pd }
+                dnnl_primitive_desc_destroy(pd)
+            }
+            return nil
+        }
+    }
+
+    /// A frozen convolution weight's bf16 copy in the layout `md`; `flipped` for backward-data
+    /// run as a forward convolution (`transposedFlippedWeight`).
+    static func frozenWeightBF16(_ weight: Tensor, _ g: ConvolutionGeometry, md: dnnl_memory_desc_t,
+                                 flipped: Bool) -> BF16Data {
+        weight.storage.derivedValue("conv-bf16\(flipped ? "-flipped" : "")|\(weight.offset)|\(weight.shape)|"
+                                        + BlockedFormat.key(md), isValid: { (c: BF16Data) in c.isLaidOut(as: md) }) {
+            let source = flipped ? transposedFlippedWeight(weight) : weightView(weight, g)
+            let dims = flipped ? source.shape : g.weightDims
+            return bf16(plainDesc(dims), at: UnsafeMutableRawPointer(source.storage.floats + source.offset),
+                        shape: dims, to: md, trace: "weight-to-bf16")
+        }
+    }
+
+    /// The forward convolution of `source` (f32, any layout) by a frozen `weight` in bf16, with
+    /// an f32 result in the layout the f32 path gives; nil when oneDNN has no optimised bf16
+    /// kernel for `g`.
+    static func runConvolutionForwardBF16(_ g: ConvolutionGeometry, source: Tensor, weight: Tensor, bias: Tensor?,
+                                          training: Bool, name: String) -> Tensor? {
+        guard let prim = convolutionForwardBF16(g, training: training) else { return nil }
+        let src = bf16(source, to: prim.md(dnnl_query_src_md))
+        let wei = frozenWeightBF16(weight, g, md: prim.md(dnnl_query_weights_md), flipped: false)
+        let dst = empty(g.destinationShape, prim.md(dnnl_query_dst_md))
+        var args = [src.arg(DNNL_ARG_SRC), wei.arg(DNNL_ARG_WEIGHTS), execArg(DNNL_ARG_DST, dst)]
+        if g.hasBias, let bias { args.append(execArg(DNNL_ARG_BIAS, bias.plain())) }
+        KernelTrace.note(name + ".forward-bf16")
+        withExtendedLifetime((src, wei)) { prim.execute(args) }
+        return dst
+    }
+
+    /// The bf16 backward-data primitive of `g` (bf16 output gradient and weights, f32 input
+    /// gradient in the layout the forward pass read its input in; plain for a stem of fewer than
+    /// 8 channels), hinted by the bf16 training forward. Nil without an optimised kernel.
+    static func convolutionBackwardDataBF16(_ g: ConvolutionGeometry) -> Primitive? {
+        guard let hint = convolutionForwardBF16(g, training: true) else { return nil }
+        return bf16Primitives.primitive("conv.bwd-data.bf16|" + g.key, name: { "bf16 convolution backward-data for \(g)" }) {
+            var hintSource = hint.md(dnnl_query_src_md), channelsLast = channelsLastDesc(g.sourceShape, type: dnnl_bf16)
+            let layout: ConvolutionLayout = dnnl_memory_desc_equal(&hintSource, &channelsLast) != 0 ? .channelsLast : .chosen
+            var diffSrc = g.inChannels < 8 ? plainDesc(g.sourceShape) : layout.desc(g.sourceShape)
+            var diffDst = layout.desc(g.destinationShape, type: dnnl_bf16), wei = anyDesc(g.weightDims, type: dnnl_bf16)
+            var desc = dnnl_convolution_desc_t()
+            guard dnnl_dilated_convolution_backward_data_desc_init(
+                &desc, dnnl_convolution_direct, &diffSrc, &wei, &diffDst,
+                g.stride.map(Int64.init), g.dilation.map { Int64($0 - 1) },
+                g.padding.map(Int64.init), g.paddingRight.map(Int64.init)) == dnnl_success else { return nil }
+            return createPD(&desc, hint: hint.pd).pd
+        }
+    }
+
+    /// `dL/dx` of a convolution by a frozen `weight`, in bf16 (see the type's comment), f32 in the
+    /// layout of the f32 path. With `destination` (unshared, offset 0), the gradient is added into
+    /// it instead and the result is `destination`, when the kernel can (backward-data by forward,
+    /// `sum` post-op, same layout); otherwise it is returned alone. Nil when oneDNN has no
+    /// optimised bf16 kernel for `g`: the caller runs the f32 path.
+    static func runConvolutionBackwardDataBF16(_ g: ConvolutionGeometry, outputGradient: Tensor, weight: Tensor,
+                                               accumulatingInto destination: Tensor?, name: String)
+        -> (gradient: Tensor, accumulated: Bool)? {
+        // Stride 1 on brgemm kernels: as a forward convolution of dL/dy by the flipped weight
+        // (`backwardDataAsForward`), 27–75 % faster than the backward-data kernel in f32.
+        if ConvolutionLayout.preferred == .channelsLast, let t = g.backwardDataAsForward,
+           let forward = convolutionForwardBF16(t, training: true), forward.implementation.hasPrefix("brg") {
+            if let destination, destination.offset == 0,
+               let prim = convolutionForwardBF16(t, training: true, accumulating: true) {
+                var want = prim.md(dnnl_query_dst_md), have = desc(of: destination)
+                if dnnl_memory_desc_equal(&want, &have) != 0 {
+                    let diffDst = bf16(outputGradient, to: prim.md(dnnl_query_src_md))
+                    let wei = frozenWeightBF16(weight, g, md: prim.md(dnnl_query_weights_md), flipped: true)
+                    KernelTrace.note(name + ".backward-data-accumulate-bf16")
+                    withExtendedLifetime((diffDst, wei)) {
+                        prim.execute([diffDst.arg(DNNL_ARG_SRC), wei.arg(DNNL_ARG_WEIGHTS),
+                                      execArg(DNNL_ARG_DST, destination)])
+                    }
+                    return (destination, true)
+                }
+            }
+            let diffDst = bf16(outputGradient, to: forward.md(dnnl_query_src_md))
+            let wei = frozenWeightBF16(weight, g, md: forward.md(dnnl_query_weights_md), flipped: true)
+            let diffSrc = empty(g.sourceShape, forward.md(dnnl_query_dst_md))
+            KernelTrace.note(name + ".backward-data-bf16")
+            withExtendedLifetime((diffDst, wei)) {
+                forward.execute([diffDst.arg(DNNL_ARG_SRC), wei.arg(DNNL_ARG_WEIGHTS),
+                                 execArg(DNNL_ARG_DST, diffSrc)])
+            }
+            return (diffSrc, false)
+        }
+        guard let prim = convolutionBackwardDataBF16(g) else { return nil }
+        let diffDst = bf16(outputGradient, to: prim.md(dnnl_query_diff_dst_md))
+        let wei = frozenWeightBF16(weight, g, md: prim.md(dnnl_query_weights_md), flipped: false)
+        let diffSrc = empty(g.sourceShape, prim.md(dnnl_query_diff_src_md))
+        KernelTrace.note(name + ".backward-data-bf16")
+        withExtendedLifetime((diffDst, wei)) {
+            prim.execute([diffDst.arg(DNNL_ARG_DIFF_DST), wei.arg(DNNL_ARG_WEIGHTS),
+                          execArg(DNNL_ARG_DIFF_SRC, diffSrc)])
+        }
+        return (diffSrc, false)
+    }
+
+    // MARK: - Fully connected products
+
+    /// Row-major `C = A · op(B)` (+ `bias` on every row; or `C += …` with `accumulate`) for an f32
+    /// `A` [m, k] (leading dimension k) rounded to bf16 per call and a frozen f32 matrix `b`
+    /// ([k, n], or [n, k] with `transB`) held in bf16, packed once; f32 `C` [m, n]. Returns false,
+    /// having done nothing, when oneDNN has no optimised bf16 matmul for the shape.
+    static func matmulFrozenBF16(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: Tensor, transB: Bool,
+                                 bias: UnsafePointer<Float>? = nil, c: UnsafeMutablePointer<Float>,
+                                 accumulate: Bool = false) -> Bool {
+        if m == 0 || n == 0 { return true }
+        let hasBias = bias != nil
+        let key = "matmul-frozen-bf16|\(m)|\(n)|\(k)|\(hasBias)|\(accumulate)"
+        let srcDesc = plainDesc([m, k], type: dnnl_bf16), dstDesc = plainDesc([m, n]), biasDesc = plainDesc([1, n])
+        let prim = bf16Primitives.primitive(key, name: { "bf16 matmul [\(m), \(k)] · [\(k), \(n)]\(hasBias ? " + bias" : "")\(accumulate ? " accumulating" : "")" }) {
+            var src = srcDesc, dst = dstDesc, weights = anyDesc([k, n], type: dnnl_bf16), bd = biasDesc
+            var desc = dnnl_matmul_desc_t()
+            let status = hasBias ? dnnl_matmul_desc_init(&desc, &src, &weights, &bd, &dst)
+                                 : dnnl_matmul_desc_init(&desc, &src, &weights, nil, &dst)
+            guard status == dnnl_success else { return nil }
+            let attr = accumulate ? sumPostOpAttributes() : nil
+            defer { if let attr { dnnl_primitive_attr_destroy(attr) } }
+            var pd: dnnl_primitive_desc_t?
+            guard dnnl_primitive_desc_create(&pd, &desc, attr, context.engine, nil) == dnnl_success else { return nil }
+            return pd
+        }
+        guard let prim else { return false }
+        let wanted = prim.md(dnnl_query_weights_md)
+        let packed = b.storage.derivedValue("matmul-b-bf16|\(b.offset)|\(b.shape)|\(transB)|" + BlockedFormat.key(wanted),
+                                            isValid: { (p: BF16Data) in p.isLaidOut(as: wanted) }) {
+            var source = dnnl_memory_desc_t()
+            let strides: [Int64] = transB ? [1, Int64(k)] : [Int64(n), 1]
+            check(dnnl_memory_desc_init_by_strides(&source, 2, [Int64(k), Int64(n)], dnnl_f32, strides),
+                  "bf16 matmul source md for [\(k), \(n)]")
+            return bf16(source, at: UnsafeMutableRawPointer(b.storage.floats + b.offset), shape: [k, n], to: wanted,
+                        trace: "weight-to-bf16")
+        }
+        let src = bf16(plainDesc([m, k]), at: UnsafeMutableRawPointer(mutating: a), shape: [m, k], to: srcDesc)
+        var args = [src.arg(DNNL_ARG_SRC), packed.arg(DNNL_ARG_WEIGHTS),
+                    (DNNL_ARG_DST, dstDesc, UnsafeMutableRawPointer(c))]
+        if let bias { args.append((DNNL_ARG_BIAS, biasDesc, UnsafeMutableRawPointer(mutating: bias))) }
+        KernelTrace.note("matmul-frozen-bf16")
+        withExtendedLifetime((src, packed)) { prim.execute(args) }
+        return true
+    }
+}
+
+extension DNNL {
+    /// A plain row-major descriptor for `shape` of element type `type`.
+    static func plainDesc(_ shape: [Int], type: dnnl_data_type_t) -> dnnl_memory_desc_t {
+        var md = dnnl_memory_desc_t()
+        let dims = shape.isEmpty ? [Int64(1)] : shape.map(Int64.init)
+        let strides = contiguousStrides(shape.isEmpty ? [1] : shape).map(Int64.init)
+        check(dnnl_memory_desc_init_by_strides(&md, Int32(dims.count), dims, type, strides), "plain md \(type.rawValue)\(shape)")
+        return md
+    }
+}

@@ -1,0 +1,184 @@
+@testable import Tensor
+import TestSupport
+import XCTest
+
+/// Frozen layers in bf16 (`ComputePrecision.bfloat16`): a convolution's or a linear layer's
+/// forward and backward-data with a frozen weight equal the f32 computation on operands rounded
+/// to bf16 (to nearest, ties to even) — f32 accumulation, so within f32 summation error of that —
+/// and stay within bf16's tolerance of the unrounded f32 result. Trainable weights, the fallback
+/// on CPUs without bf16 units, and the default precision give exactly the f32 results.
+final class BF16PrecisionTests: XCTestCase {
+    /// `t` rounded to bf16 and back (round to nearest even, as oneDNN's reorder rounds).
+    private func roundedToBF16(_ t: Tensor) -> Tensor {
+        let values = t.plain().scalars.map { v -> Float in
+            let bits = v.bitPattern
+            let rounded = (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) & 0xFFFF_0000
+            return Float(bitPattern: rounded)
+        }
+        return Tensor(values, shape: t.shape)
+    }
+
+    private func requireBF16Units() throws {
+        try XCTSkipUnless(ComputePrecision.hasBF16Units,
+                          "this CPU has no bf16 units (\(ComputePrecision.instructionSet)): the bf16 path falls back to f32, tested below")
+    }
+
+    /// The largest absolute difference, relative to the largest magnitude of `expected`.
+    private func relativeError(_ a: Tensor, _ expected: Tensor) -> Float {
+        let x = a.plain().scalars, y = expected.plain().scalars
+        let scale = y.map(abs).max() ?? 1
+        return zip(x, y).map { abs($0 - $1) }.max()! / scale
+    }
+
+    /// Forward output and input gradient of `layer(x)` under L = Σ layer(x) · g.
+    private func run(_ x: Tensor, _ g: Tensor, _ layer: (Tensor) -> Tensor) -> (Tensor, Tensor) {
+        let leaf = x.requiringGrad()
+        let y = layer(leaf)
+        (y * g).sum().backward()
+        return (y.plain(), leaf.grad!.plain())
+    }
+
+    private struct ConvCase {
+        let input: [Int], weight: [Int], stride: IntPair, padding: IntPair
+    }
+
+    /// ResNet-like shapes: 3×3 stride 1 (backward-data as a forward convolution), 3×3 stride 2,
+    /// a 1×1 stride-2 downsample, and a 3-channel stem with a bias.
+    private let convCases = [
+        ConvCase(input: [2, 32, 8, 8], weight: [32, 32, 3, 3], stride: 1, padding: 1),
+        ConvCase(input: [2, 16, 9, 9], weight: [32, 16, 3, 3], stride: 2, padding: 1),
+        ConvCase(input: [2, 16, 8, 8], weight: [32, 16, 1, 1], stride: 2, padding: 0),
+        ConvCase(input: [2, 3, 16, 16], weight: [16, 3, 7, 7], stride: 2, padding: 3),
+    ]
+
+    func testFrozenConvolutionInBF16EqualsF32OnRoundedOperands() throws {
+        try requireBF16Units()
+        for (i, c) in convCases.enumerated() {
+            let x = randomTensor(c.input, seed: UInt64(10 + i))
+            let w = randomTensor(c.weight, seed: UInt64(20 + i), low: -0.3, high: 0.3)
+            let bias = c.input[1] == 3 ? randomTensor([c.weight[0]], seed: 30) : nil
+            let out = Tensor.convolutionGeometry(input: c.input, weight: c.weight, bias: nil, stride: c.stride.array,
+                                                 padding: c.padding.array, dilation: [1, 1], groups: 1, op: "test")
+            let g = randomTensor(out.destinationShape, seed: UInt64(40 + i))
+            func conv(_ x: Tensor, _ w: Tensor) -> Tensor { x.conv2d(weight: w, bias: bias, stride: c.stride, padding: c.padding) }
+
+            let trace = KernelTrace()
+            let (y, dx) = KernelTrace.record(into: trace) {
+                withComputePrecision(.bfloat16) { run(x, g, { conv($0, w) }) }
+            }
+            XCTAssertEqual(trace.count("conv2d.forward-bf16"), 1, "case \(i): \(trace.kernels)")
+            // The stem (3 channels, plain input gradient) has no optimised bf16 backward-data
+            // kernel in oneDNN 2.6: it runs in f32 (a ResNet never needs it: images take no gradient).
+            let bf16BackwardData = trace.kernels.contains { $0.hasPrefix("conv2d.backward-data") && $0.hasSuffix("-bf16") }
+            XCTAssertTrue(bf16BackwardData || c.input[1] == 3, "case \(i): \(trace.kernels)")
+
+            // The same products in f32 on the rounded input, weight and output gradient.
+            let (yRounded, _) = run(roundedToBF16(x), g, { conv($0, roundedToBF16(w)) })
+            let (_, dxRounded) = bf16BackwardData ? run(x, roundedToBF16(g), { conv($0, roundedToBF16(w)) })
+                                                  : run(x, g, { conv($0, w) })
+            assertClose(y, yRounded, atol: 2e-5, rtol: 1e-5, "case \(i) forward")
+            assertClose(dx, dxRounded, atol: 2e-5, rtol: 1e-5, "case \(i) backward-data")
+
+            // Within bf16's tolerance of f32, and really rounded (not the f32 path).
+            let (yF32, dxF32) = run(x, g, { conv($0, w) })
+            XCTAssertLessThan(relativeError(y, yF32), 1e-2, "case \(i)")
+            XCTAssertLessThan(relativeError(dx, dxF32), 1e-2, "case \(i)")
+            XCTAssertGreaterThan(relativeError(y, yF32), 1e-6, "case \(i): the bf16 path rounded nothing")
+        }
+    }
+
+    func testFrozenLinearInBF16EqualsF32OnRoundedOperands() throws {
+        try requireBF16Units()
+        // 72 rows (a GEMM), and 5 rows (a short sequence); with and without a bias.
+        for (i, rows) in [72, 5].enumerated() {
+            let x = randomTensor([rows, 48], seed: UInt64(50 + i))
+            let w = randomTensor([40, 48], seed: UInt64(60 + i), low: -0.3, high: 0.3)
+            let bias: Tensor? = i == 0 ? randomTensor([40], seed: 70) : nil
+            let g = randomTensor([rows, 40], seed: UInt64(80 + i))
+            let trace = KernelTrace()
+            let (y, dx) = KernelTrace.record(into: trace) {
+                withComputePrecision(.bfloat16) { run(x, g, { Tensor.linear($0, weight: w, bias: bias) }) }
+            }
+            XCTAssertEqual(trace.count("matmul-frozen-bf16"), 2, "forward and backward-data: \(trace.kernels)")
+            let (yRounded, _) = run(roundedToBF16(x), g, { Tensor.linear($0, weight: roundedToBF16(w), bias: bias) })
+            let (_, dxRounded) = run(x, roundedToBF16(g), { Tensor.linear($0, weight: roundedToBF16(w), bias: bias) })
+            assertClose(y, yRounded, atol: 2e-5, rtol: 1e-5, "rows \(rows) forward")
+            assertClose(dx, dxRounded, atol: 2e-5, rtol: 1e-5, "rows \(rows) backward-data")
+            let (yF32, dxF32) = run(x, g, { Tensor.linear($0, weight: w, bias: bias) })
+            XCTAssertLessThan(relativeError(y, yF32), 1e-2)
+            XCTAssertLessThan(relativeError(dx, dxF32), 1e-2)
+            XCTAssertGreaterThan(relativeError(y, yF32), 1e-6, "the bf16 path rounded nothing")
+        }
+    }
+
+    /// A trainable weight stays f32 in bf16 mode (full fine-tuning's master weights, adapters,
+    /// heads): its output and all gradients equal the f32 run exactly.
+    func testTrainableWeightsStayF32() {
+        let x = randomTensor([2, 8, 6, 6], seed: 1), w = randomTensor([8, 8, 3, 3], seed: 2, low: -0.3, high: 0.3)
+        let g = randomTensor([2, 8, 6, 6], seed: 3)
+        func step() -> [Tensor] {
+            let xl = x.requiringGrad(), wl = w.requiringGrad()
+            let y = xl.conv2d(weight: wl, padding: 1)
+            let lw = randomTensor([5, 8], seed: 4).requiringGrad()
+            let z = Tensor.linear(y.plain().permuted([0, 2, 3, 1]).reshaped([72, 8]), weight: lw, bias: nil)
+            ((y * g).sum() + z.sum()).backward()
+            return [y.plain(), xl.grad!.plain(), wl.grad!.plain(), lw.grad!.plain()]
+        }
+        let trace = KernelTrace()
+        let bf16 = KernelTrace.record(into: trace) { withComputePrecision(.bfloat16) { step() } }
+        XCTAssertFalse(trace.kernels.contains { $0.contains("bf16") }, "\(trace.kernels)")
+        for (a, b) in zip(bf16, step()) { assertClose(a, b, atol: 0, rtol: 0) }
+    }
+
+    /// On a CPU without bf16 units (forced here on any machine), bf16 runs as f32: bit-identical
+    /// results, no bf16 kernel, and a one-line notice to print.
+    func testFallbackWithoutBF16UnitsIsExactlyF32() {
+        let x = randomTensor([2, 16, 8, 8], seed: 5), w = randomTensor([16, 16, 3, 3], seed: 6, low: -0.3, high: 0.3)
+        let lw = randomTensor([12, 16], seed: 7, low: -0.3, high: 0.3)
+        let g = randomTensor([2, 16, 8, 8], seed: 8)
+        func layer(_ t: Tensor) -> Tensor {
+            let y = t.conv2d(weight: w, padding: 1)
+            let h = Tensor.linear(y.plain().permuted([0, 2, 3, 1]).reshaped([128, 16]), weight: lw, bias: nil)
+            return y + h.sum() * 0
+        }
+        let trace = KernelTrace()
+        let (fallback, notice, effective) = KernelTrace.record(into: trace) {
+            withoutBF16Units {
+                withComputePrecision(.bfloat16) {
+                    (run(x, g, layer), ComputePrecision.fallbackNotice(for: .bfloat16), ComputePrecision.effective)
+                }
+            }
+        }
+        XCTAssertEqual(effective, .float32)
+        XCTAssertFalse(trace.kernels.contains { $0.contains("bf16") }, "\(trace.kernels)")
+        let f32 = run(x, g, layer)
+        assertClose(fallback.0, f32.0, atol: 0, rtol: 0)
+        assertClose(fallback.1, f32.1, atol: 0, rtol: 0)
+        let line = try? XCTUnwrap(notice)
+        XCTAssertEqual(line?.contains("running in f32"), true)
+        XCTAssertEqual(line?.contains("\n"), false, "one line")
+        XCTAssertNil(ComputePrecision.fallbackNotice(for: .float32))
+        XCTAssertEqual(ComputePrecision.effective, .float32, "the default is f32")
+    }
+
+    /// The bf16 copy of a frozen weight is made once and reused; writing the weight in place
+    /// (merging an adapter) drops it, and the next call sees the new values.
+    func testFrozenWeightCopyIsReusedAndFollowsInPlaceWrites() throws {
+        try requireBF16Units()
+        let x = randomTensor([64, 32], seed: 9), w = randomTensor([24, 32], seed: 10, low: -0.3, high: 0.3)
+        func forward() -> (Tensor, Int) {
+            let trace = KernelTrace()
+            let y = KernelTrace.record(into: trace) { withComputePrecision(.bfloat16) { Tensor.linear(x, weight: w, bias: nil) } }
+            return (y, trace.count("weight-to-bf16"))
+        }
+        let (y1, made1) = forward()
+        let (y2, made2) = forward()
+        XCTAssertEqual(made1, 1)
+        XCTAssertEqual(made2, 0, "the copy is reused")
+        assertClose(y1, y2, atol: 0, rtol: 0)
+        w.withUnsafeMutableFloats { p in for i in p.indices { p[i] *= -2 } }
+        let (y3, made3) = forward()
+        XCTAssertEqual(made3, 1, "an in-place write drops the copy")
+        assertClose(y3, y1 * -2, atol: 1e-5, rtol: 1e-5)
+    }
+}
