@@ -105,6 +105,8 @@ struct BertStepBenchmark {
         default:
             learningRate = 2e-5
         }
+        // As `lorakit train` does in bf16: the frozen base held in BF16 only.
+        if mode != "full" && ComputePrecision.effective == .bfloat16 { model.storeFrozenWeightsInBF16() }
         let optimizer = try AdamW(parameters: model.trainableParameters(), learningRate: learningRate)
         let (n, t) = (settings.batch, settings.sequence)
         let ids = Tensor(indices: (0..<(n * t)).map { _ in 1 + Int(rng.next() % UInt64(config.vocabularySize - 1)) },

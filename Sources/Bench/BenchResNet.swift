@@ -136,11 +136,14 @@ struct BenchResNetCommand: ParsableCommand {
         case "lora":
             let lora = LoRAModel(wrapping: model)
             try lora.addAdapter(config: Self.loraConfig(rank: rank), generator: &rng)
+            // As `lorakit train` does in bf16: the frozen base held in BF16 only.
+            if ComputePrecision.effective == .bfloat16 { model.storeFrozenWeightsInBF16() }
         case "full":
             break
         case "probe":
             model.freeze()
             model.unfreeze(keys: ["fc."])
+            if ComputePrecision.effective == .bfloat16 { model.storeFrozenWeightsInBF16() }
         default:
             throw BenchError.unknownMode(mode, known: Self.trainingModes)
         }

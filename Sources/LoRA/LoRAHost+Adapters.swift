@@ -107,9 +107,11 @@ extension LoRAHost {
         adapters.remove(name)
     }
 
+    /// The base weight in F32: one held in BF16 (`Module.storeFrozenWeightsInBF16`) is decoded,
+    /// so merging onto it gives the F32 sum of its bf16 values and the update.
     private var currentBaseWeight: Tensor {
         guard let w = baseWeight.tensor else { preconditionFailure("\(type(of: self)) has an empty base weight") }
-        return w
+        return w.toFloat32()
     }
 }
 

@@ -46,6 +46,13 @@ extension RecipeRun {
         let model = try session.makeModel(weights: pretrainedWeights)
         let lora = try prepareForTraining(model)
         let module = model.module
+        // bf16: the frozen base's convolution and linear weights are held in BF16 only (half their
+        // memory). LoRA mode writes no base weight, so their rounding reaches no file; DoRA reads
+        // them for its magnitude, so it keeps F32.
+        if ComputePrecision.effective == .bfloat16, recipe.train.mode == .lora, recipe.lora?.useDoRA != true {
+            let converted = module.storeFrozenWeightsInBF16()
+            log("bf16: \(converted) frozen weights held in BF16 (\(converted * 2 / 1_048_576) MiB instead of \(converted * 4 / 1_048_576))")
+        }
         let objective = try session.objective(for: model)
         var trainData = loader(try session.dataset(.train), role: .train)
         var validationData = session.hasValidationData ? loader(try session.dataset(.validation), role: .validation) : nil

@@ -181,4 +181,56 @@ final class BF16PrecisionTests: XCTestCase {
         XCTAssertEqual(made3, 1, "an in-place write drops the copy")
         assertClose(y3, y1 * -2, atol: 1e-5, rtol: 1e-5)
     }
+
+    /// A frozen weight held in BF16 (`toBFloat16`): a linear layer reads it in place (no other
+    /// copy is made) and gives what the F32 weight gives in bf16 mode; a convolution likewise. On a
+    /// CPU without bf16 units it is decoded and the layer equals F32 on the rounded weight exactly.
+    func testWeightsHeldInBF16() throws {
+        let x = randomTensor([72, 48], seed: 11), w = randomTensor([40, 48], seed: 12, low: -0.3, high: 0.3)
+        let g = randomTensor([72, 40], seed: 13)
+        let held = w.toBFloat16()
+        XCTAssertEqual(held.dtype, .bfloat16)
+        XCTAssertEqual(held.storage.byteCount, w.count * 2, "half the memory")
+        assertClose(held.toFloat32(), roundedToBF16(w), atol: 0, rtol: 0)
+
+        let (fallbackY, fallbackDX) = withoutBF16Units { run(x, g, { Tensor.linear($0, weight: held, bias: nil) }) }
+        let (roundedY, roundedDX) = run(x, g, { Tensor.linear($0, weight: roundedToBF16(w), bias: nil) })
+        assertClose(fallbackY, roundedY, atol: 0, rtol: 0)
+        assertClose(fallbackDX, roundedDX, atol: 0, rtol: 0)
+
+        let cx = randomTensor([2, 16, 8, 8], seed: 14), cw = randomTensor([16, 16, 3, 3], seed: 15, low: -0.3, high: 0.3)
+        let cg = randomTensor([2, 16, 8, 8], seed: 16)
+        let (fallbackCY, fallbackCDX) = withoutBF16Units { run(cx, cg, { $0.conv2d(weight: cw.toBFloat16(), padding: 1) }) }
+        let (roundedCY, roundedCDX) = run(cx, cg, { $0.conv2d(weight: roundedToBF16(cw), padding: 1) })
+        assertClose(fallbackCY, roundedCY, atol: 0, rtol: 0)
+        assertClose(fallbackCDX, roundedCDX, atol: 0, rtol: 0)
+
+        try requireBF16Units()
+        let trace = KernelTrace()
+        let (y, dx) = KernelTrace.record(into: trace) { run(x, g, { Tensor.linear($0, weight: held, bias: nil) }) }
+        XCTAssertEqual(trace.count("matmul-frozen-bf16"), 2, "\(trace.kernels)")
+        XCTAssertEqual(trace.count("weight-to-bf16"), 0, "the held weight is read in place")
+        let (yF32Weight, dxF32Weight) = withComputePrecision(.bfloat16) { run(x, g, { Tensor.linear($0, weight: w, bias: nil) }) }
+        assertClose(y, yF32Weight, atol: 1e-6, rtol: 1e-6)
+        assertClose(dx, dxF32Weight, atol: 1e-6, rtol: 1e-6)
+
+        let (cy, cdx) = run(cx, cg, { $0.conv2d(weight: cw.toBFloat16(), padding: 1) })
+        let (cyF32Weight, cdxF32Weight) = withComputePrecision(.bfloat16) { run(cx, cg, { $0.conv2d(weight: cw, padding: 1) }) }
+        assertClose(cy, cyF32Weight, atol: 1e-6, rtol: 1e-6)
+        assertClose(cdx, cdxF32Weight, atol: 1e-6, rtol: 1e-6)
+    }
+
+    /// Rounding follows IEEE round-to-nearest-even, and NaN stays NaN.
+    func testToBFloat16Rounding() {
+        let values: [Float] = [1, 1 + 1.0 / 128, 1 + 3.0 / 512, 1 + 1.0 / 256, 1 + 3.0 / 256, .infinity, .nan, 3.4e38]
+        let rounded = Tensor(values, shape: [values.count]).toBFloat16().toFloat32().scalars
+        XCTAssertEqual(rounded[0], 1)
+        XCTAssertEqual(rounded[1], 1 + 1.0 / 128, "exactly representable (7 mantissa bits)")
+        XCTAssertEqual(rounded[2], 1 + 1.0 / 128, "above half a step: up")
+        XCTAssertEqual(rounded[3], 1, "a tie rounds to the even neighbour (down here)")
+        XCTAssertEqual(rounded[4], 1 + 2.0 / 128, "a tie rounds to the even neighbour (up here)")
+        XCTAssertEqual(rounded[5], .infinity)
+        XCTAssertTrue(rounded[6].isNaN)
+        XCTAssertEqual(rounded[7], roundedToBF16(Tensor([3.4e38], shape: [1])).scalars[0])
+    }
 }

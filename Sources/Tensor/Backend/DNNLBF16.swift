@@ -21,11 +21,21 @@ extension DNNL {
     final class BF16Data: @unchecked Sendable {
         let desc: dnnl_memory_desc_t
         let storage: TensorStorage
+        /// Bytes from the storage's start to the data.
+        let byteOffset: Int
 
         init(desc: dnnl_memory_desc_t) {
             var d = desc
             self.desc = desc
             self.storage = TensorStorage(byteCount: Swift.max(dnnl_memory_desc_get_size(&d), 2), dtype: .bfloat16)
+            self.byteOffset = 0
+        }
+
+        /// BF16 data that a tensor holds, from element `offset` of its storage.
+        init(desc: dnnl_memory_desc_t, storage: TensorStorage, offset: Int) {
+            self.desc = desc
+            self.storage = storage
+            self.byteOffset = offset * 2
         }
 
         func isLaidOut(as wanted: dnnl_memory_desc_t) -> Bool {
@@ -34,7 +44,7 @@ extension DNNL {
         }
 
         /// The execution argument `id` for this data.
-        func arg(_ id: Int32) -> (Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer) { (id, desc, storage.base) }
+        func arg(_ id: Int32) -> (Int32, dnnl_memory_desc_t, UnsafeMutableRawPointer) { (id, desc, storage.base + byteOffset) }
     }
 
     /// `source` (f32, laid out as `sourceDesc` at `pointer`) rounded to bf16 (to nearest, ties to
@@ -121,9 +131,12 @@ extension DNNL {
                                  flipped: Bool) -> BF16Data {
         weight.storage.derivedValue("conv-bf16\(flipped ? "-flipped" : "")|\(weight.offset)|\(weight.shape)|"
                                         + BlockedFormat.key(md), isValid: { (c: BF16Data) in c.isLaidOut(as: md) }) {
-            let source = flipped ? transposedFlippedWeight(weight) : weightView(weight, g)
+            // A BF16 weight (held so, `toBFloat16`) is laid out from its own values (exact); it
+            // is decoded to F32 only to be flipped (once).
+            let source = flipped ? transposedFlippedWeight(weight.toFloat32()) : weightView(weight, g)
             let dims = flipped ? source.shape : g.weightDims
-            return bf16(plainDesc(dims), at: UnsafeMutableRawPointer(source.storage.floats + source.offset),
+            let type = source.dtype == .bfloat16 ? dnnl_bf16 : dnnl_f32
+            return bf16(plainDesc(dims, type: type), at: source.storage.base + source.offset * source.dtype.byteSize,
                         shape: dims, to: md, trace: "weight-to-bf16")
         }
     }
@@ -222,10 +235,19 @@ extension DNNL {
                                  accumulate: Bool = false) -> Bool {
         if m == 0 || n == 0 { return true }
         let hasBias = bias != nil
-        let key = "matmul-frozen-bf16|\(m)|\(n)|\(k)|\(hasBias)|\(accumulate)"
+        // A BF16 matrix (held so, `toBFloat16`) is read in place, by strides: it is the only copy.
+        let direct = b.dtype == .bfloat16
+        precondition(direct || b.dtype == .float32, "matmulFrozenBF16: B must be F32 or BF16, got \(b.dtype.rawValue)")
+        var directDesc = dnnl_memory_desc_t()
+        if direct {
+            check(dnnl_memory_desc_init_by_strides(&directDesc, 2, [Int64(k), Int64(n)], dnnl_bf16,
+                                                   transB ? [1, Int64(k)] : [Int64(n), 1]), "bf16 matmul B md for [\(k), \(n)]")
+        }
+        let key = "matmul-frozen-bf16|\(m)|\(n)|\(k)|\(hasBias)|\(accumulate)" + (direct ? "|direct|\(transB)" : "")
         let srcDesc = plainDesc([m, k], type: dnnl_bf16), dstDesc = plainDesc([m, n]), biasDesc = plainDesc([1, n])
         let prim = bf16Primitives.primitive(key, name: { "bf16 matmul [\(m), \(k)] · [\(k), \(n)]\(hasBias ? " + bias" : "")\(accumulate ? " accumulating" : "")" }) {
-            var src = srcDesc, dst = dstDesc, weights = anyDesc([k, n], type: dnnl_bf16), bd = biasDesc
+            var src = srcDesc, dst = dstDesc, bd = biasDesc
+            var weights = direct ? directDesc : anyDesc([k, n], type: dnnl_bf16)
             var desc = dnnl_matmul_desc_t()
             let status = hasBias ? dnnl_matmul_desc_init(&desc, &src, &weights, &bd, &dst)
                                  : dnnl_matmul_desc_init(&desc, &src, &weights, nil, &dst)
@@ -238,7 +260,7 @@ extension DNNL {
         }
         guard let prim else { return false }
         let wanted = prim.md(dnnl_query_weights_md)
-        let packed = b.storage.derivedValue("matmul-b-bf16|\(b.offset)|\(b.shape)|\(transB)|" + BlockedFormat.key(wanted),
+        let packed = direct ? BF16Data(desc: directDesc, storage: b.storage, offset: b.offset) : b.storage.derivedValue("matmul-b-bf16|\(b.offset)|\(b.shape)|\(transB)|" + BlockedFormat.key(wanted),
                                             isValid: { (p: BF16Data) in p.isLaidOut(as: wanted) }) {
             var source = dnnl_memory_desc_t()
             let strides: [Int64] = transB ? [1, Int64(k)] : [Int64(n), 1]

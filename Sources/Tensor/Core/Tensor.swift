@@ -278,6 +278,30 @@ public struct Tensor {
     }
 }
 
+extension Tensor {
+    /// An F32 tensor rounded to BF16 storage (to nearest, ties to even; a plain copy without
+    /// gradient), half the memory: how a frozen weight is held under `ComputePrecision.bfloat16`
+    /// (`Module.storeFrozenWeightsInBF16`). Convolutions and linear layers take such a weight
+    /// directly; everything else reads it through `toFloat32()`.
+    public func toBFloat16() -> Tensor {
+        precondition(dtype == .float32, "toBFloat16: needs an F32 tensor, got \(dtype.rawValue) \(shape)")
+        let p = plain().detached()
+        let out = Tensor(uninitialized: shape, dtype: .bfloat16)
+        let n = count
+        let src = p.storage.floats + p.offset
+        let dst = out.storage.base.assumingMemoryBound(to: UInt16.self)
+        parallelFor(n, grain: 1 << 16) { i0, i1 in
+            for i in i0..<i1 {
+                let bits = src[i].bitPattern
+                // NaN stays a (quiet) NaN; everything else rounds to nearest even.
+                dst[i] = src[i].isNaN ? UInt16(bits >> 16) | 0x40
+                                      : UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+            }
+        }
+        return out
+    }
+}
+
 extension Tensor: CustomStringConvertible {
     public var description: String {
         let values = count <= 16 ? "\(scalars)" : "\(Array(scalars.prefix(8)))…"

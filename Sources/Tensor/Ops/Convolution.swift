@@ -150,10 +150,12 @@ extension Tensor {
         return g
     }
 
-    /// Stops the program unless input, weight and bias are F32 (oneDNN reads them as floats).
+    /// Stops the program unless input, weight and bias are F32 (oneDNN reads them as floats); a
+    /// frozen weight may be BF16 (`toBFloat16`: read by the bf16 kernels, decoded elsewhere).
     static func requireConvolutionF32(_ input: Tensor, _ weight: Tensor, _ bias: Tensor?, op: String) {
-        precondition(input.dtype == .float32 && weight.dtype == .float32 && (bias?.dtype ?? .float32) == .float32,
-                     "\(op): input \(input.shape), weight \(weight.shape) and bias must be F32, got "
+        let weightOK = weight.dtype == .float32 || (weight.dtype == .bfloat16 && !weight.requiresGrad)
+        precondition(input.dtype == .float32 && weightOK && (bias?.dtype ?? .float32) == .float32,
+                     "\(op): input \(input.shape), weight \(weight.shape) and bias must be F32 (a frozen weight may be BF16), got "
                      + "\(input.dtype.rawValue), \(weight.dtype.rawValue) and \(bias?.dtype.rawValue ?? "none")")
     }
 
@@ -170,10 +172,15 @@ extension Tensor {
         // keeps their outputs addable without reorders.
         // A frozen weight in bf16 (`ComputePrecision`); the source is then kept by nobody (only
         // dL/dW would read it). Without an optimised bf16 kernel for `g`, the f32 path runs.
-        let bf16Output = !needsWeight && ComputePrecision.effective == .bfloat16
+        // A weight held in BF16 runs in bf16 whatever the precision asked (where the CPU can), and
+        // is decoded to F32 otherwise.
+        let inBF16 = !needsWeight
+            && (weight.dtype == .bfloat16 ? ComputePrecision.hasBF16Units : ComputePrecision.effective == .bfloat16)
+        let bf16Output = inBF16
             ? DNNL.runConvolutionForwardBF16(g, source: input, weight: weight, bias: bias, training: GradMode.isEnabled,
                                              name: name)
             : nil
+        let weight = bf16Output == nil ? weight.toFloat32() : weight
         let (out, source) = bf16Output.map { ($0, input) }
             ?? DNNL.runConvolutionForward(g, source: input, weight: weight, bias: bias, training: GradMode.isEnabled,
                                           name: name)
@@ -215,7 +222,8 @@ extension Tensor {
                     grads[0] = accumulated ? d : (sum.map { $0.addingGradient(gx) } ?? gx)
                 } else {
                     grads[0] = sum
-                    let d = DNNL.runConvolutionBackwardData(g, outputGradient: gradient, weight: w, weightIsFrozen: true, name: name)
+                    let d = DNNL.runConvolutionBackwardData(g, outputGradient: gradient, weight: w.toFloat32(),
+                                                            weightIsFrozen: true, name: name)
                     let gx = inputIsLeaf ? d.plain() : d
                     grads[0] = grads[0].map { $0.addingGradient(gx) } ?? gx
                 }
@@ -273,7 +281,7 @@ extension Tensor {
                                            padding: padding.array, dilation: dilation.array, groups: groups,
                                            op: "addConv2d")
         precondition(shape == g.destinationShape, "addConv2d: \(shape) does not match the convolution's output \(g.destinationShape)")
-        guard GradMode.isEnabled, offset == 0, isKnownUniquelyReferenced(&storage),
+        guard GradMode.isEnabled, offset == 0, weight.dtype == .float32, isKnownUniquelyReferenced(&storage),
               let source = DNNL.runConvolutionForwardAccumulating(g, source: input, weight: weight, into: self,
                                                                   name: "conv2d") else {
             self = self + input.conv2d(weight: weight, stride: stride, padding: padding, dilation: dilation, groups: groups)

@@ -138,14 +138,20 @@ extension Tensor {
         let (k, n) = (weight.shape[1], weight.shape[0])
         let rows = Array(x.shape.dropLast())
         let m = rows.reduce(1, *)
-        let a = x.plain().detached().reshaped([m, k]), w = weight.plain().detached(), b = bias?.plain().detached()
+        let a = x.plain().detached().reshaped([m, k]), stored = weight.plain().detached(), b = bias?.plain().detached()
         let out = Tensor(uninitialized: rows + [n])
         let pc = out.storage.floats
-        // A frozen weight in bf16 (`ComputePrecision`), forward and backward-data; f32 where oneDNN
-        // has no optimised bf16 matmul for the shape.
-        let bf16 = !weight.requiresGrad && ComputePrecision.effective == .bfloat16
-        if bf16, DNNL.matmulFrozenBF16(m: m, n: n, k: k, a: a.floats, b: w, transB: true,
-                                       bias: b.map { UnsafePointer($0.floats) }, c: pc) {
+        // A frozen weight in bf16 (`ComputePrecision`; or held in BF16, `toBFloat16`), forward and
+        // backward-data; f32 (a BF16 weight decoded) where the CPU has no bf16 units or oneDNN no
+        // optimised bf16 matmul for the shape.
+        precondition(weight.dtype == .float32 || (weight.dtype == .bfloat16 && !weight.requiresGrad),
+                     "linear: the weight \(weight.shape) must be F32, or BF16 and frozen; got \(weight.dtype.rawValue)")
+        let bf16 = !weight.requiresGrad
+            && (weight.dtype == .bfloat16 ? ComputePrecision.hasBF16Units : ComputePrecision.effective == .bfloat16)
+        let forwardInBF16 = bf16 && DNNL.matmulFrozenBF16(m: m, n: n, k: k, a: a.floats, b: stored, transB: true,
+                                                          bias: b.map { UnsafePointer($0.floats) }, c: pc)
+        let w = stored.dtype == .float32 || forwardInBF16 ? stored : stored.toFloat32()
+        if forwardInBF16 {
             // done in bf16
         } else if n <= k && Tensor.isLargeProduct(m: m, k: k, n: n) {
             // Keeps or shrinks the width: the matmul primitive, reading Wᵀ in place (see `matmul`).
@@ -180,6 +186,10 @@ extension Tensor {
                 if bf16, DNNL.matmulFrozenBF16(m: m, n: k, k: n, a: g2.floats, b: w, transB: false,
                                                c: target.storage.floats, accumulate: inPlace) {
                     // done in bf16
+                } else if w.dtype != .float32 {
+                    let decoded = w.toFloat32()
+                    DNNL.sgemm(transA: false, transB: false, m: m, n: k, k: n, a: g2.floats, lda: n, b: decoded.floats,
+                               ldb: k, beta: inPlace ? 1 : 0, c: target.storage.floats, ldc: k)
                 } else if packW {
                     DNNL.matmulPacked(m: m, n: k, k: n, a: g2.floats, b: w, transB: false, c: target.storage.floats,
                                       accumulate: inPlace)
