@@ -18,6 +18,14 @@ struct ModelBenchResult: Codable {
     /// Median processor time (user + system, all threads) of a step: the work done, which other
     /// processes on the machine inflate far less than the wall time.
     var cpu_ms: Double?
+    /// The most bytes tensors held at once (MiB), and the bytes the caching allocator held from
+    /// the system at the end (MiB): what of the resident memory is tensors.
+    var peak_tensor_mib: Double? = MemoryPool.peakBytes.mib
+    var reserved_mib: Double? = MemoryPool.reservedBytes.mib
+}
+
+private extension Int {
+    var mib: Double { Double(self) / 1_048_576 }
 }
 
 /// Helpers for benchmarks that run each mode in a fresh process, so that each mode's peak

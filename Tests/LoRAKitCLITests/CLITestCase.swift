@@ -10,7 +10,7 @@ class CLITestCase: XCTestCase {
 
     struct Output { var status: Int32; var stdout: String; var stderr: String }
 
-    func lorakit(_ arguments: [String]) throws -> Output {
+    func lorakit(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             throw XCTSkip("lorakit not built next to the tests at \(binary.path)")
         }
@@ -18,6 +18,9 @@ class CLITestCase: XCTestCase {
         p.executableURL = binary
         p.arguments = arguments
         p.currentDirectoryURL = root
+        if !environment.isEmpty {
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The arithmetic of frozen layers' products: convolutions and fully connected layers whose
 /// weight requires no gradient (a LoRA model's base, a probe's backbone).
 ///
@@ -26,8 +28,13 @@ public enum ComputePrecision: String, Sendable, CaseIterable, Codable {
     @TaskLocal static var unitsHidden = false
 
     /// Whether this CPU runs bf16 products on bf16 units (AVX-512-BF16 or AMX, detected at run
-    /// time by oneDNN), unless a test hides them (`withoutBF16Units`).
-    public static var hasBF16Units: Bool { !unitsHidden && DNNL.hasBF16Units }
+    /// time by oneDNN), unless a test hides them (`withoutBF16Units`, or `LORAKIT_NO_BF16=1` in
+    /// the environment for a whole process).
+    public static var hasBF16Units: Bool { !unitsHidden && !hiddenByEnvironment && DNNL.hasBF16Units }
+
+    /// `LORAKIT_NO_BF16=1`: the process behaves as on a CPU without bf16 units (tests of the
+    /// fallback through the command line).
+    static let hiddenByEnvironment = ProcessInfo.processInfo.environment["LORAKIT_NO_BF16"] == "1"
 
     /// Whether `precision` runs as asked on this CPU.
     public static func isAvailable(_ precision: ComputePrecision) -> Bool {
