@@ -111,23 +111,39 @@ final class BF16PrecisionTests: XCTestCase {
         }
     }
 
-    /// A trainable weight stays f32 in bf16 mode (full fine-tuning's master weights, adapters,
-    /// heads): its output and all gradients equal the f32 run exactly.
-    func testTrainableWeightsStayF32() {
-        let x = randomTensor([2, 8, 6, 6], seed: 1), w = randomTensor([8, 8, 3, 3], seed: 2, low: -0.3, high: 0.3)
-        let g = randomTensor([2, 8, 6, 6], seed: 3)
-        func step() -> [Tensor] {
-            let xl = x.requiringGrad(), wl = w.requiringGrad()
-            let y = xl.conv2d(weight: wl, padding: 1)
-            let lw = randomTensor([5, 8], seed: 4).requiringGrad()
-            let z = Tensor.linear(y.plain().permuted([0, 2, 3, 1]).reshaped([72, 8]), weight: lw, bias: nil)
-            ((y * g).sum() + z.sum()).backward()
-            return [y.plain(), xl.grad!.plain(), wl.grad!.plain(), lw.grad!.plain()]
+    /// A trainable convolution weight (an adapter, full fine-tuning's master weight) stays F32 and
+    /// gets an F32 gradient, computed in bf16 mode from bf16 operands: output, input gradient and
+    /// weight gradient equal the f32 computation on rounded input, weight and output gradient.
+    /// A trainable linear weight's products stay f32 exactly.
+    func testTrainableWeightsKeepF32ValuesAndGradients() throws {
+        try requireBF16Units()
+        for (i, c) in convCases.prefix(3).enumerated() {
+            let x = randomTensor(c.input, seed: UInt64(90 + i)), w = randomTensor(c.weight, seed: UInt64(95 + i), low: -0.3, high: 0.3)
+            let out = Tensor.convolutionGeometry(input: c.input, weight: c.weight, bias: nil, stride: c.stride.array,
+                                                 padding: c.padding.array, dilation: [1, 1], groups: 1, op: "test")
+            let g = randomTensor(out.destinationShape, seed: UInt64(99 + i))
+            func step(_ x: Tensor, _ w: Tensor, _ g: Tensor) -> [Tensor] {
+                let xl = x.requiringGrad(), wl = w.requiringGrad()
+                let y = xl.conv2d(weight: wl, stride: c.stride, padding: c.padding)
+                (y * g).sum().backward()
+                return [y.plain(), xl.grad!.plain(), wl.grad!.plain()]
+            }
+            let trace = KernelTrace()
+            let bf16 = KernelTrace.record(into: trace) { withComputePrecision(.bfloat16) { step(x, w, g) } }
+            XCTAssertTrue(trace.kernels.contains("conv2d.backward-weights-bf16"), "case \(i): \(trace.kernels)")
+            XCTAssertEqual(bf16[2].dtype, .float32)
+            let (rx, rw, rg) = (roundedToBF16(x), roundedToBF16(w), roundedToBF16(g))
+            assertClose(bf16[0], step(rx, rw, g)[0], atol: 2e-5, rtol: 1e-5, "case \(i) forward")
+            assertClose(bf16[1], step(x, rw, rg)[1], atol: 2e-5, rtol: 1e-5, "case \(i) input gradient")
+            assertClose(bf16[2], step(rx, w, rg)[2], atol: 1e-4, rtol: 1e-5, "case \(i) weight gradient")
         }
-        let trace = KernelTrace()
-        let bf16 = KernelTrace.record(into: trace) { withComputePrecision(.bfloat16) { step() } }
-        XCTAssertFalse(trace.kernels.contains { $0.contains("bf16") }, "\(trace.kernels)")
-        for (a, b) in zip(bf16, step()) { assertClose(a, b, atol: 0, rtol: 0) }
+        let x = randomTensor([72, 8], seed: 1), lw = randomTensor([5, 8], seed: 4)
+        func linear() -> [Tensor] {
+            let xl = x.requiringGrad(), wl = lw.requiringGrad()
+            Tensor.linear(xl, weight: wl, bias: nil).sum().backward()
+            return [xl.grad!, wl.grad!]
+        }
+        for (a, b) in zip(withComputePrecision(.bfloat16) { linear() }, linear()) { assertClose(a, b, atol: 0, rtol: 0) }
     }
 
     /// On a CPU without bf16 units (forced here on any machine), bf16 runs as f32: bit-identical

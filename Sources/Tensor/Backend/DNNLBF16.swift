@@ -67,10 +67,49 @@ extension DNNL {
     }
 
     /// An f32 tensor (plain or blocked) rounded to bf16 in the layout `md`.
+    ///
+    /// The last few conversions are remembered (`RecentConversions`), so that a tensor that feeds
+    /// several bf16 products in a row — a LoRA convolution's input read by the base and by A, its
+    /// output gradient read by the base's and B's backward — is converted once.
     static func bf16(_ t: Tensor, to md: dnnl_memory_desc_t, trace: String = "to-bf16") -> BF16Data {
         let (desc, pointer) = arg(t.detached())
-        return bf16(desc, at: pointer, shape: t.shape, to: md, trace: trace)
+        if let known = recentConversions.find(t.storage, offset: t.offset, from: desc, to: md) { return known }
+        let data = bf16(desc, at: pointer, shape: t.shape, to: md, trace: trace)
+        recentConversions.remember(t.storage, offset: t.offset, from: desc, data: data)
+        return data
     }
+
+    /// The last eight conversions to bf16, by source storage, its version (an in-place write
+    /// invalidates), offset and the two layouts (compared as oneDNN compares descriptors). Holding
+    /// them keeps at most eight activations and their bf16 copies alive a little longer.
+    private final class RecentConversions: @unchecked Sendable {
+        private struct Entry {
+            let storage: TensorStorage
+            let version: UInt64
+            let offset: Int
+            let source: dnnl_memory_desc_t
+            let data: BF16Data
+        }
+        private let lock = NSLock()
+        private var entries: [Entry] = []
+
+        func find(_ storage: TensorStorage, offset: Int, from source: dnnl_memory_desc_t,
+                  to md: dnnl_memory_desc_t) -> BF16Data? {
+            lock.lock(); defer { lock.unlock() }
+            return entries.first { e in
+                guard e.storage === storage, e.version == storage.version, e.offset == offset else { return false }
+                var a = e.source, b = source
+                return dnnl_memory_desc_equal(&a, &b) != 0 && e.data.isLaidOut(as: md)
+            }?.data
+        }
+
+        func remember(_ storage: TensorStorage, offset: Int, from source: dnnl_memory_desc_t, data: BF16Data) {
+            lock.lock(); defer { lock.unlock() }
+            entries.insert(Entry(storage: storage, version: storage.version, offset: offset, source: source, data: data), at: 0)
+            if entries.count > 8 { entries.removeLast() }
+        }
+    }
+    private static let recentConversions = RecentConversions()
 
     /// Primitives that may not exist (nil: oneDNN has only a reference kernel, or none), by key.
     private final class OptionalPrimitives: @unchecked Sendable {
@@ -125,9 +164,11 @@ extension DNNL {
         }
     }
 
-    /// A frozen convolution weight's bf16 copy in the layout `md`; `flipped` for backward-data
-    /// run as a forward convolution (`transposedFlippedWeight`).
-    static func frozenWeightBF16(_ weight: Tensor, _ g: ConvolutionGeometry, md: dnnl_memory_desc_t,
+    /// A convolution weight's bf16 copy in the layout `md`; `flipped` for backward-data run as a
+    /// forward convolution (`transposedFlippedWeight`). Kept beside the weight's storage for as
+    /// long as its values do not change: a frozen weight's for the run, a trainable one's until
+    /// the next optimizer step writes it (made once per step, for forward and backward alike).
+    static func weightBF16(_ weight: Tensor, _ g: ConvolutionGeometry, md: dnnl_memory_desc_t,
                                  flipped: Bool) -> BF16Data {
         weight.storage.derivedValue("conv-bf16\(flipped ? "-flipped" : "")|\(weight.offset)|\(weight.shape)|"
                                         + BlockedFormat.key(md), isValid: { (c: BF16Data) in c.isLaidOut(as: md) }) {
@@ -148,13 +189,70 @@ extension DNNL {
                                           training: Bool, name: String) -> Tensor? {
         guard let prim = convolutionForwardBF16(g, training: training) else { return nil }
         let src = bf16(source, to: prim.md(dnnl_query_src_md))
-        let wei = frozenWeightBF16(weight, g, md: prim.md(dnnl_query_weights_md), flipped: false)
+        let wei = weightBF16(weight, g, md: prim.md(dnnl_query_weights_md), flipped: false)
         let dst = empty(g.destinationShape, prim.md(dnnl_query_dst_md))
         var args = [src.arg(DNNL_ARG_SRC), wei.arg(DNNL_ARG_WEIGHTS), execArg(DNNL_ARG_DST, dst)]
         if g.hasBias, let bias { args.append(execArg(DNNL_ARG_BIAS, bias.plain())) }
         KernelTrace.note(name + ".forward-bf16")
         withExtendedLifetime((src, wei)) { prim.execute(args) }
         return dst
+    }
+
+    /// `destination += conv(source, weight)` in bf16 (bf16 source and weights, f32 destination,
+    /// oneDNN's `sum` post-op), in `destination`'s memory, which must be laid out as the primitive's
+    /// destination and belong to nobody else. Returns the source (f32, as given: what dL/dW reads),
+    /// or nil when there is no such primitive or the layout differs (the caller adds by itself).
+    static func runConvolutionForwardAccumulatingBF16(_ g: ConvolutionGeometry, source: Tensor, weight: Tensor,
+                                                      into destination: Tensor, name: String) -> Tensor? {
+        guard let prim = convolutionForwardBF16(g, training: true, accumulating: true) else { return nil }
+        var want = prim.md(dnnl_query_dst_md), have = desc(of: destination)
+        guard dnnl_memory_desc_equal(&want, &have) != 0 else { return nil }
+        let src = bf16(source, to: prim.md(dnnl_query_src_md))
+        let wei = weightBF16(weight, g, md: prim.md(dnnl_query_weights_md), flipped: false)
+        KernelTrace.note(name + ".forward-accumulate-bf16")
+        withExtendedLifetime((src, wei)) {
+            prim.execute([src.arg(DNNL_ARG_SRC), wei.arg(DNNL_ARG_WEIGHTS), execArg(DNNL_ARG_DST, destination)])
+        }
+        return source
+    }
+
+    /// The bf16 backward-weights primitive of `g` (bf16 source and output gradient, f32 weight
+    /// and bias gradients), hinted by the bf16 training forward. Nil without an optimised kernel.
+    static func convolutionBackwardWeightsBF16(_ g: ConvolutionGeometry) -> Primitive? {
+        guard let hint = convolutionForwardBF16(g, training: true) else { return nil }
+        return bf16Primitives.primitive("conv.bwd-weights.bf16|" + g.key, name: { "bf16 convolution backward-weights for \(g)" }) {
+            var hintSource = hint.md(dnnl_query_src_md), channelsLast = channelsLastDesc(g.sourceShape, type: dnnl_bf16)
+            let layout: ConvolutionLayout = dnnl_memory_desc_equal(&hintSource, &channelsLast) != 0 ? .channelsLast : .chosen
+            var src = layout.desc(g.sourceShape, type: dnnl_bf16), dstBF16 = layout.desc(g.destinationShape, type: dnnl_bf16)
+            var diffWei = anyDesc(g.weightDims), diffBias = plainDesc([g.outChannels])
+            var desc = dnnl_convolution_desc_t()
+            let status = withUnsafeMutablePointer(to: &diffBias) { biasPointer in
+                dnnl_dilated_convolution_backward_weights_desc_init(
+                    &desc, dnnl_convolution_direct, &src, &diffWei, g.hasBias ? biasPointer : nil, &dstBF16,
+                    g.stride.map(Int64.init), g.dilation.map { Int64($0 - 1) },
+                    g.padding.map(Int64.init), g.paddingRight.map(Int64.init))
+            }
+            guard status == dnnl_success else { return nil }
+            return createPD(&desc, hint: hint.pd).pd
+        }
+    }
+
+    /// dL/dW (plain, PyTorch's weight shape, f32) and dL/db when `g.hasBias`, from the f32
+    /// source and output gradient (any layouts) rounded to bf16; nil when oneDNN has no optimised
+    /// bf16 kernel for `g` (the caller runs the f32 path).
+    static func runConvolutionBackwardWeightsBF16(_ g: ConvolutionGeometry, source: Tensor, outputGradient: Tensor,
+                                                  name: String) -> (weight: Tensor, bias: Tensor?)? {
+        guard let prim = convolutionBackwardWeightsBF16(g) else { return nil }
+        let src = bf16(source, to: prim.md(dnnl_query_src_md))
+        let diffDst = bf16(outputGradient, to: prim.md(dnnl_query_diff_dst_md))
+        let diffWei = empty(g.weightDims, prim.md(dnnl_query_diff_weights_md))
+        var args = [src.arg(DNNL_ARG_SRC), diffDst.arg(DNNL_ARG_DIFF_DST), execArg(DNNL_ARG_DIFF_WEIGHTS, diffWei)]
+        let diffBias = g.hasBias ? Tensor(uninitialized: [g.outChannels]) : nil
+        if let diffBias { args.append(execArg(DNNL_ARG_DIFF_BIAS, diffBias)) }
+        KernelTrace.note(name + ".backward-weights-bf16")
+        withExtendedLifetime((src, diffDst)) { prim.execute(args) }
+        let plainWeight = diffWei.plain()
+        return (Tensor(shape: g.weightShape, storage: plainWeight.storage, offset: plainWeight.offset), diffBias)
     }
 
     /// The bf16 backward-data primitive of `g` (bf16 output gradient and weights, f32 input
@@ -193,7 +291,7 @@ extension DNNL {
                 var want = prim.md(dnnl_query_dst_md), have = desc(of: destination)
                 if dnnl_memory_desc_equal(&want, &have) != 0 {
                     let diffDst = bf16(outputGradient, to: prim.md(dnnl_query_src_md))
-                    let wei = frozenWeightBF16(weight, g, md: prim.md(dnnl_query_weights_md), flipped: true)
+                    let wei = weightBF16(weight, g, md: prim.md(dnnl_query_weights_md), flipped: true)
                     KernelTrace.note(name + ".backward-data-accumulate-bf16")
                     withExtendedLifetime((diffDst, wei)) {
                         prim.execute([diffDst.arg(DNNL_ARG_SRC), wei.arg(DNNL_ARG_WEIGHTS),
@@ -203,7 +301,7 @@ extension DNNL {
                 }
             }
             let diffDst = bf16(outputGradient, to: forward.md(dnnl_query_src_md))
-            let wei = frozenWeightBF16(weight, g, md: forward.md(dnnl_query_weights_md), flipped: true)
+            let wei = weightBF16(weight, g, md: forward.md(dnnl_query_weights_md), flipped: true)
             let diffSrc = empty(g.sourceShape, forward.md(dnnl_query_dst_md))
             KernelTrace.note(name + ".backward-data-bf16")
             withExtendedLifetime((diffDst, wei)) {
@@ -214,7 +312,7 @@ extension DNNL {
         }
         guard let prim = convolutionBackwardDataBF16(g) else { return nil }
         let diffDst = bf16(outputGradient, to: prim.md(dnnl_query_diff_dst_md))
-        let wei = frozenWeightBF16(weight, g, md: prim.md(dnnl_query_weights_md), flipped: false)
+        let wei = weightBF16(weight, g, md: prim.md(dnnl_query_weights_md), flipped: false)
         let diffSrc = empty(g.sourceShape, prim.md(dnnl_query_diff_src_md))
         KernelTrace.note(name + ".backward-data-bf16")
         withExtendedLifetime((diffDst, wei)) {

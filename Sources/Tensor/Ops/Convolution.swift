@@ -170,12 +170,13 @@ extension Tensor {
         // layouts itself, inference and training may get different ones, and a LoRA model mixes
         // frozen convs that record nothing with adapters that do. One primitive kind per mode
         // keeps their outputs addable without reorders.
-        // A frozen weight in bf16 (`ComputePrecision`); the source is then kept by nobody (only
-        // dL/dW would read it). Without an optimised bf16 kernel for `g`, the f32 path runs.
+        // In bf16 (`ComputePrecision`) on bf16 operands with f32 results: a frozen weight from its
+        // bf16 copy, a trainable one (an adapter, full fine-tuning's f32 master weight) from a bf16
+        // copy made once per value (after each optimizer step). The source stays f32 (kept for dL/dW
+        // only when the weight trains). Without an optimised bf16 kernel for `g`, the f32 path runs.
         // A weight held in BF16 runs in bf16 whatever the precision asked (where the CPU can), and
         // is decoded to F32 otherwise.
-        let inBF16 = !needsWeight
-            && (weight.dtype == .bfloat16 ? ComputePrecision.hasBF16Units : ComputePrecision.effective == .bfloat16)
+        let inBF16 = weight.dtype == .bfloat16 ? ComputePrecision.hasBF16Units : ComputePrecision.effective == .bfloat16
         let bf16Output = inBF16
             ? DNNL.runConvolutionForwardBF16(g, source: input, weight: weight, bias: bias, training: GradMode.isEnabled,
                                              name: name)
@@ -202,8 +203,9 @@ extension Tensor {
     /// and the gradient so far is unshared and laid out as its output: x feeding several
     /// convolutions (a LoRA convolution's base and A, a residual block) then costs no pass per sum.
     ///
-    /// With `bf16` (a frozen weight whose forward ran in bf16), dL/dx runs in bf16 as well
-    /// (`DNNL.runConvolutionBackwardDataBF16`), or in f32 where oneDNN has no bf16 kernel for it.
+    /// With `bf16` (a forward that ran in bf16), dL/dx and dL/dW run in bf16 as well
+    /// (`DNNL.runConvolutionBackwardDataBF16`, `runConvolutionBackwardWeightsBF16`: bf16 operands,
+    /// f32 results), or in f32 where oneDNN has no optimised bf16 kernel for them.
     static func convolutionBackward(_ g: ConvolutionGeometry, input: Tensor, weight: Tensor, source: Tensor,
                                     needsBias: Bool, bf16: Bool = false, name: String) -> (Tensor, inout [Tensor?]) -> Void {
         let needsWeight = weight.requiresGrad
@@ -223,7 +225,7 @@ extension Tensor {
                 } else {
                     grads[0] = sum
                     let d = DNNL.runConvolutionBackwardData(g, outputGradient: gradient, weight: w.toFloat32(),
-                                                            weightIsFrozen: true, name: name)
+                                                            weightIsFrozen: !needsWeight, name: name)
                     let gx = inputIsLeaf ? d.plain() : d
                     grads[0] = grads[0].map { $0.addingGradient(gx) } ?? gx
                 }
@@ -251,7 +253,11 @@ extension Tensor {
                 // The bias gradient comes with the weight gradient (one pass over dL/dy).
                 var bg = g
                 bg.hasBias = needsBias
-                (gw, gb) = DNNL.runConvolutionBackwardWeights(bg, source: x, outputGradient: gradient, name: name)
+                if bf16, let r = DNNL.runConvolutionBackwardWeightsBF16(bg, source: x, outputGradient: gradient, name: name) {
+                    (gw, gb) = r
+                } else {
+                    (gw, gb) = DNNL.runConvolutionBackwardWeights(bg, source: x, outputGradient: gradient, name: name)
+                }
             } else if needsBias {
                 // Frozen weight, trainable bias: dL/db = Σ_{n, spatial} dL/dy.
                 let axes = [0] + Array(2..<(2 + g.spatialRank))
@@ -281,14 +287,16 @@ extension Tensor {
                                            padding: padding.array, dilation: dilation.array, groups: groups,
                                            op: "addConv2d")
         precondition(shape == g.destinationShape, "addConv2d: \(shape) does not match the convolution's output \(g.destinationShape)")
+        let inBF16 = ComputePrecision.effective == .bfloat16 && weight.dtype == .float32
         guard GradMode.isEnabled, offset == 0, weight.dtype == .float32, isKnownUniquelyReferenced(&storage),
-              let source = DNNL.runConvolutionForwardAccumulating(g, source: input, weight: weight, into: self,
-                                                                  name: "conv2d") else {
+              let source = inBF16
+                ? DNNL.runConvolutionForwardAccumulatingBF16(g, source: input, weight: weight, into: self, name: "conv2d")
+                : DNNL.runConvolutionForwardAccumulating(g, source: input, weight: weight, into: self, name: "conv2d") else {
             self = self + input.conv2d(weight: weight, stride: stride, padding: padding, dilation: dilation, groups: groups)
             return
         }
         let backward = Tensor.convolutionBackward(g, input: input, weight: weight, source: source, needsBias: false,
-                                                  name: "conv2d")
+                                                  bf16: inBF16, name: "conv2d")
         let base = self
         self = Tensor.recordAccumulating(detached(), op: "conv2d-accumulate", inputs: [base, input, weight]) { gradient, grads in
             var convolutionGrads = [grads[1].take(), grads[2].take()]
