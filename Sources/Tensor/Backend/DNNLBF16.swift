@@ -79,12 +79,13 @@ extension DNNL {
         return data
     }
 
-    /// The last eight conversions to bf16, by source storage, its version (an in-place write
-    /// invalidates), offset and the two layouts (compared as oneDNN compares descriptors). Holding
-    /// them keeps at most eight activations and their bf16 copies alive a little longer.
+    /// The last four conversions to bf16, by source storage (held weakly: a freed source's entry
+    /// is dropped), its version (an in-place write invalidates), offset and the two layouts
+    /// (compared as oneDNN compares descriptors). At most four bf16 copies live a little longer.
     private final class RecentConversions: @unchecked Sendable {
         private struct Entry {
-            let storage: TensorStorage
+            /// Weak: remembering a conversion does not keep its source alive.
+            weak var storage: TensorStorage?
             let version: UInt64
             let offset: Int
             let source: dnnl_memory_desc_t
@@ -97,7 +98,7 @@ extension DNNL {
                   to md: dnnl_memory_desc_t) -> BF16Data? {
             lock.lock(); defer { lock.unlock() }
             return entries.first { e in
-                guard e.storage === storage, e.version == storage.version, e.offset == offset else { return false }
+                guard let known = e.storage, known === storage, e.version == storage.version, e.offset == offset else { return false }
                 var a = e.source, b = source
                 return dnnl_memory_desc_equal(&a, &b) != 0 && e.data.isLaidOut(as: md)
             }?.data
@@ -106,7 +107,8 @@ extension DNNL {
         func remember(_ storage: TensorStorage, offset: Int, from source: dnnl_memory_desc_t, data: BF16Data) {
             lock.lock(); defer { lock.unlock() }
             entries.insert(Entry(storage: storage, version: storage.version, offset: offset, source: source, data: data), at: 0)
-            if entries.count > 8 { entries.removeLast() }
+            entries.removeAll { $0.storage == nil }
+            if entries.count > 4 { entries.removeLast() }
         }
     }
     private static let recentConversions = RecentConversions()
