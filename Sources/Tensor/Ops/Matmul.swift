@@ -132,7 +132,7 @@ extension Tensor {
         }
         guard x.rank >= 2, weight.rank == 2, x.shape[x.rank - 1] == weight.shape[1],
               bias.map({ $0.shape == [weight.shape[0]] }) ?? true else {
-            let y = x.matmul(weight, transposeB: true)
+            let y = x.matmul(weight.toFloat32(), transposeB: true)
             return bias.map { y + $0 } ?? y
         }
         let (k, n) = (weight.shape[1], weight.shape[0])
