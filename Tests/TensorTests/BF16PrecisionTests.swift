@@ -249,4 +249,49 @@ final class BF16PrecisionTests: XCTestCase {
         XCTAssertTrue(rounded[6].isNaN)
         XCTAssertEqual(rounded[7], roundedToBF16(Tensor([3.4e38], shape: [1])).scalars[0])
     }
+
+    /// Remembered conversions never stand in for changed data: y = relu(conv2(j) + x) passes the
+    /// same gradient to conv2 (converted) and to x; conv3, another reader of x, adds its input
+    /// gradient to it; conv1, which made x, must see that sum. The result equals a run that
+    /// converts every operand afresh, bit for bit. (Every in-place accumulation also invalidates
+    /// what was derived from its destination.)
+    func testInPlaceAccumulationInvalidatesRememberedConversions() throws {
+        try requireBF16Units()
+        let i = randomTensor([2, 16, 8, 8], seed: 21), j = randomTensor([2, 16, 8, 8], seed: 25)
+        let w1 = randomTensor([16, 16, 3, 3], seed: 22, low: -0.3, high: 0.3)
+        let w2 = randomTensor([16, 16, 3, 3], seed: 23, low: -0.3, high: 0.3)
+        let w3 = randomTensor([16, 16, 3, 3], seed: 26, low: -0.3, high: 0.3)
+        let g = randomTensor([2, 16, 8, 8], seed: 24), h = randomTensor([2, 16, 8, 8], seed: 27)
+        func gradient() -> Tensor {
+            let li = i.requiringGrad(), lj = j.requiringGrad()
+            let x = li.conv2d(weight: w1, padding: 1)
+            // ReLU keeps the convolutions' channels-last layout in the gradients, as batch norm
+            // does in a ResNet, so that backward-data can add in place.
+            let z = x.conv2d(weight: w3, padding: 1).relu()
+            let y = (lj.conv2d(weight: w2, padding: 1) + x).relu()
+            ((y * g).sum() + (z * h).sum()).backward()
+            return li.grad!.plain()
+        }
+        let remembered = withComputePrecision(.bfloat16) { gradient() }
+        let fresh = DNNL.$remembersConversions.withValue(false) { withComputePrecision(.bfloat16) { gradient() } }
+        assertClose(remembered, fresh, atol: 0, rtol: 0, "remembered conversions change nothing")
+
+        // A LoRA convolution, where the remembering pays: the base and A read x, and B's and the
+        // base's backward read the same output gradient.
+        let wa = randomTensor([4, 16, 3, 3], seed: 28, low: -0.3, high: 0.3)
+        let wb = randomTensor([16, 4, 1, 1], seed: 29, low: -0.3, high: 0.3)
+        func lora() -> [Tensor] {
+            let li = i.requiringGrad(), a = wa.requiringGrad(), b = wb.requiringGrad()
+            let x = li.conv2d(weight: w1, padding: 1).relu()
+            var y = x.conv2d(weight: w2, padding: 1)
+            y.addConv2d(x.conv2d(weight: a, padding: 1), weight: b)
+            (y.relu() * g).sum().backward()
+            return [y.plain(), li.grad!.plain(), a.grad!.plain(), b.grad!.plain()]
+        }
+        let trace = KernelTrace()
+        let loraRemembered = KernelTrace.record(into: trace) { withComputePrecision(.bfloat16) { lora() } }
+        XCTAssertTrue(trace.kernels.contains("conv2d.forward-accumulate-bf16"), "\(trace.kernels)")
+        let loraFresh = DNNL.$remembersConversions.withValue(false) { withComputePrecision(.bfloat16) { lora() } }
+        for (r, f) in zip(loraRemembered, loraFresh) { assertClose(r, f, atol: 0, rtol: 0, "LoRA convolution") }
+    }
 }

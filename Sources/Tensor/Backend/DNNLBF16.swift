@@ -73,7 +73,9 @@ extension DNNL {
     /// output gradient read by the base's and B's backward — is converted once.
     static func bf16(_ t: Tensor, to md: dnnl_memory_desc_t, trace: String = "to-bf16") -> BF16Data {
         let (desc, pointer) = arg(t.detached())
-        if let known = recentConversions.find(t.storage, offset: t.offset, from: desc, to: md) { return known }
+        if remembersConversions, let known = recentConversions.find(t.storage, offset: t.offset, from: desc, to: md) {
+            return known
+        }
         let data = bf16(desc, at: pointer, shape: t.shape, to: md, trace: trace)
         recentConversions.remember(t.storage, offset: t.offset, from: desc, data: data)
         return data
@@ -112,6 +114,8 @@ extension DNNL {
         }
     }
     private static let recentConversions = RecentConversions()
+    /// Off: every conversion runs (tests compare the two).
+    @TaskLocal static var remembersConversions = true
 
     /// Primitives that may not exist (nil: oneDNN has only a reference kernel, or none), by key.
     private final class OptionalPrimitives: @unchecked Sendable {

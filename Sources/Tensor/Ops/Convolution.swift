@@ -219,6 +219,8 @@ extension Tensor {
                 if let (d, accumulated) = DNNL.runConvolutionBackwardDataBF16(g, outputGradient: gradient, weight: w,
                                                                               accumulatingInto: unique ? sum : nil,
                                                                               name: name) {
+                    // Written in place: what was derived from the old contents (a bf16 copy) is stale.
+                    if accumulated { d.storage.noteMutation() }
                     // A leaf (user data) gets a plain gradient; inner nodes take it blocked.
                     let gx = accumulated || !inputIsLeaf ? d : d.plain()
                     grads[0] = accumulated ? d : (sum.map { $0.addingGradient(gx) } ?? gx)
@@ -234,6 +236,7 @@ extension Tensor {
                     if isKnownUniquelyReferenced(&sum.storage),
                        DNNL.runConvolutionBackwardData(g, outputGradient: gradient, weight: w, weightIsFrozen: !needsWeight,
                                                        accumulatingInto: sum, name: name) {
+                        sum.storage.noteMutation()   // written in place: a bf16 copy of it is stale
                         grads[0] = sum
                     } else {
                         let d = DNNL.runConvolutionBackwardData(g, outputGradient: gradient, weight: w,
@@ -295,6 +298,7 @@ extension Tensor {
             self = self + input.conv2d(weight: weight, stride: stride, padding: padding, dilation: dilation, groups: groups)
             return
         }
+        storage.noteMutation()   // written in place: a bf16 copy of the old contents is stale
         let backward = Tensor.convolutionBackward(g, input: input, weight: weight, source: source, needsBias: false,
                                                   bf16: inBF16, name: "conv2d")
         let base = self

@@ -183,6 +183,8 @@ extension Tensor {
                 let inPlace = sum.map { $0.format == nil && $0.offset == 0 && $0.shape == xShape } ?? false
                     && isKnownUniquelyReferenced(&sum!.storage)
                 let target = inPlace ? sum! : Tensor(uninitialized: xShape)
+                // An in-place write: what was derived from the old contents (a bf16 copy) is stale.
+                if inPlace { target.storage.noteMutation() }
                 if bf16, DNNL.matmulFrozenBF16(m: m, n: k, k: n, a: g2.floats, b: w, transB: false,
                                                c: target.storage.floats, accumulate: inPlace) {
                     // done in bf16
@@ -228,6 +230,7 @@ extension Tensor {
     public mutating func addMatmul(_ a: Tensor, _ b: Tensor, transposeB: Bool = false, alpha: Float = 1) {
         let owned = format == nil && offset == 0 && storage.byteCount == count * MemoryLayout<Float>.size
             && isKnownUniquelyReferenced(&storage)
+        if owned { storage.noteMutation() }   // written in place: derived data (a bf16 copy) is stale
         self = addingMatmul(a, b, transposeB: transposeB, alpha: alpha, inPlace: owned)
     }
 
