@@ -1,9 +1,10 @@
 import CDNNL
 import Foundation
 
-/// Frozen layers in bf16 (`ComputePrecision.bfloat16`): convolutions and fully connected
-/// products whose weight is held in bf16 and whose other operand is rounded to bf16 as it is
-/// read, with f32 accumulation and an f32 result, on the CPU's bf16 units.
+/// Products in bf16 (`ComputePrecision.bfloat16`): convolutions (frozen or trainable weight) and
+/// fully connected products with a frozen weight, whose weight is read from a bf16 copy and whose
+/// other operand is rounded to bf16 as it is read, with f32 accumulation and an f32 result, on the
+/// CPU's bf16 units.
 ///
 /// Every f32 tensor stays f32: the input (forward) or the output gradient (backward-data) is
 /// converted by a oneDNN reorder into a bf16 buffer that lives for one call, and the result is
@@ -188,7 +189,7 @@ extension DNNL {
         }
     }
 
-    /// The forward convolution of `source` (f32, any layout) by a frozen `weight` in bf16, with
+    /// The forward convolution of `source` (f32, any layout) by `weight` (F32 or BF16) in bf16, with
     /// an f32 result in the layout the f32 path gives; nil when oneDNN has no optimised bf16
     /// kernel for `g`.
     static func runConvolutionForwardBF16(_ g: ConvolutionGeometry, source: Tensor, weight: Tensor, bias: Tensor?,
@@ -280,8 +281,8 @@ extension DNNL {
         }
     }
 
-    /// `dL/dx` of a convolution by a frozen `weight`, in bf16 (see the type's comment), f32 in the
-    /// layout of the f32 path. With `destination` (unshared, offset 0), the gradient is added into
+    /// `dL/dx` of a convolution by `weight` (frozen, or trainable: its bf16 copies are made once
+    /// per value) in bf16 (see the type's comment), f32 in the layout of the f32 path. With `destination` (unshared, offset 0), the gradient is added into
     /// it instead and the result is `destination`, when the kernel can (backward-data by forward,
     /// `sum` post-op, same layout); otherwise it is returned alone. Nil when oneDNN has no
     /// optimised bf16 kernel for `g`: the caller runs the f32 path.
