@@ -251,8 +251,17 @@ enum DNNL {
             out = Tensor(shape: shape, storage: TensorStorage(byteCount: fmt.byteCount, dtype: .float32),
                          format: fmt)
         }
+        KernelTrace.note(trace)
+        reorderPrimitive(from: source, to: md, shape: shape)
+            .execute([(DNNL_ARG_FROM, source, pointer), (DNNL_ARG_TO, md, out.storage.base)])
+        return out
+    }
+
+    /// The cached reorder primitive from layout `source` to `md` (element types may differ: f32 to
+    /// bf16 rounds to nearest even); `shape` names it in messages.
+    static func reorderPrimitive(from source: dnnl_memory_desc_t, to md: dnnl_memory_desc_t, shape: [Int]) -> Primitive {
         let key = "reorder|" + BlockedFormat.key(source) + "|" + BlockedFormat.key(md)
-        let prim = context.primitive(key, name: "reorder of \(shape) from \(describe(source)) to \(describe(md))") {
+        return context.primitive(key, name: "reorder of \(shape) from \(describe(source)) to \(describe(md))") {
             var pd: dnnl_primitive_desc_t?
             var s = source, d = md
             check(dnnl_reorder_primitive_desc_create(&pd, &s, context.engine, &d, context.engine, nil),
@@ -260,9 +269,6 @@ enum DNNL {
             guard let pd else { fatalError("oneDNN reorder of \(shape) returned success but no primitive descriptor") }
             return pd
         }
-        KernelTrace.note(trace)
-        prim.execute([(DNNL_ARG_FROM, source, pointer), (DNNL_ARG_TO, md, out.storage.base)])
-        return out
     }
 
     /// A plain copy of a blocked tensor.

@@ -53,17 +53,9 @@ extension DNNL {
     static func bf16(_ sourceDesc: dnnl_memory_desc_t, at pointer: UnsafeMutableRawPointer, shape: [Int],
                      to md: dnnl_memory_desc_t, trace: String = "to-bf16") -> BF16Data {
         let out = BF16Data(desc: md)
-        let key = "reorder|" + BlockedFormat.key(sourceDesc) + "|" + BlockedFormat.key(md)
-        let prim = context.primitive(key, name: "bf16 reorder of \(shape) from \(describe(sourceDesc)) to \(describe(md))") {
-            var pd: dnnl_primitive_desc_t?
-            var s = sourceDesc, d = md
-            check(dnnl_reorder_primitive_desc_create(&pd, &s, context.engine, &d, context.engine, nil),
-                  "reorder_primitive_desc_create from \(describe(sourceDesc)) to \(describe(md))")
-            guard let pd else { fatalError("oneDNN bf16 reorder of \(shape) returned success but no primitive descriptor") }
-            return pd
-        }
         KernelTrace.note(trace)
-        prim.execute([(DNNL_ARG_FROM, sourceDesc, pointer), (DNNL_ARG_TO, md, out.storage.base)])
+        reorderPrimitive(from: sourceDesc, to: md, shape: shape)
+            .execute([(DNNL_ARG_FROM, sourceDesc, pointer), (DNNL_ARG_TO, md, out.storage.base)])
         return out
     }
 
@@ -153,17 +145,8 @@ extension DNNL {
             for layout in layouts {
                 // An accumulating primitive must write the layout the f32 path's output has.
                 if accumulating && layout != ConvolutionLayout.preferred { continue }
-                var src = layout.desc(g.sourceShape, type: dnnl_bf16), dst = layout.desc(g.destinationShape)
-                var wei = anyDesc(g.weightDims, type: dnnl_bf16), bias = plainDesc([g.outChannels])
-                var desc = dnnl_convolution_desc_t()
-                let prop = training ? dnnl_forward_training : dnnl_forward_inference
-                let status = withUnsafeMutablePointer(to: &bias) { biasPointer in
-                    dnnl_dilated_convolution_forward_desc_init(
-                        &desc, prop, dnnl_convolution_direct, &src, &wei, g.hasBias ? biasPointer : nil, &dst,
-                        g.stride.map(Int64.init), g.dilation.map { Int64($0 - 1) },
-                        g.padding.map(Int64.init), g.paddingRight.map(Int64.init))
-                }
-                guard status == dnnl_success, let pd = createPD(&desc, hint: nil, attributes: attributes).pd else { continue }
+                guard let pd = convolutionForwardPD(g, layout: layout, training: training, attributes: attributes,
+                                                    operands: dnnl_bf16).pd else { continue }
                 if !isReference(pd) { return pd }
                 dnnl_primitive_desc_destroy(pd)
             }
@@ -293,29 +276,21 @@ extension DNNL {
         // (`backwardDataAsForward`), 27–75 % faster than the backward-data kernel in f32.
         if ConvolutionLayout.preferred == .channelsLast, let t = g.backwardDataAsForward,
            let forward = convolutionForwardBF16(t, training: true), forward.implementation.hasPrefix("brg") {
+            // Into `destination` when an accumulating kernel writes its layout, else into new memory.
+            var into: (Primitive, Tensor)?
             if let destination, destination.offset == 0,
-               let prim = convolutionForwardBF16(t, training: true, accumulating: true) {
-                var want = prim.md(dnnl_query_dst_md), have = desc(of: destination)
-                if dnnl_memory_desc_equal(&want, &have) != 0 {
-                    let diffDst = bf16(outputGradient, to: prim.md(dnnl_query_src_md))
-                    let wei = weightBF16(weight, g, md: prim.md(dnnl_query_weights_md), flipped: true)
-                    KernelTrace.note(name + ".backward-data-accumulate-bf16")
-                    withExtendedLifetime((diffDst, wei)) {
-                        prim.execute([diffDst.arg(DNNL_ARG_SRC), wei.arg(DNNL_ARG_WEIGHTS),
-                                      execArg(DNNL_ARG_DST, destination)])
-                    }
-                    return (destination, true)
-                }
+               let accumulating = convolutionForwardBF16(t, training: true, accumulating: true) {
+                var want = accumulating.md(dnnl_query_dst_md), have = desc(of: destination)
+                if dnnl_memory_desc_equal(&want, &have) != 0 { into = (accumulating, destination) }
             }
-            let diffDst = bf16(outputGradient, to: forward.md(dnnl_query_src_md))
-            let wei = weightBF16(weight, g, md: forward.md(dnnl_query_weights_md), flipped: true)
-            let diffSrc = empty(g.sourceShape, forward.md(dnnl_query_dst_md))
-            KernelTrace.note(name + ".backward-data-bf16")
+            let (prim, diffSrc) = into ?? (forward, empty(g.sourceShape, forward.md(dnnl_query_dst_md)))
+            let diffDst = bf16(outputGradient, to: prim.md(dnnl_query_src_md))
+            let wei = weightBF16(weight, g, md: prim.md(dnnl_query_weights_md), flipped: true)
+            KernelTrace.note(name + (into != nil ? ".backward-data-accumulate-bf16" : ".backward-data-bf16"))
             withExtendedLifetime((diffDst, wei)) {
-                forward.execute([diffDst.arg(DNNL_ARG_SRC), wei.arg(DNNL_ARG_WEIGHTS),
-                                 execArg(DNNL_ARG_DST, diffSrc)])
+                prim.execute([diffDst.arg(DNNL_ARG_SRC), wei.arg(DNNL_ARG_WEIGHTS), execArg(DNNL_ARG_DST, diffSrc)])
             }
-            return (diffSrc, false)
+            return (diffSrc, into != nil)
         }
         guard let prim = convolutionBackwardDataBF16(g) else { return nil }
         let diffDst = bf16(outputGradient, to: prim.md(dnnl_query_diff_dst_md))

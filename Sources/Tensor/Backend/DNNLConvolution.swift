@@ -170,10 +170,13 @@ extension DNNL {
         return pd
     }
 
+    /// The forward convolution of `g` in `layout`; `operands` is the element type of source and
+    /// weights (f32, or bf16 with the f32 destination and bias of `DNNLBF16.swift`).
     static func convolutionForwardPD(_ g: ConvolutionGeometry, layout: ConvolutionLayout, training: Bool,
-                                     attributes: dnnl_primitive_attr_t? = nil) -> DescriptorAttempt {
-        var src = layout.desc(g.sourceShape), dst = layout.desc(g.destinationShape)
-        var wei = anyDesc(g.weightDims), bias = plainDesc([g.outChannels])
+                                     attributes: dnnl_primitive_attr_t? = nil,
+                                     operands: dnnl_data_type_t = dnnl_f32) -> DescriptorAttempt {
+        var src = layout.desc(g.sourceShape, type: operands), dst = layout.desc(g.destinationShape)
+        var wei = anyDesc(g.weightDims, type: operands), bias = plainDesc([g.outChannels])
         var desc = dnnl_convolution_desc_t()
         let prop = training ? dnnl_forward_training : dnnl_forward_inference
         let status = withUnsafeMutablePointer(to: &bias) { biasPointer in
