@@ -64,13 +64,16 @@ extension DNNL {
     /// The last few conversions are remembered (`RecentConversions`), so that a tensor that feeds
     /// several bf16 products in a row — a LoRA convolution's input read by the base and by A, its
     /// output gradient read by the base's and B's backward — is converted once.
-    static func bf16(_ t: Tensor, to md: dnnl_memory_desc_t, trace: String = "to-bf16") -> BF16Data {
+    /// `remembering: false` for a conversion no product will read (an activation kept for
+    /// backward), which would only push a useful one out.
+    static func bf16(_ t: Tensor, to md: dnnl_memory_desc_t, trace: String = "to-bf16",
+                     remembering: Bool = true) -> BF16Data {
         let (desc, pointer) = arg(t.detached())
         if remembersConversions, let known = recentConversions.find(t.storage, offset: t.offset, from: desc, to: md) {
             return known
         }
         let data = bf16(desc, at: pointer, shape: t.shape, to: md, trace: trace)
-        recentConversions.remember(t.storage, offset: t.offset, from: desc, data: data)
+        if remembering { recentConversions.remember(t.storage, offset: t.offset, from: desc, data: data) }
         return data
     }
 
@@ -107,6 +110,12 @@ extension DNNL {
         }
     }
     private static let recentConversions = RecentConversions()
+
+    /// Remembers `data` as the conversion of `t` (in `t`'s layout) made by the caller.
+    static func rememberConversion(of t: Tensor, _ data: BF16Data) {
+        guard remembersConversions else { return }
+        recentConversions.remember(t.storage, offset: t.offset, from: desc(of: t), data: data)
+    }
     /// Off: every conversion runs (tests compare the two).
     @TaskLocal static var remembersConversions = true
 
@@ -173,10 +182,10 @@ extension DNNL {
     }
 
     /// The forward convolution of `source` (f32, any layout) by `weight` (F32 or BF16) in bf16, with
-    /// an f32 result in the layout the f32 path gives; nil when oneDNN has no optimised bf16
-    /// kernel for `g`.
+    /// an f32 result in the layout the f32 path gives, and the bf16 source it read; nil when
+    /// oneDNN has no optimised bf16 kernel for `g`.
     static func runConvolutionForwardBF16(_ g: ConvolutionGeometry, source: Tensor, weight: Tensor, bias: Tensor?,
-                                          training: Bool, name: String) -> Tensor? {
+                                          training: Bool, name: String) -> (output: Tensor, source: BF16Data)? {
         guard let prim = convolutionForwardBF16(g, training: training) else { return nil }
         let src = bf16(source, to: prim.md(dnnl_query_src_md))
         let wei = weightBF16(weight, g, md: prim.md(dnnl_query_weights_md), flipped: false)
@@ -185,15 +194,15 @@ extension DNNL {
         if g.hasBias, let bias { args.append(execArg(DNNL_ARG_BIAS, bias.plain())) }
         KernelTrace.note(name + ".forward-bf16")
         withExtendedLifetime((src, wei)) { prim.execute(args) }
-        return dst
+        return (dst, src)
     }
 
     /// `destination += conv(source, weight)` in bf16 (bf16 source and weights, f32 destination,
     /// oneDNN's `sum` post-op), in `destination`'s memory, which must be laid out as the primitive's
-    /// destination and belong to nobody else. Returns the source (f32, as given: what dL/dW reads),
+    /// destination and belong to nobody else. Returns the bf16 source it read (what dL/dW reads),
     /// or nil when there is no such primitive or the layout differs (the caller adds by itself).
     static func runConvolutionForwardAccumulatingBF16(_ g: ConvolutionGeometry, source: Tensor, weight: Tensor,
-                                                      into destination: Tensor, name: String) -> Tensor? {
+                                                      into destination: Tensor, name: String) -> BF16Data? {
         guard let prim = convolutionForwardBF16(g, training: true, accumulating: true) else { return nil }
         var want = prim.md(dnnl_query_dst_md), have = desc(of: destination)
         guard dnnl_memory_desc_equal(&want, &have) != 0 else { return nil }
@@ -203,7 +212,7 @@ extension DNNL {
         withExtendedLifetime((src, wei)) {
             prim.execute([src.arg(DNNL_ARG_SRC), wei.arg(DNNL_ARG_WEIGHTS), execArg(DNNL_ARG_DST, destination)])
         }
-        return source
+        return src
     }
 
     /// The bf16 backward-weights primitive of `g` (bf16 source and output gradient, f32 weight
@@ -227,13 +236,13 @@ extension DNNL {
         }
     }
 
-    /// dL/dW (plain, PyTorch's weight shape, f32) and dL/db when `g.hasBias`, from the f32
-    /// source and output gradient (any layouts) rounded to bf16; nil when oneDNN has no optimised
-    /// bf16 kernel for `g` (the caller runs the f32 path).
-    static func runConvolutionBackwardWeightsBF16(_ g: ConvolutionGeometry, source: Tensor, outputGradient: Tensor,
+    /// dL/dW (plain, PyTorch's weight shape, f32) and dL/db when `g.hasBias`, from the kept bf16
+    /// source (the forward's) and the f32 output gradient (any layout) rounded to bf16; nil when
+    /// oneDNN has no optimised bf16 kernel for `g` (the caller runs the f32 path).
+    static func runConvolutionBackwardWeightsBF16(_ g: ConvolutionGeometry, source: KeptBF16, outputGradient: Tensor,
                                                   name: String) -> (weight: Tensor, bias: Tensor?)? {
         guard let prim = convolutionBackwardWeightsBF16(g) else { return nil }
-        let src = bf16(source, to: prim.md(dnnl_query_src_md))
+        let src = relaidOut(source.data, shape: g.sourceShape, to: prim.md(dnnl_query_src_md))
         let diffDst = bf16(outputGradient, to: prim.md(dnnl_query_diff_dst_md))
         let diffWei = empty(g.weightDims, prim.md(dnnl_query_diff_weights_md))
         var args = [src.arg(DNNL_ARG_SRC), diffDst.arg(DNNL_ARG_DIFF_DST), execArg(DNNL_ARG_DIFF_WEIGHTS, diffWei)]
@@ -302,6 +311,17 @@ extension DNNL {
                           execArg(DNNL_ARG_DIFF_SRC, diffSrc)])
         }
         return (diffSrc, false)
+    }
+
+    /// bf16 `data` in the layout `md` (bf16): itself when it has it, otherwise a reorder.
+    static func relaidOut(_ data: BF16Data, shape: [Int], to md: dnnl_memory_desc_t) -> BF16Data {
+        if data.isLaidOut(as: md) { return data }
+        let out = BF16Data(desc: md)
+        let (_, from, pointer) = data.arg(DNNL_ARG_FROM)
+        KernelTrace.note("bf16-reorder")
+        reorderPrimitive(from: from, to: md, shape: shape)
+            .execute([(DNNL_ARG_FROM, from, pointer), (DNNL_ARG_TO, md, out.storage.base)])
+        return out
     }
 
     // MARK: - Fully connected products

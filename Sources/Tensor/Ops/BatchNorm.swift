@@ -29,6 +29,8 @@ extension Tensor {
     /// and `bias`, each only if it requires one. In evaluation mode with a frozen `weight`, the
     /// tape keeps no copy of `x` (`dL/dx = dL/dy · γ/√(σ² + ε)` does not need it); when only `bias`
     /// requires a gradient it keeps no copy either, and backward is one sum (`dL/dβ = Σ dL/dy`).
+    /// In bf16 training (`ComputePrecision.bfloat16`) the copy of `x` is kept rounded to bf16, so
+    /// backward recomputes x̂ from the rounded input (with the f32 batch statistics).
     ///
     /// - Parameters:
     ///   - weight: γ, `[C]`, or nil (γ = 1).
@@ -95,14 +97,22 @@ extension Tensor {
         }
 
         // dL/dγ needs x; dL/dx needs it only with batch statistics.
-        let source = (batchStatistics && needsInput) || needsWeight ? x.detached() : nil
+        // In bf16 training x is kept rounded to bf16 (half the memory) and decoded for backward.
+        let keepsX = (batchStatistics && needsInput) || needsWeight
+        let keptInBF16 = keepsX && DNNL.keepsActivationsInBF16
+        let source = keepsX && !keptInBF16 ? x.detached() : nil
+        let keptBF16 = keptInBF16 ? DNNL.keepInBF16(x.detached()) : nil
         let layout = DNNL.desc(of: x)
         let inputIsLeaf = x.isLeaf
         result.output = Tensor.record(out, op: "batchnorm", inputs: inputs) { gradient in
             // Without a kept x (global statistics, frozen γ), oneDNN's dL/dx does not read x's
             // values: dL/dy stands in for it, and dL/dγ (which would read it) is discarded.
-            let (gx, gw, gb) = DNNL.runBatchNormBackward(
-                g, layout: layout, source: source ?? gradient, outputGradient: gradient, scale: scale, shift: shift,
+            // An x kept in bf16 is read as it is where the layout allows, else decoded.
+            let (gx, gw, gb) = keptBF16.flatMap {
+                DNNL.runBatchNormBackwardKeptBF16(g, kept: $0, outputGradient: gradient, scale: scale, mean: mean,
+                                                  variance: variance)
+            } ?? DNNL.runBatchNormBackward(
+                g, layout: layout, source: source ?? keptBF16?.decoded() ?? gradient, outputGradient: gradient, scale: scale, shift: shift,
                 mean: mean, variance: variance)
             var grads: [Tensor?] = [needsInput ? (inputIsLeaf ? gx.plain() : gx) : nil]
             if hasWeight { grads.append(needsWeight ? gw : nil) }

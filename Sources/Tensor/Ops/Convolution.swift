@@ -172,8 +172,9 @@ extension Tensor {
         // keeps their outputs addable without reorders.
         // In bf16 (`ComputePrecision`) on bf16 operands with f32 results: a frozen weight from its
         // bf16 copy, a trainable one (an adapter, full fine-tuning's f32 master weight) from a bf16
-        // copy made once per value (after each optimizer step). The source stays f32 (kept for dL/dW
-        // only when the weight trains). Without an optimised bf16 kernel for `g`, the f32 path runs.
+        // copy made once per value (after each optimizer step). When the weight trains, the bf16
+        // source the kernel read is what dL/dW keeps (`DNNL.KeptBF16`), not the f32 input.
+        // Without an optimised bf16 kernel for `g`, the f32 path runs.
         // A weight held in BF16 runs in bf16 whatever the precision asked (where the CPU can), and
         // is decoded to F32 otherwise.
         let inBF16 = weight.dtype == .bfloat16 ? ComputePrecision.hasBF16Units : ComputePrecision.effective == .bfloat16
@@ -182,7 +183,7 @@ extension Tensor {
                                              name: name)
             : nil
         let weight = bf16Output == nil ? weight.toFloat32() : weight
-        let (out, source) = bf16Output.map { ($0, input) }
+        let (out, source) = bf16Output.map { ($0.output, input) }
             ?? DNNL.runConvolutionForward(g, source: input, weight: weight, bias: bias, training: GradMode.isEnabled,
                                           name: name)
         guard recording else { return out }
@@ -191,7 +192,8 @@ extension Tensor {
         // Capture each only when its gradient is wanted: a frozen weight keeps x off the tape.
         let inputs = bias.map { [input, weight, $0] } ?? [input, weight]
         let backward = convolutionBackward(g, input: input, weight: weight, source: source, needsBias: needsBias,
-                                           bf16: bf16Output != nil, name: name)
+                                           bf16: bf16Output.map { .init(data: $0.source, shape: g.sourceShape) },
+                                           name: name)
         return Tensor.recordAccumulating(out, op: name, inputs: inputs, backward: backward)
     }
 
@@ -203,14 +205,18 @@ extension Tensor {
     /// and the gradient so far is unshared and laid out as its output: x feeding several
     /// convolutions (a LoRA convolution's base and A, a residual block) then costs no pass per sum.
     ///
-    /// With `bf16` (a forward that ran in bf16), dL/dx and dL/dW run in bf16 as well
-    /// (`DNNL.runConvolutionBackwardDataBF16`, `runConvolutionBackwardWeightsBF16`: bf16 operands,
-    /// f32 results), or in f32 where oneDNN has no optimised bf16 kernel for them.
+    /// With `bf16` (the bf16 source of a forward that ran in bf16), dL/dx and dL/dW run in bf16 as
+    /// well (`DNNL.runConvolutionBackwardDataBF16`, `runConvolutionBackwardWeightsBF16`: bf16
+    /// operands, f32 results), or in f32 where oneDNN has no optimised bf16 kernel for them; dL/dW
+    /// then keeps that bf16 source instead of the f32 one (half the memory, the same values).
     static func convolutionBackward(_ g: ConvolutionGeometry, input: Tensor, weight: Tensor, source: Tensor,
-                                    needsBias: Bool, bf16: Bool = false, name: String) -> (Tensor, inout [Tensor?]) -> Void {
+                                    needsBias: Bool, bf16 keptSource: DNNL.KeptBF16? = nil,
+                                    name: String) -> (Tensor, inout [Tensor?]) -> Void {
         let needsWeight = weight.requiresGrad
+        let bf16 = keptSource != nil
         let weightForInput = input.requiresGrad ? weight.detached() : nil
-        let sourceForWeight = needsWeight ? source : nil
+        let sourceForWeight = needsWeight && !bf16 ? source : nil
+        let keptForWeight = needsWeight ? keptSource : nil
         let inputIsLeaf = input.isLeaf
         return { gradient, grads in
             if bf16, let w = weightForInput {
@@ -252,13 +258,15 @@ extension Tensor {
                 }
             }
             var gw: Tensor?, gb: Tensor?
-            if let x = sourceForWeight {
+            if needsWeight {
                 // The bias gradient comes with the weight gradient (one pass over dL/dy).
                 var bg = g
                 bg.hasBias = needsBias
-                if bf16, let r = DNNL.runConvolutionBackwardWeightsBF16(bg, source: x, outputGradient: gradient, name: name) {
+                if let kept = keptForWeight,
+                   let r = DNNL.runConvolutionBackwardWeightsBF16(bg, source: kept, outputGradient: gradient, name: name) {
                     (gw, gb) = r
                 } else {
+                    let x = sourceForWeight ?? keptForWeight!.decoded()
                     (gw, gb) = DNNL.runConvolutionBackwardWeights(bg, source: x, outputGradient: gradient, name: name)
                 }
             } else if needsBias {
@@ -292,15 +300,14 @@ extension Tensor {
         precondition(shape == g.destinationShape, "addConv2d: \(shape) does not match the convolution's output \(g.destinationShape)")
         let inBF16 = ComputePrecision.effective == .bfloat16 && weight.dtype == .float32
         guard GradMode.isEnabled, offset == 0, weight.dtype == .float32, isKnownUniquelyReferenced(&storage),
-              let source = inBF16
-                ? DNNL.runConvolutionForwardAccumulatingBF16(g, source: input, weight: weight, into: self, name: "conv2d")
-                : DNNL.runConvolutionForwardAccumulating(g, source: input, weight: weight, into: self, name: "conv2d") else {
+              let source = Tensor.accumulateConvolution(g, input: input, weight: weight, into: self, bf16: inBF16) else {
             self = self + input.conv2d(weight: weight, stride: stride, padding: padding, dilation: dilation, groups: groups)
             return
         }
         storage.noteMutation()   // written in place: a bf16 copy of the old contents is stale
-        let backward = Tensor.convolutionBackward(g, input: input, weight: weight, source: source, needsBias: false,
-                                                  bf16: inBF16, name: "conv2d")
+        let backward = Tensor.convolutionBackward(g, input: input, weight: weight, source: source.f32, needsBias: false,
+                                                  bf16: source.bf16.map { DNNL.KeptBF16(data: $0, shape: g.sourceShape) },
+                                                  name: "conv2d")
         let base = self
         self = Tensor.recordAccumulating(detached(), op: "conv2d-accumulate", inputs: [base, input, weight]) { gradient, grads in
             var convolutionGrads = [grads[1].take(), grads[2].take()]
@@ -309,5 +316,17 @@ extension Tensor {
             grads[1] = convolutionGrads[0]
             grads[2] = convolutionGrads[1]
         }
+    }
+
+    /// `destination += conv(input, weight)` in the kernel, in bf16 or f32; the source dL/dW reads
+    /// (f32, and the bf16 one the bf16 kernel read), or nil when no kernel can add in place.
+    private static func accumulateConvolution(_ g: ConvolutionGeometry, input: Tensor, weight: Tensor,
+                                              into destination: Tensor, bf16: Bool) -> (f32: Tensor, bf16: DNNL.BF16Data?)? {
+        if bf16 {
+            return DNNL.runConvolutionForwardAccumulatingBF16(g, source: input, weight: weight, into: destination,
+                                                              name: "conv2d").map { (input, $0) }
+        }
+        return DNNL.runConvolutionForwardAccumulating(g, source: input, weight: weight, into: destination,
+                                                      name: "conv2d").map { ($0, nil) }
     }
 }

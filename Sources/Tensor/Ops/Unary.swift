@@ -129,12 +129,20 @@ extension Tensor {
     /// `max(x, 0)` elementwise (NaN stays NaN); keeps a blocked layout.
     ///
     /// Backward: `g` where `y > 0`, 0 elsewhere, so 0 at x = 0 (PyTorch's rule). It captures
-    /// the output, which the next layer usually keeps anyway, never the input.
+    /// the output, which the next layer usually keeps anyway, never the input. In bf16 training
+    /// (`ComputePrecision.bfloat16`) it keeps the output's bf16 copy instead, so the gradient is
+    /// 0 also where a positive f32 subnormal rounded to 0.
     ///
     /// Both loops are written out here rather than passed to `unaryKernel`/`gradientKernel` as a
     /// per-element function, which the parallel loop would call opaquely, once per element: written
     /// out they vectorise (ReLU's two passes were 7 % of a ResNet-34 training step's samples).
     public func relu() -> Tensor {
+        // In bf16 training the sign is kept as the output's bf16 copy, which the next convolution
+        // reads too (`reluKeepingBF16`): the f32 output is then held by nobody once read.
+        if GradMode.isEnabled && requiresGrad && DNNL.keepsActivationsInBF16 {
+            let (out, kept) = Tensor.reluKeepingBF16(self)
+            return Tensor.record(out, op: "relu", inputs: [self]) { g in [Tensor.reluBackward(g, kept: kept)] }
+        }
         let out = Tensor.unaryRangeKernel(self, op: "relu", zeroPreserving: true) { s, d, n in
             for i in 0..<n { d[i] = s[i] < 0 ? 0 : s[i] }
         }
