@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Runtime
 import Serving
+import Tensor
 
 /// `lorakit serve RECIPE [key=value …] [--adapters DIR] [--load NAME=DIR …] [--port N] …`.
 struct ServeCommand: ParsableCommand {
@@ -53,6 +54,8 @@ struct ServeCommand: ParsableCommand {
         c.batchWindow = batchWindowMs / 1000
         c.timeout = timeout
         c.maxBodyBytes = maxBodyMib << 20
+        c.precision = run.recipe.train.precision
+        if let notice = ComputePrecision.fallbackNotice(for: c.precision) { standardError(notice) }
         // A decoder serves generations; any other task its predictions.
         let server = try run.servedGenerator().map { LoRAServer(generator: $0, task: run.recipe.task, configuration: c) }
             ?? LoRAServer(served: try run.servedModel(), configuration: c)

@@ -79,7 +79,12 @@ final class BatchScheduler: @unchecked Sendable {
     /// Called with each batch's rows as it runs.
     var onBatch: (@Sendable (Int) -> Void)?
 
-    init(catalog: AdapterCatalog, predictor: ServingPredictor?, mode: BatchingMode, maxBatch: Int, maxQueue: Int, window: TimeInterval) {
+    /// The precision the worker runs every batch and admin task in.
+    let precision: ComputePrecision
+
+    init(catalog: AdapterCatalog, predictor: ServingPredictor?, mode: BatchingMode, maxBatch: Int, maxQueue: Int, window: TimeInterval,
+         precision: ComputePrecision = .float32) {
+        self.precision = precision
         self.catalog = catalog
         self.predictor = predictor
         self.mode = mode
@@ -90,7 +95,8 @@ final class BatchScheduler: @unchecked Sendable {
 
     func start() {
         let t = Thread { [self] in
-            self.loop()
+            // Task-local values do not reach a new thread: the precision is set on it.
+            withComputePrecision(self.precision) { self.loop() }
             self.finished.signal()
         }
         t.name = "lorakit-serve-model"

@@ -27,6 +27,9 @@ public struct ServeConfiguration: Sendable {
     public var timeout: TimeInterval = 30
     /// Request bodies above this many bytes get 413.
     public var maxBodyBytes = 16 << 20
+    /// The precision the model runs in (the recipe's `train.precision`): bf16 runs its products
+    /// on the CPU's bf16 units, or in f32 where it has none (`ComputePrecision.effective`).
+    public var precision: ComputePrecision = .float32
 
     public init() {}
 }
@@ -75,7 +78,8 @@ public final class LoRAServer: @unchecked Sendable {
         self.generator = generator
         self.task = task
         scheduler = BatchScheduler(catalog: catalog, predictor: predictor, mode: configuration.batching, maxBatch: configuration.maxBatch,
-                                   maxQueue: configuration.maxQueue, window: configuration.batchWindow)
+                                   maxQueue: configuration.maxQueue, window: configuration.batchWindow,
+                                   precision: configuration.precision)
         textInputs = predictor?.textInputs ?? true
         queueDepth = metrics.makeGauge(descriptor: .init(namespace: "lorakit", metricName: "queue", unitName: "depth",
                                                          helpText: "rows waiting for the model"))

@@ -7,6 +7,7 @@ import ImageModels
 import Runtime
 @testable import Serving
 import Tasks
+import Tensor
 import XCTest
 import Yams
 
@@ -271,6 +272,33 @@ final class ServeTests: XCTestCase {
         XCTAssertTrue([200, 504].contains(answered.status), "answered \(answered.status) during shutdown: \(answered.json)")
         _ = try? await task.value
         try checkAgainstOpenAPI()
+    }
+
+    /// The model thread runs in the configured precision (`lorakit serve` sets the recipe's
+    /// `train.precision`): bf16 answers stay within bf16's tolerance of f32's, and differ from
+    /// them where the CPU has bf16 units (so they really ran in bf16).
+    func testModelThreadRunsInTheConfiguredPrecision() async throws {
+        let data = try makeImages()
+        let inputs = [["image": try image("dots/0.png")], ["image": try image("lines/3.png")]]
+        var answers: [[[Double]]] = []
+        for precision in [ComputePrecision.float32, .bfloat16] {
+            let (server, port, task) = try await start(data) { c in
+                c.precision = precision
+                c.adapterRoot = nil
+            }
+            let seen = try await server.scheduler.admin { ComputePrecision.current }
+            XCTAssertEqual(seen, precision)
+            let answer = try await call(port, .POST, "/v1/predict", body: ["inputs": inputs])
+            XCTAssertEqual(answer.status, 200, "\(answer.json)")
+            answers.append(probabilities(answer))
+            task.cancel()
+            _ = try? await task.value
+        }
+        let f32 = answers[0].flatMap { $0 }, bf16 = answers[1].flatMap { $0 }
+        XCTAssertEqual(f32.count, 4)
+        XCTAssertEqual(bf16.count, f32.count)
+        for (b, f) in zip(bf16, f32) { XCTAssertEqual(b, f, accuracy: 2e-2) }
+        if ComputePrecision.hasBF16Units { XCTAssertNotEqual(bf16, f32, "the bf16 server ran in f32") }
     }
 
     /// Every answer's status is one the document declares for its operation, and every operation
