@@ -181,6 +181,25 @@ extension DNNL {
                         let blockDy = block, blockDyX = block + c
                         let end = rows * (p + 1) / parts
                         var start = rows * p / parts
+                        while start < end && c % 16 == 0 {
+                            // 16 channels at a time, their sums in registers over the block.
+                            let stop = Swift.min(start + 64, end)
+                            for k in stride(from: 0, to: c, by: 16) {
+                                let means = UnsafeRawPointer(m + k).loadUnaligned(as: SIMD16<Float>.self)
+                                var accumulatedDy = SIMD16<Float>(), accumulatedDyX = SIMD16<Float>()
+                                for row in start..<stop {
+                                    let d = UnsafeRawPointer(dy + row * c + k).loadUnaligned(as: SIMD16<Float>.self)
+                                    let h = UnsafeRawPointer(x + row * c + k).loadUnaligned(as: SIMD16<UInt16>.self)
+                                    let xv = unsafeBitCast(SIMD16<UInt32>(truncatingIfNeeded: h) &<< 16, to: SIMD16<Float>.self)
+                                    accumulatedDy += d
+                                    accumulatedDyX += d * (xv - means)
+                                }
+                                let pd = UnsafeMutableRawPointer(sumDy + k), px = UnsafeMutableRawPointer(sumDyX + k)
+                                pd.storeBytes(of: pd.loadUnaligned(as: SIMD16<Float>.self) + accumulatedDy, as: SIMD16<Float>.self)
+                                px.storeBytes(of: px.loadUnaligned(as: SIMD16<Float>.self) + accumulatedDyX, as: SIMD16<Float>.self)
+                            }
+                            start = stop
+                        }
                         while start < end {
                             block.update(repeating: 0, count: 2 * c)
                             for row in start..<Swift.min(start + 64, end) {
