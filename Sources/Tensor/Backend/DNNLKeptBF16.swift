@@ -259,3 +259,117 @@ extension DNNL {
         return (dxTensor, g.hasScale ? Tensor(dGamma, shape: [c]) : nil, g.hasShift ? Tensor(dBeta, shape: [c]) : nil)
     }
 }
+
+extension DNNL {
+    /// Batch norm's forward with batch statistics on a channels-last f32 input, writing the
+    /// input's bf16 copy (to keep for backward) in the pass that normalises it: the output, and
+    /// the copy. Fills `mean` and `variance` (biased) as oneDNN's forward does. Nil unless the
+    /// input is channels-last (the caller runs oneDNN's forward and converts).
+    ///
+    /// Written here because oneDNN's batch norm cannot write a second, bf16 copy of its input:
+    /// converting separately reads the input once more. Two passes: per channel, the sums of
+    /// x − s and (x − s)² (s: the channel's first value, so the variance does not come from the
+    /// difference of two large sums), by blocks of 64 rows; then y = (x − μ)·γ/√(σ² + ε) + β.
+    static func runBatchNormForwardKeepingBF16(_ g: BatchNormGeometry, source: Tensor, scale: Tensor?, shift: Tensor?,
+                                               mean: Tensor, variance: Tensor) -> (output: Tensor, kept: KeptBF16)? {
+        guard !g.globalStatistics, g.shape.count >= 2, source.dtype == .float32 else { return nil }
+        var layout = desc(of: source), channelsLast = channelsLastDesc(g.shape)
+        guard dnnl_memory_desc_equal(&layout, &channelsLast) != 0 else { return nil }
+        let c = g.channels, rows = g.shape.reduce(1, *) / Swift.max(c, 1)
+        guard c > 0, rows > 0 else { return nil }
+        let (_, xRaw) = arg(source.detached())
+        let x = UnsafePointer(xRaw.assumingMemoryBound(to: Float.self))
+        let shiftValues = Array(UnsafeBufferPointer(start: x, count: c))
+
+        // Pass 1: per-thread sums of x − s and (x − s)² over its rows, then added up.
+        let parts = Swift.max(1, Swift.min(Threads.count, rows))
+        var partial = [Float](repeating: 0, count: 2 * c * parts)
+        partial.withUnsafeMutableBufferPointer { sums in
+            let base = sums.baseAddress!
+            shiftValues.withUnsafeBufferPointer { shiftBuffer in
+                let sv = shiftBuffer.baseAddress!
+                parallelFor(parts, grain: 1) { p0, p1 in
+                    let block = UnsafeMutablePointer<Float>.allocate(capacity: 2 * c)
+                    defer { block.deallocate() }
+                    for p in p0..<p1 {
+                        let sum = base + 2 * c * p, sumSquares = sum + c
+                        let end = rows * (p + 1) / parts
+                        var start = rows * p / parts
+                        while start < end {
+                            let stop = Swift.min(start + 64, end)
+                            if c % 16 == 0 {
+                                for k in stride(from: 0, to: c, by: 16) {
+                                    let s16 = UnsafeRawPointer(sv + k).loadUnaligned(as: SIMD16<Float>.self)
+                                    var a = SIMD16<Float>(), q = SIMD16<Float>()
+                                    for row in start..<stop {
+                                        let d = UnsafeRawPointer(x + row * c + k).loadUnaligned(as: SIMD16<Float>.self) - s16
+                                        a += d
+                                        q += d * d
+                                    }
+                                    let pa = UnsafeMutableRawPointer(sum + k), pq = UnsafeMutableRawPointer(sumSquares + k)
+                                    pa.storeBytes(of: pa.loadUnaligned(as: SIMD16<Float>.self) + a, as: SIMD16<Float>.self)
+                                    pq.storeBytes(of: pq.loadUnaligned(as: SIMD16<Float>.self) + q, as: SIMD16<Float>.self)
+                                }
+                            } else {
+                                block.update(repeating: 0, count: 2 * c)
+                                for row in start..<stop {
+                                    let xr = x + row * c
+                                    for k in 0..<c {
+                                        let d = xr[k] - sv[k]
+                                        block[k] += d
+                                        block[c + k] += d * d
+                                    }
+                                }
+                                for k in 0..<c {
+                                    sum[k] += block[k]
+                                    sumSquares[k] += block[c + k]
+                                }
+                            }
+                            start = stop
+                        }
+                    }
+                }
+            }
+        }
+        var mu = [Float](repeating: 0, count: c), sigma2 = mu
+        for k in 0..<c {
+            var a: Float = 0, q: Float = 0
+            for p in 0..<parts {
+                a += partial[2 * c * p + k]
+                q += partial[2 * c * p + c + k]
+            }
+            let d = a / Float(rows)
+            mu[k] = shiftValues[k] + d
+            sigma2[k] = Swift.max(q / Float(rows) - d * d, 0)
+        }
+        mean.withUnsafeMutableFloats { for k in 0..<c { $0[k] = mu[k] } }
+        variance.withUnsafeMutableFloats { for k in 0..<c { $0[k] = sigma2[k] } }
+
+        // Pass 2: y = a·x + b per channel, with x's bf16 copy.
+        let gamma = scale?.plain().scalars ?? [Float](repeating: 1, count: c)
+        let beta = shift?.plain().scalars ?? [Float](repeating: 0, count: c)
+        var a = [Float](repeating: 0, count: c), b = a
+        for k in 0..<c {
+            a[k] = gamma[k] / (sigma2[k] + g.epsilon).squareRoot()
+            b[k] = beta[k] - a[k] * mu[k]
+        }
+        let output = empty(g.shape, layout)
+        let y = output.storage.floats
+        let copy = BF16Data(desc: retyped(layout, dnnl_bf16))
+        let x16 = copy.storage.base.assumingMemoryBound(to: UInt16.self)
+        KernelTrace.note("batchnorm.forward-keeping-bf16")
+        a.withUnsafeBufferPointer { aBuffer in b.withUnsafeBufferPointer { bBuffer in
+            let pa = aBuffer.baseAddress!, pb = bBuffer.baseAddress!
+            parallelFor(rows, grain: Swift.max(1, 32_768 / c)) { r0, r1 in
+                for row in r0..<r1 {
+                    let xr = x + row * c, out = y + row * c, out16 = x16 + row * c
+                    for k in 0..<c {
+                        out[k] = pa[k] * xr[k] + pb[k]
+                        out16[k] = bf16Bits(xr[k])
+                    }
+                }
+            }
+        } }
+        return (output, KeptBF16(data: copy, shape: g.shape))
+    }
+}

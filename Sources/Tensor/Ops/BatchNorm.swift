@@ -68,8 +68,17 @@ extension Tensor {
         let mean = batchStatistics ? Tensor(uninitialized: [c]) : runningMean!.plain().detached()
         let variance = batchStatistics ? Tensor(uninitialized: [c]) : runningVar!.plain().detached()
         let scale = weight?.plain().detached(), shift = bias?.plain().detached()
-        let out = DNNL.runBatchNormForward(g, source: x, scale: scale, shift: shift, mean: mean, variance: variance,
-                                           training: batchStatistics || recording)
+        // dL/dγ needs x; dL/dx needs it only with batch statistics. In bf16 training x is kept
+        // rounded to bf16 (half the memory): with batch statistics on a channels-last input, its
+        // copy is written by the forward pass itself.
+        let keepsX = recording && ((batchStatistics && needsInput) || needsWeight)
+        let keptInBF16 = keepsX && DNNL.keepsActivationsInBF16
+        let fused = keptInBF16 && batchStatistics
+            ? DNNL.runBatchNormForwardKeepingBF16(g, source: x, scale: scale, shift: shift, mean: mean, variance: variance)
+            : nil
+        let out = fused?.output
+            ?? DNNL.runBatchNormForward(g, source: x, scale: scale, shift: shift, mean: mean, variance: variance,
+                                        training: batchStatistics || recording)
 
         var result = BatchNormResult(output: out, runningMean: runningMean, runningVar: runningVar)
         if training, let rm = runningMean, let rv = runningVar {
@@ -96,12 +105,8 @@ extension Tensor {
             return result
         }
 
-        // dL/dγ needs x; dL/dx needs it only with batch statistics.
-        // In bf16 training x is kept rounded to bf16 (half the memory) and decoded for backward.
-        let keepsX = (batchStatistics && needsInput) || needsWeight
-        let keptInBF16 = keepsX && DNNL.keepsActivationsInBF16
         let source = keepsX && !keptInBF16 ? x.detached() : nil
-        let keptBF16 = keptInBF16 ? DNNL.keepInBF16(x.detached()) : nil
+        let keptBF16 = keptInBF16 ? fused?.kept ?? DNNL.keepInBF16(x.detached()) : nil
         let layout = DNNL.desc(of: x)
         let inputIsLeaf = x.isLeaf
         result.output = Tensor.record(out, op: "batchnorm", inputs: inputs) { gradient in
