@@ -22,10 +22,14 @@ extension Module {
             guard include(key) else { continue }
             for (name, slot) in module.namedParameterSlots() where name == "weight" && !slot.isTrainable {
                 guard let w = slot.tensor, w.dtype == .float32 else { continue }
-                slot.tensor = w.toBFloat16()
+                // Long-lived: memory of its own, not the middle of a block the steps reuse.
+                slot.tensor = MemoryPool.withLongLivedAllocations { w.toBFloat16() }
                 converted += w.count
             }
         }
+        // The F32 weights' memory, cached by the pool in blocks of their sizes, goes back to the
+        // system: training steps would otherwise carve their activations out of it and keep it.
+        if converted > 0 { MemoryPool.trim() }
         return converted
     }
 }

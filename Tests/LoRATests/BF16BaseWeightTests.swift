@@ -43,4 +43,17 @@ final class BF16BaseWeightTests: XCTestCase {
         XCTAssertGreaterThan(abs((merged - heldBase).scalars.map(abs).max() ?? 0), 0, "the delta was added")
         assertClose(withNoGrad { model(x) }, yUnmerged, atol: 1e-2, rtol: 1e-2)
     }
+
+    /// The F32 weights' memory goes back to the system rather than into the pool's cache, where a
+    /// training step would carve its activations out of it (and keep it resident).
+    func testConvertedWeightsMemoryIsReturned() {
+        var rng = RandomGenerator(seed: 4)
+        let model = Sequential([Linear(512, 512, generator: &rng)])
+        model.freeze()
+        let weightBytes = 512 * 512 * 4
+        let cachedBefore = MemoryPool.cachedBytes
+        XCTAssertEqual(model.storeFrozenWeightsInBF16(), 512 * 512)
+        XCTAssertLessThan(MemoryPool.cachedBytes, cachedBefore + weightBytes / 2,
+                          "the F32 weight (\(weightBytes) bytes) stays cached")
+    }
 }
