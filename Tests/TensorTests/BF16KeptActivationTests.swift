@@ -181,7 +181,7 @@ final class BF16KeptActivationTests: XCTestCase {
 
     /// Two ResNet basic blocks with LoRA adapters (frozen 3×3 convolutions, trainable A and B)
     /// hold, between forward and backward, at most 60 % of the activation memory they hold in f32
-    /// (or in bf16 with activations kept in f32), and keeping activations in bf16 moves the
+    /// (or in bf16 with batch norm's and ReLU's activations kept in f32), and keeping them in bf16 moves the
     /// adapter gradients less than half as much as the bf16 products themselves do.
     func testLoRABlockKeepsHalfTheActivationMemory() throws {
         try requireBF16Units()

@@ -8,19 +8,25 @@ import Foundation
 /// when bf16 is in effect (`keepsActivationsInBF16`):
 /// - a convolution whose weight trains (a LoRA adapter) keeps the bf16 source its forward kernel
 ///   read (made anyway), which its bf16 backward-weights kernel reads as it is;
-/// - batch norm keeps its input rounded to bf16 (one conversion pass) and decodes it for
-///   oneDNN's backward, which needs f32 data with an f32 gradient;
+/// - batch norm keeps its input rounded to bf16: on a channels-last input (what convolutions give
+///   on CPUs with bf16 units) its own forward writes that copy in the pass that normalises, and
+///   its own backward reads it (`runBatchNormForwardKeepingBF16`, `runBatchNormBackwardKeptBF16`);
+///   otherwise a conversion after oneDNN's forward, decoded for oneDNN's backward, which needs
+///   f32 data with an f32 gradient;
 /// - ReLU keeps the sign of its output as a bf16 copy written in the same pass as the output,
 ///   which the next convolution also reads as its bf16 source instead of converting the output.
 /// So the f32 tensors between layers live only until the forward pass has read them. Forward
-/// values are unchanged; gradients are those of the f32 formulas evaluated on the kept values
-/// rounded to bf16 (exactly what the bf16 products read already, and for batch norm the input
-/// that x̂ is recomputed from; its mean and variance stay the f32 batch statistics).
+/// values are the f32 ones (batch norm's own forward within f32 rounding of oneDNN's); gradients
+/// are those of the f32 formulas evaluated on the kept values rounded to bf16 (exactly what the
+/// bf16 products read already, and for batch norm the input that x̂ is recomputed from; its mean
+/// and variance stay the f32 batch statistics).
 extension DNNL {
     /// Whether ops keep activations for backward in bf16 now: bf16 compute in effect (asked for,
     /// and the CPU has bf16 units).
     static var keepsActivationsInBF16: Bool { keepsActivations && ComputePrecision.effective == .bfloat16 }
-    /// Off: activations are kept in f32 in bf16 compute too (tests compare the two).
+    /// Off: batch norm and ReLU keep their f32 activations in bf16 compute too (tests compare the
+    /// two). A bf16 convolution whose weight trains keeps the bf16 source it read either way (the
+    /// values its backward-weights kernel reads).
     @TaskLocal static var keepsActivations = true
 
     /// The layout of `t` (`desc(of:)`) with elements of `type`.
