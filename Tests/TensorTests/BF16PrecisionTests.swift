@@ -5,8 +5,9 @@ import XCTest
 /// Frozen layers in bf16 (`ComputePrecision.bfloat16`): a convolution's or a linear layer's
 /// forward and backward-data with a frozen weight equal the f32 computation on operands rounded
 /// to bf16 (to nearest, ties to even) — f32 accumulation, so within f32 summation error of that —
-/// and stay within bf16's tolerance of the unrounded f32 result. Trainable weights, the fallback
-/// on CPUs without bf16 units, and the default precision give exactly the f32 results.
+/// and stay within bf16's tolerance of the unrounded f32 result; so do trainable weights' products,
+/// with F32 weights and gradients. The fallback on CPUs without bf16 units, and the default
+/// precision, give exactly the f32 results.
 final class BF16PrecisionTests: XCTestCase {
     /// `t` rounded to bf16 and back (round to nearest even, as oneDNN's reorder rounds).
     private func roundedToBF16(_ t: Tensor) -> Tensor {
@@ -99,7 +100,7 @@ final class BF16PrecisionTests: XCTestCase {
             let (y, dx) = KernelTrace.record(into: trace) {
                 withComputePrecision(.bfloat16) { run(x, g, { Tensor.linear($0, weight: w, bias: bias) }) }
             }
-            XCTAssertEqual(trace.count("matmul-frozen-bf16"), 2, "forward and backward-data: \(trace.kernels)")
+            XCTAssertEqual(trace.count("matmul-weight-bf16"), 2, "forward and backward-data: \(trace.kernels)")
             let (yRounded, _) = run(roundedToBF16(x), g, { Tensor.linear($0, weight: roundedToBF16(w), bias: bias) })
             let (_, dxRounded) = run(x, roundedToBF16(g), { Tensor.linear($0, weight: roundedToBF16(w), bias: bias) })
             assertClose(y, yRounded, atol: 2e-5, rtol: 1e-5, "rows \(rows) forward")
@@ -111,10 +112,10 @@ final class BF16PrecisionTests: XCTestCase {
         }
     }
 
-    /// A trainable convolution weight (an adapter, full fine-tuning's master weight) stays F32 and
-    /// gets an F32 gradient, computed in bf16 mode from bf16 operands: output, input gradient and
-    /// weight gradient equal the f32 computation on rounded input, weight and output gradient.
-    /// A trainable linear weight's products stay f32 exactly.
+    /// A trainable convolution or linear weight (an adapter, full fine-tuning's master weight)
+    /// stays F32 and gets an F32 gradient, computed in bf16 mode from bf16 operands: output, input
+    /// gradient and weight gradient equal the f32 computation on rounded input, weight and output
+    /// gradient.
     func testTrainableWeightsKeepF32ValuesAndGradients() throws {
         try requireBF16Units()
         for (i, c) in convCases.prefix(3).enumerated() {
@@ -137,13 +138,32 @@ final class BF16PrecisionTests: XCTestCase {
             assertClose(bf16[1], step(x, rw, rg)[1], atol: 2e-5, rtol: 1e-5, "case \(i) input gradient")
             assertClose(bf16[2], step(rx, w, rg)[2], atol: 1e-4, rtol: 1e-5, "case \(i) weight gradient")
         }
-        let x = randomTensor([72, 8], seed: 1), lw = randomTensor([5, 8], seed: 4)
-        func linear() -> [Tensor] {
-            let xl = x.requiringGrad(), wl = lw.requiringGrad()
-            Tensor.linear(xl, weight: wl, bias: nil).sum().backward()
-            return [xl.grad!, wl.grad!]
+        // A trainable linear layer (full fine-tuning's f32 master weight, a LoRA A or B): forward,
+        // dL/dx and dL/dW in bf16, f32 results; the packed weight follows an in-place write (the
+        // optimizer's step).
+        let x = randomTensor([64, 32], seed: 1), lw = randomTensor([48, 32], seed: 4, low: -0.3, high: 0.3)
+        let gy = randomTensor([64, 48], seed: 7)
+        func linear(_ x: Tensor, _ w: Tensor, _ g: Tensor) -> [Tensor] {
+            let xl = x.requiringGrad(), wl = w.requiringGrad()
+            let y = Tensor.linear(xl, weight: wl, bias: nil)
+            (y * g).sum().backward()
+            return [y, xl.grad!, wl.grad!]
         }
-        for (a, b) in zip(withComputePrecision(.bfloat16) { linear() }, linear()) { assertClose(a, b, atol: 0, rtol: 0) }
+        let trace = KernelTrace()
+        let bf16 = KernelTrace.record(into: trace) { withComputePrecision(.bfloat16) { linear(x, lw, gy) } }
+        XCTAssertEqual(trace.count("matmul-weight-bf16"), 2, "forward and backward-data: \(trace.kernels)")
+        XCTAssertEqual(trace.count("matmul-at-bf16"), 1, "backward-weights: \(trace.kernels)")
+        XCTAssertEqual(bf16[2].dtype, .float32)
+        let (rx, rw, rg) = (roundedToBF16(x), roundedToBF16(lw), roundedToBF16(gy))
+        assertClose(bf16[0], linear(rx, rw, gy)[0], atol: 2e-5, rtol: 1e-5, "linear forward")
+        assertClose(bf16[1], linear(x, rw, rg)[1], atol: 2e-5, rtol: 1e-5, "linear input gradient")
+        assertClose(bf16[2], linear(rx, lw, rg)[2], atol: 1e-4, rtol: 1e-5, "linear weight gradient")
+        XCTAssertNotEqual(bf16[2].scalars, linear(x, lw, gy)[2].scalars, "dL/dW ran in bf16")
+        let master = lw.detached() + 0   // a weight of its own, written in place below
+        _ = withComputePrecision(.bfloat16) { linear(x, master, gy) }
+        master.withUnsafeMutableFloats { w in for i in w.indices { w[i] *= -1 } }
+        assertClose(withComputePrecision(.bfloat16) { linear(x, master, gy) }[0], linear(rx, roundedToBF16(master), gy)[0],
+                    atol: 2e-5, rtol: 1e-5, "after an in-place write, the packed copy is made again")
     }
 
     /// On a CPU without bf16 units (forced here on any machine), bf16 runs as f32: bit-identical
@@ -224,7 +244,7 @@ final class BF16PrecisionTests: XCTestCase {
         try requireBF16Units()
         let trace = KernelTrace()
         let (y, dx) = KernelTrace.record(into: trace) { run(x, g, { Tensor.linear($0, weight: held, bias: nil) }) }
-        XCTAssertEqual(trace.count("matmul-frozen-bf16"), 2, "\(trace.kernels)")
+        XCTAssertEqual(trace.count("matmul-weight-bf16"), 2, "\(trace.kernels)")
         XCTAssertEqual(trace.count("weight-to-bf16"), 0, "the held weight is read in place")
         let (yF32Weight, dxF32Weight) = withComputePrecision(.bfloat16) { run(x, g, { Tensor.linear($0, weight: w, bias: nil) }) }
         assertClose(y, yF32Weight, atol: 1e-6, rtol: 1e-6)

@@ -327,17 +327,19 @@ extension DNNL {
     // MARK: - Fully connected products
 
     /// Row-major `C = A · op(B)` (+ `bias` on every row; or `C += …` with `accumulate`) for an f32
-    /// `A` [m, k] (leading dimension k) rounded to bf16 per call and a frozen f32 matrix `b`
-    /// ([k, n], or [n, k] with `transB`) held in bf16, packed once; f32 `C` [m, n]. Returns false,
-    /// having done nothing, when oneDNN has no optimised bf16 matmul for the shape.
-    static func matmulFrozenBF16(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: Tensor, transB: Bool,
+    /// `A` [m, k] (leading dimension k) rounded to bf16 per call and a weight `b` ([k, n], or
+    /// [n, k] with `transB`) read in bf16: packed once per value, beside its storage (a frozen
+    /// weight's copy lasts the run, a trainable one's until the optimizer writes it), or read in
+    /// place when held in BF16; f32 `C` [m, n]. Returns false, having done nothing, when oneDNN has
+    /// no optimised bf16 matmul for the shape.
+    static func matmulWeightBF16(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: Tensor, transB: Bool,
                                  bias: UnsafePointer<Float>? = nil, c: UnsafeMutablePointer<Float>,
                                  accumulate: Bool = false) -> Bool {
         if m == 0 || n == 0 { return true }
         let hasBias = bias != nil
         // A BF16 matrix (held so, `toBFloat16`) is read in place, by strides: it is the only copy.
         let direct = b.dtype == .bfloat16
-        precondition(direct || b.dtype == .float32, "matmulFrozenBF16: B must be F32 or BF16, got \(b.dtype.rawValue)")
+        precondition(direct || b.dtype == .float32, "matmulWeightBF16: B must be F32 or BF16, got \(b.dtype.rawValue)")
         var directDesc = dnnl_memory_desc_t()
         if direct {
             check(dnnl_memory_desc_init_by_strides(&directDesc, 2, [Int64(k), Int64(n)], dnnl_bf16,
@@ -373,8 +375,42 @@ extension DNNL {
         var args = [src.arg(DNNL_ARG_SRC), packed.arg(DNNL_ARG_WEIGHTS),
                     (DNNL_ARG_DST, dstDesc, UnsafeMutableRawPointer(c))]
         if let bias { args.append((DNNL_ARG_BIAS, biasDesc, UnsafeMutableRawPointer(mutating: bias))) }
-        KernelTrace.note("matmul-frozen-bf16")
+        KernelTrace.note("matmul-weight-bf16")
         withExtendedLifetime((src, packed)) { prim.execute(args) }
+        return true
+    }
+}
+
+extension DNNL {
+    /// Row-major `C = Aᵀ · B` for f32 `A` [k, m] and `B` [k, n], both rounded to bf16 per call,
+    /// with f32 accumulation and an f32 `C` [m, n]: a linear layer's weight gradient
+    /// (dL/dW = dL/dyᵀ · x) in bf16. Returns false, having done nothing, when oneDNN has no
+    /// optimised bf16 matmul for the shape.
+    static func matmulTransposedABF16(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                      c: UnsafeMutablePointer<Float>) -> Bool {
+        if m == 0 || n == 0 { return true }
+        guard k > 0 else { return false }
+        var transposed = dnnl_memory_desc_t()
+        check(dnnl_memory_desc_init_by_strides(&transposed, 2, [Int64(m), Int64(k)], dnnl_bf16, [1, Int64(m)]),
+              "bf16 matmul Aᵀ md for [\(k), \(m)]")
+        let weightsDesc = plainDesc([k, n], type: dnnl_bf16), dstDesc = plainDesc([m, n])
+        let prim = bf16Primitives.primitive("matmul-at-bf16|\(m)|\(n)|\(k)", name: { "bf16 matmul [\(k), \(m)]ᵀ · [\(k), \(n)]" }) {
+            var src = transposed, weights = weightsDesc, dst = dstDesc
+            var desc = dnnl_matmul_desc_t()
+            guard dnnl_matmul_desc_init(&desc, &src, &weights, nil, &dst) == dnnl_success else { return nil }
+            var pd: dnnl_primitive_desc_t?
+            guard dnnl_primitive_desc_create(&pd, &desc, nil, context.engine, nil) == dnnl_success else { return nil }
+            return pd
+        }
+        guard let prim else { return false }
+        let a16 = bf16(plainDesc([k, m]), at: UnsafeMutableRawPointer(mutating: a), shape: [k, m],
+                       to: plainDesc([k, m], type: dnnl_bf16))
+        let b16 = bf16(plainDesc([k, n]), at: UnsafeMutableRawPointer(mutating: b), shape: [k, n], to: weightsDesc)
+        KernelTrace.note("matmul-at-bf16")
+        withExtendedLifetime((a16, b16)) {
+            prim.execute([(DNNL_ARG_SRC, transposed, a16.storage.base), b16.arg(DNNL_ARG_WEIGHTS),
+                          (DNNL_ARG_DST, dstDesc, UnsafeMutableRawPointer(c))])
+        }
         return true
     }
 }

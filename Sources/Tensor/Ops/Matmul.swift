@@ -141,14 +141,15 @@ extension Tensor {
         let a = x.plain().detached().reshaped([m, k]), stored = weight.plain().detached(), b = bias?.plain().detached()
         let out = Tensor(uninitialized: rows + [n])
         let pc = out.storage.floats
-        // A frozen weight in bf16 (`ComputePrecision`; or held in BF16, `toBFloat16`), forward and
-        // backward-data; f32 (a BF16 weight decoded) where the CPU has no bf16 units or oneDNN no
-        // optimised bf16 matmul for the shape.
+        // In bf16 (`ComputePrecision`; or a weight held in BF16, `toBFloat16`): forward,
+        // backward-data and backward-weights on bf16 operands with f32 results. A trainable
+        // weight (an adapter, full fine-tuning's f32 master weight) is packed in bf16 once per
+        // value (after each optimizer step) and its gradient is an f32 sum. f32 (a BF16 weight
+        // decoded) where the CPU has no bf16 units or oneDNN no optimised bf16 matmul for the shape.
         precondition(weight.dtype == .float32 || (weight.dtype == .bfloat16 && !weight.requiresGrad),
                      "linear: the weight \(weight.shape) must be F32, or BF16 and frozen; got \(weight.dtype.rawValue)")
-        let bf16 = !weight.requiresGrad
-            && (weight.dtype == .bfloat16 ? ComputePrecision.hasBF16Units : ComputePrecision.effective == .bfloat16)
-        let forwardInBF16 = bf16 && DNNL.matmulFrozenBF16(m: m, n: n, k: k, a: a.floats, b: stored, transB: true,
+        let bf16 = weight.dtype == .bfloat16 ? ComputePrecision.hasBF16Units : ComputePrecision.effective == .bfloat16
+        let forwardInBF16 = bf16 && DNNL.matmulWeightBF16(m: m, n: n, k: k, a: a.floats, b: stored, transB: true,
                                                           bias: b.map { UnsafePointer($0.floats) }, c: pc)
         let w = stored.dtype == .float32 || forwardInBF16 ? stored : stored.toFloat32()
         if forwardInBF16 {
@@ -185,7 +186,7 @@ extension Tensor {
                 let target = inPlace ? sum! : Tensor(uninitialized: xShape)
                 // An in-place write: what was derived from the old contents (a bf16 copy) is stale.
                 if inPlace { target.storage.noteMutation() }
-                if bf16, DNNL.matmulFrozenBF16(m: m, n: k, k: n, a: g2.floats, b: w, transB: false,
+                if bf16, DNNL.matmulWeightBF16(m: m, n: k, k: n, a: g2.floats, b: w, transB: false,
                                                c: target.storage.floats, accumulate: inPlace) {
                     // done in bf16
                 } else if w.dtype != .float32 {
@@ -202,7 +203,11 @@ extension Tensor {
                 grads[0] = inPlace ? target : (sum.map { $0.addingGradient(target) } ?? target)
             }
             if let a = xForW {
-                let gw = g2.matmul(a, transposeA: true)
+                // dW = gᵀ · x, [n, m] · [m, k].
+                var gw = Tensor(uninitialized: [n, k])
+                if !(bf16 && DNNL.matmulTransposedABF16(m: n, n: k, k: m, a: g2.floats, b: a.floats, c: gw.storage.floats)) {
+                    gw = g2.matmul(a, transposeA: true)
+                }
                 grads[1] = grads[1].map { $0.addingGradient(gw) } ?? gw
             }
             if needsBias {
