@@ -220,17 +220,8 @@ extension DNNL {
     static func convolutionBackwardWeightsBF16(_ g: ConvolutionGeometry) -> Primitive? {
         guard let hint = convolutionForwardBF16(g, training: true) else { return nil }
         return bf16Primitives.primitive("conv.bwd-weights.bf16|" + g.key, name: { "bf16 convolution backward-weights for \(g)" }) {
-            var hintSource = hint.md(dnnl_query_src_md), channelsLast = channelsLastDesc(g.sourceShape, type: dnnl_bf16)
-            let layout: ConvolutionLayout = dnnl_memory_desc_equal(&hintSource, &channelsLast) != 0 ? .channelsLast : .chosen
-            var src = layout.desc(g.sourceShape, type: dnnl_bf16), dstBF16 = layout.desc(g.destinationShape, type: dnnl_bf16)
-            var diffWei = anyDesc(g.weightDims), diffBias = plainDesc([g.outChannels])
-            var desc = dnnl_convolution_desc_t()
-            let status = withUnsafeMutablePointer(to: &diffBias) { biasPointer in
-                dnnl_dilated_convolution_backward_weights_desc_init(
-                    &desc, dnnl_convolution_direct, &src, &diffWei, g.hasBias ? biasPointer : nil, &dstBF16,
-                    g.stride.map(Int64.init), g.dilation.map { Int64($0 - 1) },
-                    g.padding.map(Int64.init), g.paddingRight.map(Int64.init))
-            }
+            let (status, made) = backwardWeightsDesc(g, layout: layout(of: hint, g), type: dnnl_bf16)
+            var desc = made
             guard status == dnnl_success else { return nil }
             return createPD(&desc, hint: hint.pd).pd
         }
@@ -260,10 +251,9 @@ extension DNNL {
     static func convolutionBackwardDataBF16(_ g: ConvolutionGeometry) -> Primitive? {
         guard let hint = convolutionForwardBF16(g, training: true) else { return nil }
         return bf16Primitives.primitive("conv.bwd-data.bf16|" + g.key, name: { "bf16 convolution backward-data for \(g)" }) {
-            var hintSource = hint.md(dnnl_query_src_md), channelsLast = channelsLastDesc(g.sourceShape, type: dnnl_bf16)
-            let layout: ConvolutionLayout = dnnl_memory_desc_equal(&hintSource, &channelsLast) != 0 ? .channelsLast : .chosen
-            var diffSrc = g.inChannels < 8 ? plainDesc(g.sourceShape) : layout.desc(g.sourceShape)
-            var diffDst = layout.desc(g.destinationShape, type: dnnl_bf16), wei = anyDesc(g.weightDims, type: dnnl_bf16)
+            let sourceLayout = layout(of: hint, g)
+            var diffSrc = g.inChannels < 8 ? plainDesc(g.sourceShape) : sourceLayout.desc(g.sourceShape)
+            var diffDst = sourceLayout.desc(g.destinationShape, type: dnnl_bf16), wei = anyDesc(g.weightDims, type: dnnl_bf16)
             var desc = dnnl_convolution_desc_t()
             guard dnnl_dilated_convolution_backward_data_desc_init(
                 &desc, dnnl_convolution_direct, &diffSrc, &wei, &diffDst,

@@ -204,8 +204,24 @@ extension DNNL {
 
     /// The layout family the training forward primitive of `g` ended up with.
     static func layout(of forward: Primitive, _ g: ConvolutionGeometry) -> ConvolutionLayout {
-        var a = forward.md(dnnl_query_src_md), b = channelsLastDesc(g.sourceShape)
+        var a = forward.md(dnnl_query_src_md), b = channelsLastDesc(g.sourceShape, type: a.data_type)
         return dnnl_memory_desc_equal(&a, &b) != 0 ? .channelsLast : .chosen
+    }
+
+    /// The backward-weights descriptor of `g`: source and output gradient of `type` in `layout`,
+    /// weight gradient in oneDNN's choice of layout and bias gradient plain, both f32.
+    static func backwardWeightsDesc(_ g: ConvolutionGeometry, layout: ConvolutionLayout,
+                                    type: dnnl_data_type_t = dnnl_f32) -> (dnnl_status_t, dnnl_convolution_desc_t) {
+        var src = layout.desc(g.sourceShape, type: type), diffDst = layout.desc(g.destinationShape, type: type)
+        var diffWei = anyDesc(g.weightDims), diffBias = plainDesc([g.outChannels])
+        var desc = dnnl_convolution_desc_t()
+        let status = withUnsafeMutablePointer(to: &diffBias) { biasPointer in
+            dnnl_dilated_convolution_backward_weights_desc_init(
+                &desc, dnnl_convolution_direct, &src, &diffWei, g.hasBias ? biasPointer : nil, &diffDst,
+                g.stride.map(Int64.init), g.dilation.map { Int64($0 - 1) },
+                g.padding.map(Int64.init), g.paddingRight.map(Int64.init))
+        }
+        return (status, desc)
     }
 
     /// The backward-data primitive (`dL/dx` from `dL/dy` and the weights).
@@ -235,15 +251,8 @@ extension DNNL {
         let hint = convolutionForward(g, training: true)
         return context.primitive("conv.bwd-weights|" + g.key, name: "convolution backward-weights for \(g)") {
             withFallback("convolution backward-weights", g, layout: layout(of: hint, g)) { l in
-                var src = l.desc(g.sourceShape), diffDst = l.desc(g.destinationShape)
-                var diffWei = anyDesc(g.weightDims), diffBias = plainDesc([g.outChannels])
-                var desc = dnnl_convolution_desc_t()
-                let status = withUnsafeMutablePointer(to: &diffBias) { biasPointer in
-                    dnnl_dilated_convolution_backward_weights_desc_init(
-                        &desc, dnnl_convolution_direct, &src, &diffWei, g.hasBias ? biasPointer : nil, &diffDst,
-                        g.stride.map(Int64.init), g.dilation.map { Int64($0 - 1) },
-                        g.padding.map(Int64.init), g.paddingRight.map(Int64.init))
-                }
+                let (status, made) = backwardWeightsDesc(g, layout: l)
+                var desc = made
                 check(status, "convolution backward-weights desc init for \(g)")
                 return createPD(&desc, hint: hint.pd)
             }

@@ -94,17 +94,8 @@ extension Tensor {
     /// even, NaN kept quiet, f32 subnormals to zero as the bf16 units do) written in the same pass.
     /// Returns the f32 result and the copy, in the result's layout.
     static func reluKeepingBF16(_ x: Tensor) -> (Tensor, DNNL.KeptBF16) {
-        let src: Tensor, out: Tensor
-        if let format = x.format {
-            src = x
-            out = Tensor(shape: x.shape, storage: TensorStorage(byteCount: format.byteCount, dtype: .float32),
-                         format: format)
-        } else {
-            src = x.plain()
-            out = Tensor(uninitialized: x.shape)
-        }
+        let (src, out, n) = unaryOperands(x, op: "relu", zeroPreserving: true)
         let data = DNNL.BF16Data(desc: DNNL.desc(of: out, type: dnnl_bf16))
-        let n = src.format?.elementCount ?? src.count
         let s = src.storage.floats + src.offset, d = out.storage.floats
         let h = data.storage.base.assumingMemoryBound(to: UInt16.self)
         KernelTrace.note("relu-keeping-bf16")
@@ -135,6 +126,68 @@ extension Tensor {
             for i in b..<e { d[i] = h[i] > 0 && h[i] <= 0x7F80 ? p[i] : 0 }
         }
         return out
+    }
+}
+
+extension DNNL {
+    /// Per-channel sums of two terms over `rows` rows of `channels` values (channels-last):
+    /// `wide(row, k)` gives the terms of channels k..<k+16 of a row, `scalar(row, k)` of channel k
+    /// alone. Each thread sums its share of the rows by blocks of 64 rows, which are then added
+    /// to its totals (rounding error grows with the number of blocks, not of rows), 16 channels
+    /// at a time in registers when `channels` is a multiple of 16; the threads' totals are added
+    /// last. Batch norm's two kernels below share it.
+    @inline(__always)
+    static func channelSums(rows: Int, channels c: Int,
+                            wide: (_ row: Int, _ k: Int) -> (SIMD16<Float>, SIMD16<Float>),
+                            scalar: (_ row: Int, _ k: Int) -> (Float, Float)) -> ([Float], [Float]) {
+        let parts = Swift.max(1, Swift.min(Threads.count, rows))
+        var partial = [Float](repeating: 0, count: 2 * c * parts)
+        partial.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            parallelFor(parts, grain: 1) { p0, p1 in
+                for p in p0..<p1 {
+                    let first = base + 2 * c * p, second = first + c
+                    let end = rows * (p + 1) / parts
+                    var start = rows * p / parts
+                    while start < end {
+                        let stop = Swift.min(start + 64, end)
+                        if c % 16 == 0 {
+                            for k in stride(from: 0, to: c, by: 16) {
+                                var a = SIMD16<Float>(), b = SIMD16<Float>()
+                                for row in start..<stop {
+                                    let (u, v) = wide(row, k)
+                                    a += u
+                                    b += v
+                                }
+                                let pa = UnsafeMutableRawPointer(first + k), pb = UnsafeMutableRawPointer(second + k)
+                                pa.storeBytes(of: pa.loadUnaligned(as: SIMD16<Float>.self) + a, as: SIMD16<Float>.self)
+                                pb.storeBytes(of: pb.loadUnaligned(as: SIMD16<Float>.self) + b, as: SIMD16<Float>.self)
+                            }
+                        } else {
+                            for k in 0..<c {
+                                var a: Float = 0, b: Float = 0
+                                for row in start..<stop {
+                                    let (u, v) = scalar(row, k)
+                                    a += u
+                                    b += v
+                                }
+                                first[k] += a
+                                second[k] += b
+                            }
+                        }
+                        start = stop
+                    }
+                }
+            }
+        }
+        var first = [Float](repeating: 0, count: c), second = first
+        for p in 0..<parts {
+            for k in 0..<c {
+                first[k] += partial[2 * c * p + k]
+                second[k] += partial[2 * c * p + c + k]
+            }
+        }
+        return (first, second)
     }
 }
 
@@ -170,70 +223,20 @@ extension DNNL {
         let r = variance.plain().scalars.map { 1 / ($0 + g.epsilon).squareRoot() }
         let gamma = scale?.plain().scalars ?? [Float](repeating: 1, count: c)
 
-        // Pass 1: per-thread sums of dy and dy·(x − μ) over its rows, then added up.
-        let parts = Swift.max(1, Swift.min(Threads.count, rows))
-        var partial = [Float](repeating: 0, count: 2 * c * parts)
-        partial.withUnsafeMutableBufferPointer { sums in
-            let base = sums.baseAddress!
-            mu.withUnsafeBufferPointer { muBuffer in
-                let m = muBuffer.baseAddress!
-                parallelFor(parts, grain: 1) { p0, p1 in
-                    // Sums of blocks of 64 rows are added to the totals: rounding error grows
-                    // with the number of blocks, not of rows.
-                    let block = UnsafeMutablePointer<Float>.allocate(capacity: 2 * c)
-                    defer { block.deallocate() }
-                    for p in p0..<p1 {
-                        let sumDy = base + 2 * c * p, sumDyX = sumDy + c
-                        let blockDy = block, blockDyX = block + c
-                        let end = rows * (p + 1) / parts
-                        var start = rows * p / parts
-                        while start < end && c % 16 == 0 {
-                            // 16 channels at a time, their sums in registers over the block.
-                            let stop = Swift.min(start + 64, end)
-                            for k in stride(from: 0, to: c, by: 16) {
-                                let means = UnsafeRawPointer(m + k).loadUnaligned(as: SIMD16<Float>.self)
-                                var accumulatedDy = SIMD16<Float>(), accumulatedDyX = SIMD16<Float>()
-                                for row in start..<stop {
-                                    let d = UnsafeRawPointer(dy + row * c + k).loadUnaligned(as: SIMD16<Float>.self)
-                                    let h = UnsafeRawPointer(x + row * c + k).loadUnaligned(as: SIMD16<UInt16>.self)
-                                    let xv = unsafeBitCast(SIMD16<UInt32>(truncatingIfNeeded: h) &<< 16, to: SIMD16<Float>.self)
-                                    accumulatedDy += d
-                                    accumulatedDyX += d * (xv - means)
-                                }
-                                let pd = UnsafeMutableRawPointer(sumDy + k), px = UnsafeMutableRawPointer(sumDyX + k)
-                                pd.storeBytes(of: pd.loadUnaligned(as: SIMD16<Float>.self) + accumulatedDy, as: SIMD16<Float>.self)
-                                px.storeBytes(of: px.loadUnaligned(as: SIMD16<Float>.self) + accumulatedDyX, as: SIMD16<Float>.self)
-                            }
-                            start = stop
-                        }
-                        while start < end {
-                            block.update(repeating: 0, count: 2 * c)
-                            for row in start..<Swift.min(start + 64, end) {
-                                let xr = x + row * c, dr = dy + row * c
-                                for k in 0..<c {
-                                    let xv = Float(bitPattern: UInt32(xr[k]) << 16)
-                                    blockDy[k] += dr[k]
-                                    blockDyX[k] += dr[k] * (xv - m[k])
-                                }
-                            }
-                            for k in 0..<c {
-                                sumDy[k] += blockDy[k]
-                                sumDyX[k] += blockDyX[k]
-                            }
-                            start += 64
-                        }
-                    }
-                }
-            }
+        // Pass 1: Σ dy and Σ dy·(x − μ) per channel.
+        let (dBeta, sumDyX) = mu.withUnsafeBufferPointer { muBuffer in
+            let m = muBuffer.baseAddress!
+            return channelSums(rows: rows, channels: c, wide: { row, k in
+                let d = UnsafeRawPointer(dy + row * c + k).loadUnaligned(as: SIMD16<Float>.self)
+                let h = UnsafeRawPointer(x + row * c + k).loadUnaligned(as: SIMD16<UInt16>.self)
+                let xv = unsafeBitCast(SIMD16<UInt32>(truncatingIfNeeded: h) &<< 16, to: SIMD16<Float>.self)
+                return (d, d * (xv - UnsafeRawPointer(m + k).loadUnaligned(as: SIMD16<Float>.self)))
+            }, scalar: { row, k in
+                let d = dy[row * c + k]
+                return (d, d * (Float(bitPattern: UInt32(x[row * c + k]) << 16) - m[k]))
+            })
         }
-        var dBeta = [Float](repeating: 0, count: c), dGamma = [Float](repeating: 0, count: c)
-        for p in 0..<parts {
-            for k in 0..<c {
-                dBeta[k] += partial[2 * c * p + k]
-                dGamma[k] += partial[2 * c * p + c + k]
-            }
-        }
-        for k in 0..<c { dGamma[k] *= r[k] }
+        let dGamma = (0..<c).map { sumDyX[$0] * r[$0] }
 
         // Pass 2: dx = k1·dy + k2·x + k3 per channel, with its bf16 copy.
         let inverseRows = 1 / Float(rows)
@@ -287,66 +290,23 @@ extension DNNL {
         let x = UnsafePointer(xRaw.assumingMemoryBound(to: Float.self))
         let shiftValues = Array(UnsafeBufferPointer(start: x, count: c))
 
-        // Pass 1: per-thread sums of x − s and (x − s)² over its rows, then added up.
-        let parts = Swift.max(1, Swift.min(Threads.count, rows))
-        var partial = [Float](repeating: 0, count: 2 * c * parts)
-        partial.withUnsafeMutableBufferPointer { sums in
-            let base = sums.baseAddress!
-            shiftValues.withUnsafeBufferPointer { shiftBuffer in
-                let sv = shiftBuffer.baseAddress!
-                parallelFor(parts, grain: 1) { p0, p1 in
-                    let block = UnsafeMutablePointer<Float>.allocate(capacity: 2 * c)
-                    defer { block.deallocate() }
-                    for p in p0..<p1 {
-                        let sum = base + 2 * c * p, sumSquares = sum + c
-                        let end = rows * (p + 1) / parts
-                        var start = rows * p / parts
-                        while start < end {
-                            let stop = Swift.min(start + 64, end)
-                            if c % 16 == 0 {
-                                for k in stride(from: 0, to: c, by: 16) {
-                                    let s16 = UnsafeRawPointer(sv + k).loadUnaligned(as: SIMD16<Float>.self)
-                                    var a = SIMD16<Float>(), q = SIMD16<Float>()
-                                    for row in start..<stop {
-                                        let d = UnsafeRawPointer(x + row * c + k).loadUnaligned(as: SIMD16<Float>.self) - s16
-                                        a += d
-                                        q += d * d
-                                    }
-                                    let pa = UnsafeMutableRawPointer(sum + k), pq = UnsafeMutableRawPointer(sumSquares + k)
-                                    pa.storeBytes(of: pa.loadUnaligned(as: SIMD16<Float>.self) + a, as: SIMD16<Float>.self)
-                                    pq.storeBytes(of: pq.loadUnaligned(as: SIMD16<Float>.self) + q, as: SIMD16<Float>.self)
-                                }
-                            } else {
-                                block.update(repeating: 0, count: 2 * c)
-                                for row in start..<stop {
-                                    let xr = x + row * c
-                                    for k in 0..<c {
-                                        let d = xr[k] - sv[k]
-                                        block[k] += d
-                                        block[c + k] += d * d
-                                    }
-                                }
-                                for k in 0..<c {
-                                    sum[k] += block[k]
-                                    sumSquares[k] += block[c + k]
-                                }
-                            }
-                            start = stop
-                        }
-                    }
-                }
-            }
+        // Pass 1: Σ (x − s) and Σ (x − s)² per channel.
+        let (sums, squares) = shiftValues.withUnsafeBufferPointer { shiftBuffer in
+            let sv = shiftBuffer.baseAddress!
+            return channelSums(rows: rows, channels: c, wide: { row, k in
+                let d = UnsafeRawPointer(x + row * c + k).loadUnaligned(as: SIMD16<Float>.self)
+                    - UnsafeRawPointer(sv + k).loadUnaligned(as: SIMD16<Float>.self)
+                return (d, d * d)
+            }, scalar: { row, k in
+                let d = x[row * c + k] - sv[k]
+                return (d, d * d)
+            })
         }
         var mu = [Float](repeating: 0, count: c), sigma2 = mu
         for k in 0..<c {
-            var a: Float = 0, q: Float = 0
-            for p in 0..<parts {
-                a += partial[2 * c * p + k]
-                q += partial[2 * c * p + c + k]
-            }
-            let d = a / Float(rows)
+            let d = sums[k] / Float(rows)
             mu[k] = shiftValues[k] + d
-            sigma2[k] = Swift.max(q / Float(rows) - d * d, 0)
+            sigma2[k] = Swift.max(squares[k] / Float(rows) - d * d, 0)
         }
         mean.withUnsafeMutableFloats { for k in 0..<c { $0[k] = mu[k] } }
         variance.withUnsafeMutableFloats { for k in 0..<c { $0[k] = sigma2[k] } }

@@ -116,22 +116,26 @@ extension Tensor {
     /// quarter of the bytes) stops the program with a message naming `op` and the shape.
     static func unaryRangeKernel(_ x: Tensor, op: String, zeroPreserving: Bool,
                                  _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> Tensor {
-        precondition(x.dtype == .float32,
-                     "\(op): needs an F32 tensor, got \(x.dtype.rawValue) of shape \(x.shape) (convert it with toFloat32())")
-        let src: Tensor
-        let out: Tensor
-        if let format = x.format, zeroPreserving || !format.hasPadding {
-            src = x
-            out = Tensor(shape: x.shape, storage: TensorStorage(byteCount: format.byteCount, dtype: .float32),
-                         format: format)
-        } else {
-            src = x.plain()
-            out = Tensor(uninitialized: x.shape)
-        }
-        let n = src.format?.elementCount ?? src.count
+        let (src, out, n) = unaryOperands(x, op: op, zeroPreserving: zeroPreserving)
         let s = src.storage.floats + src.offset, d = out.storage.floats
         parallelFor(n) { b, e in body(s + b, d + b, e - b) }
         return out
+    }
+
+    /// What an elementwise pass over `x` reads and writes: `x` itself and a new tensor in its
+    /// blocked layout (when `zeroPreserving` promises f(0) = 0 for the padding, or there is
+    /// none), or `x` made plain and a new plain tensor; and how many elements the pass covers
+    /// (padding included). Stops the program unless `x` is F32, naming `op` and the shape.
+    static func unaryOperands(_ x: Tensor, op: String, zeroPreserving: Bool) -> (source: Tensor, output: Tensor, count: Int) {
+        precondition(x.dtype == .float32,
+                     "\(op): needs an F32 tensor, got \(x.dtype.rawValue) of shape \(x.shape) (convert it with toFloat32())")
+        if let format = x.format, zeroPreserving || !format.hasPadding {
+            let out = Tensor(shape: x.shape, storage: TensorStorage(byteCount: format.byteCount, dtype: .float32),
+                             format: format)
+            return (x, out, format.elementCount)
+        }
+        let src = x.plain()
+        return (src, Tensor(uninitialized: x.shape), src.count)
     }
 
     /// Applies `f` elementwise with broadcasting. Two blocked tensors of the same shape and
